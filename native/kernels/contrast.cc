@@ -1,0 +1,112 @@
+// The row algorithm shared by every instruction set: bulk passes come from an Ops table, the head (usually a
+// handful of tokens) is finished here in double precision.
+#include "contrast.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include "load.h"
+#include "parallel.h"
+
+namespace ac {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+size_t first_non_finite(const void* z, DType dt, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(load_one(z, dt, i))) return i;
+  return n;
+}
+
+// k-th largest expert logit (k >= 1), by selection on a float copy.
+float kth_largest(const void* z, DType dt, size_t n, size_t k, std::vector<float>& buf) {
+  buf.resize(n);
+  for (size_t i = 0; i < n; ++i) buf[i] = load_one(z, dt, i);
+  std::nth_element(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(k - 1), buf.end(),
+                   std::greater<float>());
+  return buf[k - 1];
+}
+
+float amateur_logit(const void* amateur, const SparseAmateur* sparse, DType dt, size_t v, const Ops& ops) {
+  if (amateur) return load_one(amateur, dt, v);
+  const void* row = offset_row(sparse->weight, sparse->weight_dtype, v * sparse->d);
+  float z = ops.dot(row, sparse->weight_dtype, sparse->hidden, sparse->d);
+  if (sparse->bias) z += load_one(sparse->bias, sparse->weight_dtype, v);
+  return z;
+}
+
+}  // namespace
+
+RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, const SparseAmateur* sparse,
+                      DType dt, size_t V, const Params& p, float* out, Scratch& scratch) {
+  float m = 0.f, s = 0.f;
+  if (!ops.max_sumexp(expert, dt, V, &m, &s))
+    throw KernelError{KernelError::kNonFiniteExpert, 0, first_non_finite(expert, dt, V)};
+  if (amateur && !ops.all_finite(amateur, dt, V))
+    throw KernelError{KernelError::kNonFiniteAmateur, 0, first_non_finite(amateur, dt, V)};
+
+  const float lse = m + std::log(s);
+  // p_e[v] >= alpha * max p_e  <=>  z_e[v] >= max z_e + ln(alpha); alpha = 0 admits every token.
+  float thr = p.alpha > 0.f ? m + std::log(p.alpha) : kNegInf;
+  const bool cd = p.mode == Mode::CD;
+
+  if (scratch.head.size() < V) scratch.head.resize(V);
+  int32_t* head = scratch.head.data();
+  size_t count = ops.write_collect(expert, dt, V, lse, thr, cd, out, head);
+  const size_t k = static_cast<size_t>(p.min_candidates);
+  if (count < k) {
+    // The reference's minimum_candidates: lower the threshold to the k-th largest probability.
+    thr = kth_largest(expert, dt, V, k, scratch.values);
+    count = ops.write_collect(expert, dt, V, lse, thr, cd, out, head);
+  }
+
+  // Contrast scores on the head; the amateur's normaliser cancels (shift invariance), so raw logits suffice.
+  if (scratch.scores.size() < count) scratch.scores.resize(count);
+  double* score = scratch.scores.data();
+  double smax = -std::numeric_limits<double>::infinity();
+  double mass = 0.0;
+  for (size_t j = 0; j < count; ++j) {
+    const size_t v = static_cast<size_t>(head[j]);
+    const double ze = load_one(expert, dt, v);
+    const float za_f = amateur_logit(amateur, sparse, dt, v, ops);
+    if (!std::isfinite(za_f)) throw KernelError{KernelError::kNonFiniteAmateur, 0, v};
+    const double za = za_f;
+    score[j] = p.has_beta ? (1.0 + p.beta) * ze - static_cast<double>(p.beta) * za : ze - za;
+    smax = std::max(smax, score[j]);
+    mass += std::exp(ze - static_cast<double>(lse));
+  }
+  double z = 0.0;
+  for (size_t j = 0; j < count; ++j) z += std::exp(score[j] - smax);
+  const double base = (cd ? 0.0 : std::log(mass)) - smax - std::log(z);
+  for (size_t j = 0; j < count; ++j) out[head[j]] = static_cast<float>(score[j] + base);
+
+  RowStats st;
+  st.head_size = static_cast<int32_t>(count);
+  st.head_mass = static_cast<float>(mass);
+  return st;
+}
+
+void contrast_batch(const Ops& ops, const Batch& b, const Params& p, int threads) {
+  const bool sparse = b.sparse.weight != nullptr;
+  parallel_for(b.rows, threads, [&](size_t begin, size_t end) {
+    thread_local Scratch scratch;
+    for (size_t r = begin; r < end; ++r) {
+      SparseAmateur sp = b.sparse;
+      if (sparse) sp.hidden = b.sparse.hidden + r * b.sparse.d;
+      try {
+        const RowStats st = contrast_row(ops, offset_row(b.expert, b.dtype, r * b.vocab),
+                                         sparse ? nullptr : offset_row(b.amateur, b.dtype, r * b.vocab),
+                                         sparse ? &sp : nullptr, b.dtype, b.vocab, p, b.out + r * b.vocab, scratch);
+        if (b.stats) b.stats[r] = st;
+      } catch (KernelError& e) {
+        e.row = r;
+        throw;
+      }
+    }
+  });
+}
+
+}  // namespace ac

@@ -1,0 +1,98 @@
+// The fused contrast kernel: public C++ interface shared by the N-API binding, the C++ tests and the CUDA
+// checks. Semantics follow Gera et al. 2023 (ACD, Eq. 1-5) and Li et al. 2022 (CD); see README "Semantics".
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace ac {
+
+enum class DType : int32_t { F32 = 0, F16 = 1, BF16 = 2 };
+enum class Mode : int32_t { ACD = 0, CD = 1 };
+
+struct Params {
+  Mode mode = Mode::ACD;
+  float alpha = 0.1f;          // plausibility threshold, in [0, 1]
+  int32_t min_candidates = 1;  // the head holds at least this many tokens, in [1, V]
+  bool has_beta = false;       // CD only: O'Brien & Lewis (1 + beta) z_e - beta z_a instead of z_e - z_a
+  float beta = 0.5f;
+};
+
+// Per-row outputs besides the log-probabilities.
+struct RowStats {
+  int32_t head_size = 0;
+  float head_mass = 0.f;  // expert probability mass of the head
+};
+
+// The amateur given as a linear exit: z_a[v] = dot(W[v, :], h) + b[v]. Only head rows of W are read.
+struct SparseAmateur {
+  const void* weight = nullptr;  // [V x d], dtype weight_dtype
+  DType weight_dtype = DType::F32;
+  const void* bias = nullptr;  // [V] or null, dtype weight_dtype
+  const float* hidden = nullptr;  // [d], already converted to float
+  size_t d = 0;
+};
+
+// Error raised by the kernels for data-dependent problems (non-finite logits). The binding turns it into a
+// RangeError; argument shapes are checked before any kernel runs.
+struct KernelError {
+  enum Code { kNonFiniteExpert, kNonFiniteAmateur, kNonFiniteHidden } code;
+  size_t row;
+  size_t index;
+};
+
+// One instruction-set implementation of the three bulk passes. Everything else is shared scalar code.
+struct Ops {
+  const char* name;  // "scalar", "avx2", "avx512", "neon"
+  // max and sum(exp(z - max)) over n values; returns false if any value is NaN or infinite.
+  bool (*max_sumexp)(const void* z, DType dt, size_t n, float* max_out, float* sum_out);
+  // out[i] = z[i] - sub (or -inf when mask_outside, for z[i] < thr); appends i to idx for z[i] >= thr.
+  // Returns the number of indices appended.
+  size_t (*write_collect)(const void* z, DType dt, size_t n, float sub, float thr, bool mask_outside,
+                          float* out, int32_t* idx);
+  // true if all n values are finite.
+  bool (*all_finite)(const void* z, DType dt, size_t n);
+  // dot(w[0..d), h[0..d)) with w in dt.
+  float (*dot)(const void* w, DType dt, const float* h, size_t d);
+};
+
+const Ops& scalar_ops();
+const Ops* avx2_ops();    // null when not compiled in
+const Ops* avx512_ops();  // null when not compiled in
+const Ops* neon_ops();    // null when not compiled in
+
+// The best implementation this CPU supports (checked once at run time), or the one named by
+// AUTOCONTRAST_ISA (scalar|avx2|avx512|neon) when that variable is set and supported.
+const Ops& best_ops();
+// Looks an implementation up by name; null if unknown, not compiled in, or not supported by this CPU.
+const Ops* ops_by_name(const char* name);
+
+// Per-thread working memory, reused across rows to avoid allocation per token.
+struct Scratch {
+  std::vector<int32_t> head;
+  std::vector<float> values;
+  std::vector<double> scores;
+};
+
+// One row. amateur is a dense row of V logits (dtype dt) or null when sparse is given.
+// Throws KernelError (row field left 0) on non-finite data.
+RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, const SparseAmateur* sparse,
+                      DType dt, size_t V, const Params& p, float* out, Scratch& scratch);
+
+// A batch of rows [rows x V], spread over the shared thread pool when large enough (threads = 0: automatic,
+// 1: calling thread only). hidden is [rows x d] floats for the sparse form. stats may be null.
+struct Batch {
+  const void* expert = nullptr;
+  const void* amateur = nullptr;  // dense form
+  SparseAmateur sparse;           // sparse form when sparse.weight != null (sparse.hidden is row 0's)
+  DType dtype = DType::F32;
+  size_t rows = 0;
+  size_t vocab = 0;
+  float* out = nullptr;
+  RowStats* stats = nullptr;
+};
+void contrast_batch(const Ops& ops, const Batch& b, const Params& p, int threads = 0);
+
+inline size_t dtype_size(DType dt) { return dt == DType::F32 ? 4 : 2; }
+
+}  // namespace ac
