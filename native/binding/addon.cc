@@ -1,0 +1,99 @@
+// The addon's entry points. Each contrast call comes in a synchronous form (small batches: one token step costs
+// tens of microseconds, less than a thread hop) and an asynchronous form that runs on libuv's pool and returns
+// a Promise (large batches; keeps the event loop free).
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "contrast.h"
+#include "contrast_job.h"
+#include "parallel.h"
+
+namespace acb {
+namespace {
+
+Napi::Value ContrastSync(const Napi::CallbackInfo& info, bool sparse) {
+  const Napi::Object req = RequireObject(info, 0, "a contrast request object");
+  std::vector<Napi::Value> keep;
+  ContrastJob job = ParseContrast(req, sparse, &keep);
+  const std::string err = job.Run();
+  if (!err.empty()) ThrowRange(info.Env(), err);
+  return req.Get("out");
+}
+
+class ContrastWorker : public Napi::AsyncWorker {
+ public:
+  ContrastWorker(Napi::Env env, ContrastJob job, const std::vector<Napi::Value>& keep, Napi::Value out)
+      : Napi::AsyncWorker(env, "autocontrast:contrast"), job_(std::move(job)), deferred_(env) {
+    // Hold every array the job points into so the GC cannot free them while the worker runs.
+    for (const Napi::Value& v : keep) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+    out_ = Napi::Persistent(out.As<Napi::Object>());
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override { error_ = job_.Run(); }
+  void OnOK() override {
+    Napi::HandleScope scope(Env());
+    if (error_.empty()) {
+      deferred_.Resolve(out_.Value());
+    } else {
+      deferred_.Reject(Napi::RangeError::New(Env(), error_).Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  ContrastJob job_;
+  Napi::Promise::Deferred deferred_;
+  std::vector<Napi::ObjectReference> refs_;
+  Napi::ObjectReference out_;
+  std::string error_;
+};
+
+Napi::Value ContrastAsync(const Napi::CallbackInfo& info, bool sparse) {
+  const Napi::Object req = RequireObject(info, 0, "a contrast request object");
+  std::vector<Napi::Value> keep;
+  ContrastJob job = ParseContrast(req, sparse, &keep);
+  auto* worker = new ContrastWorker(info.Env(), std::move(job), keep, req.Get("out"));
+  const Napi::Promise promise = worker->Promise();
+  worker->Queue();  // owned by libuv from here; deletes itself after OnOK/OnError
+  return promise;
+}
+
+Napi::Value Isas(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array list = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (const char* name : {"avx512", "avx2", "neon", "scalar"})
+    if (ac::ops_by_name(name)) list.Set(n++, Napi::String::New(env, name));
+  return list;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("contrast", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return ContrastSync(i, false); }));
+  exports.Set("contrastSparse",
+              Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return ContrastSync(i, true); }));
+  exports.Set("contrastAsync",
+              Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return ContrastAsync(i, false); }));
+  exports.Set("contrastSparseAsync",
+              Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return ContrastAsync(i, true); }));
+  exports.Set("isa", Napi::Function::New(env, [](const Napi::CallbackInfo& i) -> Napi::Value {
+                return Napi::String::New(i.Env(), ac::best_ops().name);
+              }));
+  exports.Set("isas", Napi::Function::New(env, Isas));
+  exports.Set("threads", Napi::Function::New(env, [](const Napi::CallbackInfo& i) -> Napi::Value {
+                return Napi::Number::New(i.Env(), ac::default_threads());
+              }));
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  return exports;
+}
+
+}  // namespace
+}  // namespace acb
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return acb::Init(env, exports); }
+
+NODE_API_MODULE(autocontrast, InitAddon)

@@ -1,0 +1,146 @@
+#include "contrast_job.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "args.h"
+
+namespace acb {
+namespace {
+
+constexpr int64_t kMaxVocab = std::numeric_limits<int32_t>::max();
+
+struct Span {
+  const char* name;
+  const void* begin;
+  size_t bytes;
+};
+
+bool Overlaps(const Span& a, const Span& b) {
+  const auto a0 = reinterpret_cast<uintptr_t>(a.begin), b0 = reinterpret_cast<uintptr_t>(b.begin);
+  return a.bytes && b.bytes && a0 < b0 + b.bytes && b0 < a0 + a.bytes;
+}
+
+void CheckLength(Napi::Env env, const char* key, size_t got, size_t want, const std::string& shape) {
+  if (got != want)
+    ThrowRange(env, std::string("Expected ") + key + " to have " + std::to_string(want) + " elements (" + shape +
+                        ") but it has " + std::to_string(got));
+}
+
+const char* CodeWhat(ac::KernelError::Code c) {
+  switch (c) {
+    case ac::KernelError::kNonFiniteExpert: return "expert logits";
+    case ac::KernelError::kNonFiniteAmateur: return "amateur logits";
+    case ac::KernelError::kNonFiniteHidden: return "hidden state";
+  }
+  return "input";
+}
+
+}  // namespace
+
+ContrastJob ParseContrast(const Napi::Object& req, bool sparse, std::vector<Napi::Value>* keep) {
+  const Napi::Env env = req.Env();
+  ContrastJob job;
+  ac::Batch& b = job.batch;
+  b.dtype = GetDType(req, "dtype");
+  b.vocab = static_cast<size_t>(GetInt(req, "vocab", 1, kMaxVocab));
+  b.rows = static_cast<size_t>(GetInt(req, "rows", 1, kMaxVocab));
+  const size_t total = b.rows * b.vocab;
+  const std::string shape = std::to_string(b.rows) + " x " + std::to_string(b.vocab);
+
+  const ArrayArg expert = GetLogits(req, "expert", b.dtype);
+  CheckLength(env, "expert", expert.length, total, "rows x vocabSize = " + shape);
+  b.expert = expert.data;
+  keep->push_back(req.Get("expert"));
+  std::vector<Span> inputs{{"expert", expert.data, expert.length * ac::dtype_size(b.dtype)}};
+
+  if (!sparse) {
+    const ArrayArg amateur = GetLogits(req, "amateur", b.dtype);
+    CheckLength(env, "amateur", amateur.length, total, "rows x vocabSize = " + shape);
+    b.amateur = amateur.data;
+    keep->push_back(req.Get("amateur"));
+    inputs.push_back({"amateur", amateur.data, amateur.length * ac::dtype_size(b.dtype)});
+  } else {
+    const size_t d = static_cast<size_t>(GetInt(req, "hiddenSize", 1, 1 << 20));
+    const ac::DType wdt = GetDType(req, "weightDtype");
+    const ArrayArg hidden = GetArray(req, "hidden", napi_float32_array, "a Float32Array");
+    CheckLength(env, "hidden", hidden.length, b.rows * d, "rows x hiddenSize");
+    const ArrayArg weight = GetLogits(req, "headWeight", wdt);
+    if (weight.length / b.vocab != d || weight.length % b.vocab != 0)
+      CheckLength(env, "headWeight", weight.length, b.vocab * d, "vocabSize x hiddenSize");
+    const float* h = static_cast<const float*>(hidden.data);
+    for (size_t i = 0; i < hidden.length; ++i)
+      if (!std::isfinite(h[i]))
+        ThrowRange(env, "Expected finite values in hidden but row " + std::to_string(i / d) + ", index " +
+                            std::to_string(i % d) + " is " + (std::isnan(h[i]) ? "NaN" : "infinite"));
+    b.sparse.hidden = h;
+    b.sparse.d = d;
+    b.sparse.weight = weight.data;
+    b.sparse.weight_dtype = wdt;
+    keep->push_back(req.Get("hidden"));
+    keep->push_back(req.Get("headWeight"));
+    inputs.push_back({"hidden", hidden.data, hidden.length * 4});
+    inputs.push_back({"headWeight", weight.data, weight.length * ac::dtype_size(wdt)});
+    if (Has(req, "headBias")) {
+      const ArrayArg bias = GetLogits(req, "headBias", wdt);
+      CheckLength(env, "headBias", bias.length, b.vocab, "vocabSize");
+      b.sparse.bias = bias.data;
+      keep->push_back(req.Get("headBias"));
+      inputs.push_back({"headBias", bias.data, bias.length * ac::dtype_size(wdt)});
+    }
+  }
+
+  const ArrayArg out = GetArray(req, "out", napi_float32_array, "a Float32Array");
+  CheckLength(env, "out", out.length, total, "rows x vocabSize = " + shape);
+  b.out = static_cast<float*>(out.data);
+  keep->push_back(req.Get("out"));
+  std::vector<Span> outputs{{"out", out.data, out.length * 4}};
+
+  if (Has(req, "headSize")) {
+    const ArrayArg hs = GetArray(req, "headSize", napi_int32_array, "an Int32Array");
+    CheckLength(env, "headSize", hs.length, b.rows, "one per row");
+    job.head_size_out = static_cast<int32_t*>(hs.data);
+    keep->push_back(req.Get("headSize"));
+    outputs.push_back({"headSize", hs.data, hs.length * 4});
+  }
+  if (Has(req, "headMass")) {
+    const ArrayArg hm = GetArray(req, "headMass", napi_float32_array, "a Float32Array");
+    CheckLength(env, "headMass", hm.length, b.rows, "one per row");
+    job.head_mass_out = static_cast<float*>(hm.data);
+    keep->push_back(req.Get("headMass"));
+    outputs.push_back({"headMass", hm.data, hm.length * 4});
+  }
+  // Outputs are written while inputs are still being read: any overlap would corrupt the result.
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    for (const Span& in : inputs)
+      if (Overlaps(outputs[i], in))
+        ThrowRange(env, std::string(outputs[i].name) + " must not share memory with " + in.name);
+    for (size_t j = i + 1; j < outputs.size(); ++j)
+      if (Overlaps(outputs[i], outputs[j]))
+        ThrowRange(env, std::string(outputs[i].name) + " must not share memory with " + outputs[j].name);
+  }
+
+  job.params = GetParams(req, b.vocab);
+  job.ops = &GetOps(req);
+  job.threads = Has(req, "threads") ? static_cast<int>(GetInt(req, "threads", 0, 1024)) : 0;
+  return job;
+}
+
+std::string ContrastJob::Run() {
+  stats.resize(batch.rows);
+  batch.stats = stats.data();
+  try {
+    ac::contrast_batch(*ops, batch, params, threads);
+  } catch (const ac::KernelError& e) {
+    return std::string("Expected finite values in ") + CodeWhat(e.code) + " but row " + std::to_string(e.row) +
+           ", index " + std::to_string(e.index) + " is NaN or infinite";
+  }
+  for (size_t r = 0; r < batch.rows; ++r) {
+    if (head_size_out) head_size_out[r] = stats[r].head_size;
+    if (head_mass_out) head_mass_out[r] = stats[r].head_mass;
+  }
+  return {};
+}
+
+}  // namespace acb

@@ -1,0 +1,29 @@
+// A validated contrast request: everything a kernel call needs, read from one JavaScript request object.
+#pragma once
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+#include "contrast.h"
+
+namespace acb {
+
+struct ContrastJob {
+  ac::Batch batch;
+  ac::Params params;
+  const ac::Ops* ops = nullptr;
+  int threads = 0;
+  std::vector<ac::RowStats> stats;  // filled by Run
+  int32_t* head_size_out = nullptr;  // optional JS outputs
+  float* head_mass_out = nullptr;
+
+  // Runs the kernel; returns an empty string on success or the RangeError message for non-finite data.
+  std::string Run();
+};
+
+// Validates request (see src/kernel/native.ts for its shape). `sparse` selects the hidden-state amateur.
+// `keep` receives every JS value whose memory the job points into (async callers hold references to them).
+ContrastJob ParseContrast(const Napi::Object& request, bool sparse, std::vector<Napi::Value>* keep);
+
+}  // namespace acb

@@ -1,0 +1,6 @@
+/**
+ * autocontrast: auto-contrastive decoding (Gera et al. 2023) for language models run with ONNX Runtime.
+ * The package's public surface; each layer lives in its own folder.
+ * @packageDocumentation
+ */
+export * from './kernel';

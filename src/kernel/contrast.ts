@@ -1,0 +1,184 @@
+/**
+ * The contrast functions: expert and amateur logits in, log-probabilities out. Each runs the native kernel
+ * when it is loaded and the TypeScript fallback otherwise (or when `backend: 'js'` is asked for).
+ */
+import { contrastDenseJs, contrastSparseJs } from './fallback';
+import { loadNative } from './native';
+import type { Backend, ContrastMode, ContrastOptions, ContrastResult, Logits, SparseContrastOptions } from './types';
+import { denseRequest, sparseRequest, typeError, type DenseRequest, type SparseRequest } from './validate';
+
+const BACKENDS: readonly Backend[] = ['native-avx512', 'native-avx2', 'native-neon', 'native-scalar', 'js'];
+
+/** The implementation that runs by default: `native-<isa>` for the fastest instruction set, or `js`. */
+export function backend(): Backend {
+  const n = loadNative();
+  return n ? (`native-${n.isa()}` as Backend) : 'js';
+}
+
+/** Every implementation usable on this machine, fastest first. */
+export function availableBackends(): Backend[] {
+  const n = loadNative();
+  const list: Backend[] = n ? n.isas().map((isa) => `native-${isa}` as Backend) : [];
+  list.push('js');
+  return list;
+}
+
+/** Picks the implementation for a call; returns the native isa name, or null for the fallback. */
+function route(options: unknown): { native: ReturnType<typeof loadNative>; isa?: string } {
+  const requested = (options as ContrastOptions | undefined)?.backend;
+  if (requested === undefined) return { native: loadNative() };
+  if (!BACKENDS.includes(requested)) throw typeError('options.backend', `one of ${BACKENDS.join(', ')}`, requested);
+  if (requested === 'js') return { native: null };
+  const n = loadNative();
+  const isa = requested.slice('native-'.length);
+  if (!n || !n.isas().includes(isa))
+    throw new RangeError(`Backend '${requested}' is not available here; available: ${availableBackends().join(', ')}`);
+  return { native: n, isa };
+}
+
+function dense(expert: Logits, amateur: Logits, options: ContrastOptions | undefined, mode: ContrastMode): DenseRequest {
+  const { native, isa } = route(options);
+  const req = denseRequest(expert, amateur, options, mode);
+  if (isa) req.isa = isa;
+  if (native) native.contrast(req);
+  else contrastDenseJs(req);
+  return req;
+}
+
+function sparse(
+  expert: Logits,
+  hidden: Float32Array,
+  headWeight: Logits,
+  options: SparseContrastOptions | undefined,
+  mode: ContrastMode,
+): SparseRequest {
+  const { native, isa } = route(options);
+  const req = sparseRequest(expert, hidden, headWeight, options, mode);
+  if (isa) req.isa = isa;
+  if (native) native.contrastSparse(req);
+  else contrastSparseJs(req);
+  return req;
+}
+
+/**
+ * Auto-contrastive decoding (Gera et al. 2023, Eq. 5): log-probabilities `log p_acd` for one or many rows.
+ * Tokens in the plausibility head get the head's expert mass redistributed by `softmax(log p_e - log p_a)`;
+ * the others keep `log p_e`.
+ *
+ * @param expert final-layer logits `[rows x V]` (Float32Array, or Uint16Array with `dtype`)
+ * @param amateur intermediate-exit logits, same shape and dtype
+ * @returns `options.out` or a new Float32Array `[rows x V]`
+ * @example
+ * const logp = acdLogProbs(expertLogits, amateurLogits, { alpha: 0.1 });
+ */
+export function acdLogProbs(expert: Logits, amateur: Logits, options?: ContrastOptions): Float32Array {
+  return dense(expert, amateur, options, 'acd').out;
+}
+
+/**
+ * Contrastive decoding (Li et al. 2022): the head scored by `z_e - z_a` (or O'Brien & Lewis's
+ * `(1 + beta) z_e - beta z_a`), normalised over the head into log-probabilities; -Infinity outside the head.
+ */
+export function cdScores(expert: Logits, amateur: Logits, options?: ContrastOptions): Float32Array {
+  return dense(expert, amateur, options, 'cd').out;
+}
+
+/**
+ * ACD with the amateur given as a linear exit: `z_a = headWeight · hidden (+ headBias)`, computed only for the
+ * head tokens (|H| x d multiply-adds instead of V x d).
+ *
+ * @param hidden the exit's hidden state `[rows x d]` (Float32Array)
+ * @param headWeight the exit head `[V x d]` (Float32Array, or Uint16Array with `weightDtype`)
+ */
+export function acdLogProbsSparse(
+  expert: Logits,
+  hidden: Float32Array,
+  headWeight: Logits,
+  options?: SparseContrastOptions,
+): Float32Array {
+  return sparse(expert, hidden, headWeight, options, 'acd').out;
+}
+
+/** CD scores with the sparse amateur (see `cdScores` and `acdLogProbsSparse`). */
+export function cdScoresSparse(
+  expert: Logits,
+  hidden: Float32Array,
+  headWeight: Logits,
+  options?: SparseContrastOptions,
+): Float32Array {
+  return sparse(expert, hidden, headWeight, options, 'cd').out;
+}
+
+/**
+ * The full result of a dense contrast: log-probabilities plus each row's head size and head mass.
+ * `mode` selects ACD (default) or CD.
+ */
+export function contrast(
+  expert: Logits,
+  amateur: Logits,
+  options?: ContrastOptions & { mode?: ContrastMode },
+): ContrastResult {
+  const { mode = 'acd', ...rest } = options ?? {};
+  if (mode !== 'acd' && mode !== 'cd') throw typeError('options.mode', "'acd' or 'cd'", mode);
+  const rows = countRows(expert, rest);
+  const req = dense(expert, amateur, {
+    ...rest,
+    headSize: rest.headSize ?? new Int32Array(rows),
+    headMass: rest.headMass ?? new Float32Array(rows),
+  }, mode);
+  return { logProbs: req.out, headSize: req.headSize!, headMass: req.headMass!, rows: req.rows, vocabSize: req.vocab };
+}
+
+function countRows(expert: Logits, o: ContrastOptions): number {
+  const n = ArrayBuffer.isView(expert) ? (expert as Logits).length : 0;
+  const v = typeof o.vocabSize === 'number' && o.vocabSize > 0 ? o.vocabSize : n;
+  return v > 0 && Number.isInteger(n / v) ? Math.max(1, n / v) : 1;
+}
+
+async function denseAsync(expert: Logits, amateur: Logits, options: ContrastOptions | undefined, mode: ContrastMode): Promise<Float32Array> {
+  const { native, isa } = route(options);
+  const req = denseRequest(expert, amateur, options, mode);
+  if (isa) req.isa = isa;
+  if (!native) return contrastDenseJs(req);
+  // Capture the caller's stack before going async, so a rejection points at the call site.
+  const site = new Error();
+  try {
+    return await native.contrastAsync(req);
+  } catch (e) {
+    throw withCallSite(e, site);
+  }
+}
+
+function withCallSite(e: unknown, site: Error): unknown {
+  if (e instanceof Error && site.stack) e.stack = `${e.name}: ${e.message}\n${site.stack.split('\n').slice(1).join('\n')}`;
+  return e;
+}
+
+/** `acdLogProbs` on a worker thread: does not block the event loop (for large batches). */
+export function acdLogProbsAsync(expert: Logits, amateur: Logits, options?: ContrastOptions): Promise<Float32Array> {
+  return denseAsync(expert, amateur, options, 'acd');
+}
+
+/** `cdScores` on a worker thread. */
+export function cdScoresAsync(expert: Logits, amateur: Logits, options?: ContrastOptions): Promise<Float32Array> {
+  return denseAsync(expert, amateur, options, 'cd');
+}
+
+/** `acdLogProbsSparse` on a worker thread. */
+export async function acdLogProbsSparseAsync(
+  expert: Logits,
+  hidden: Float32Array,
+  headWeight: Logits,
+  options?: SparseContrastOptions,
+): Promise<Float32Array> {
+  const { native, isa } = route(options);
+  const req = sparseRequest(expert, hidden, headWeight, options, 'acd');
+  if (isa) req.isa = isa;
+  if (!native) return contrastSparseJs(req);
+  const site = new Error();
+  try {
+    return await native.contrastSparseAsync(req);
+  } catch (e) {
+    throw withCallSite(e, site);
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * autocontrast: auto-contrastive decoding (Gera et al. 2023) for language models run with ONNX Runtime.
+ * @packageDocumentation
+ */
+export {
+  acdLogProbs,
+  acdLogProbsAsync,
+  acdLogProbsSparse,
+  acdLogProbsSparseAsync,
+  availableBackends,
+  backend,
+  cdScores,
+  cdScoresAsync,
+  cdScoresSparse,
+  contrast,
+} from './contrast';
+export { fromHalfBits, toBfloat16, toFloat16 } from './half';
+export { nativeInfo } from './native';
+export type { Backend, ContrastMode, ContrastOptions, ContrastResult, Dtype, Logits, SparseContrastOptions } from './types';
