@@ -63,6 +63,24 @@ Napi::Value ContrastAsync(const Napi::CallbackInfo& info, bool sparse) {
   return promise;
 }
 
+// Benchmark floor: one read pass over a row plus V exponentials (the max/normaliser pass alone).
+Napi::Value FloorPass(const Napi::CallbackInfo& info) {
+  const Napi::Object req = RequireObject(info, 0, "a floor request object");
+  const ac::DType dt = GetDType(req, "dtype");
+  const ArrayArg z = GetLogits(req, "expert", dt);
+  const size_t vocab = static_cast<size_t>(GetInt(req, "vocab", 1, static_cast<int64_t>(z.length ? z.length : 1)));
+  if (z.length == 0 || z.length % vocab != 0) ThrowRange(info.Env(), "Expected expert to hold rows x vocab values");
+  const ac::Ops& ops = GetOps(req);
+  double acc = 0;
+  for (size_t r = 0; r < z.length / vocab; ++r) {
+    float m = 0.f, s = 0.f;
+    if (!ops.max_sumexp(static_cast<const char*>(z.data) + r * vocab * ac::dtype_size(dt), dt, vocab, &m, &s))
+      ThrowRange(info.Env(), "Expected finite values in expert");
+    acc += m + s;
+  }
+  return Napi::Number::New(info.Env(), acc);
+}
+
 Napi::Value Isas(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array list = Napi::Array::New(env);
@@ -84,6 +102,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 return Napi::String::New(i.Env(), ac::best_ops().name);
               }));
   exports.Set("isas", Napi::Function::New(env, Isas));
+  exports.Set("floorPass", Napi::Function::New(env, FloorPass));
   exports.Set("threads", Napi::Function::New(env, [](const Napi::CallbackInfo& i) -> Napi::Value {
                 return Napi::Number::New(i.Env(), ac::default_threads());
               }));

@@ -32,6 +32,11 @@ export interface ContrastOptions {
   headMass?: Float32Array;
   /** Runs this implementation instead of the fastest available one (see `availableBackends()`). */
   backend?: Backend;
+  /**
+   * Threads for a batch (native only): 0 (default) spreads rows over a pool as wide as the machine, 1 keeps
+   * the work on the calling thread.
+   */
+  threads?: number;
 }
 
 /** Options of the sparse-amateur functions. */

@@ -23,6 +23,7 @@ export interface DenseRequest {
   headSize?: Int32Array;
   headMass?: Float32Array;
   isa?: string;
+  threads?: number;
 }
 
 /** A validated sparse request (amateur from a hidden state and an exit head). */
@@ -98,7 +99,7 @@ function checkOptionsObject(options: unknown): Record<string, unknown> {
 
 const KNOWN_OPTIONS = new Set([
   'vocabSize', 'alpha', 'minCandidates', 'beta', 'dtype', 'out', 'headSize', 'headMass', 'backend',
-  'headBias', 'weightDtype',
+  'headBias', 'weightDtype', 'threads',
 ]);
 
 function common(
@@ -152,7 +153,9 @@ function common(
       throw new RangeError(`Expected options.headMass to have ${rows} elements (one per row) but it has ${o.headMass.length}`);
     headMass = o.headMass;
   }
+  const threads = o.threads === undefined ? undefined : checkInt('options.threads', o.threads, 0, 1024);
   return {
+    threads,
     expert: expert.data,
     dtype: DTYPE_CODE[expert.dtype],
     dtypeName: expert.dtype,
