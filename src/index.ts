@@ -4,3 +4,4 @@
  * @packageDocumentation
  */
 export * from './kernel';
+export * from './model/import';
