@@ -5,3 +5,5 @@
  */
 export * from './kernel';
 export * from './model/import';
+export * from './model/graph';
+export * from './model/manifest';

@@ -1,0 +1,20 @@
+/**
+ * Architecture dispatch: builds the decoder graph for any {@link DecoderConfig}.
+ */
+import type { DecoderBuildOptions, DecoderConfig } from './decoder-config';
+import type { BuiltDecoderGraph } from './decoder-graph';
+import { buildGpt2Graph } from './gpt2';
+import { buildLlamaGraph } from './llama';
+import type { WeightMap } from './onnx/tensor-source';
+
+/** Builds the multi-exit decoder graph for `config.architecture` from `weights`. */
+export function buildDecoderGraph(config: DecoderConfig, weights: WeightMap, options: DecoderBuildOptions = {}): BuiltDecoderGraph {
+  switch (config.architecture) {
+    case 'gpt2':
+      return buildGpt2Graph(config, weights, options);
+    case 'llama':
+      return buildLlamaGraph(config, weights, options);
+    default:
+      throw new RangeError(`unsupported architecture "${(config as { architecture: string }).architecture}"`);
+  }
+}

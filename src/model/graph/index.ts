@@ -1,0 +1,27 @@
+/**
+ * Multi-exit decoder graph builders (GPT-2, Llama family), the ONNX writer they use, and seeded
+ * random weights for tests and benchmarks.
+ */
+export * from './decoder-config';
+export { buildDecoderGraph } from './build-decoder';
+export { buildGpt2Graph } from './gpt2';
+export { buildLlamaGraph, llamaHeadDim } from './llama';
+export type { BuiltDecoderGraph } from './decoder-graph';
+export type { BuiltExit } from './decoder-outputs';
+export { IO, DIM, pastName, presentName, exitHiddenName, exitLogitsName } from './io-names';
+export { ropeInverseFrequencies } from './rotary';
+export * from './named-configs';
+export {
+  mulberry32,
+  gaussian,
+  hashSeed,
+  tinyGpt2Weights,
+  tinyLlamaWeights,
+  tinyDecoderWeights,
+  addRandomExitWeights,
+  type RandomWeightOptions,
+} from './random-weights';
+export type { WeightTensor, WeightMap, Float32Data, TensorSource } from './onnx/tensor-source';
+export { writeOnnxModel, type WriteOnnxOptions, type WrittenOnnxModel } from './onnx/write-onnx-model';
+export { GraphBuilder } from './onnx/graph-builder';
+export { Ops } from './onnx/ops';

@@ -1,0 +1,77 @@
+/**
+ * Looks weights up by name with shape checks and registers them as graph initializers
+ * (lazily: their data is only read when the model is written).
+ */
+import type { GraphBuilder } from './onnx/graph-builder';
+import {
+  concatVectorsSource,
+  fusedTransposedSource,
+  weightSource,
+  type WeightMap,
+  type WeightTensor,
+} from './onnx/tensor-source';
+
+function fmt(dims: readonly number[]): string {
+  return `[${dims.join(', ')}]`;
+}
+
+/** Shape-checked access to a {@link WeightMap} while building one graph. */
+export class WeightReader {
+  private readonly registered = new Set<string>();
+  private readonly seen = new Set<string>();
+
+  /**
+   * @param weights the weight map
+   * @param g the graph initializers are added to
+   */
+  constructor(
+    private readonly weights: WeightMap,
+    private readonly g: GraphBuilder,
+  ) {}
+
+  /** Whether a weight exists. */
+  has(name: string): boolean {
+    return this.weights.has(name);
+  }
+
+  /** The weight `name`, which must have shape `dims`. */
+  get(name: string, dims: readonly number[]): WeightTensor {
+    const w = this.weights.get(name);
+    if (!w) throw new Error(`missing weight "${name}" (expected shape ${fmt(dims)})`);
+    if (w.dims.length !== dims.length || w.dims.some((d, i) => d !== dims[i])) {
+      throw new Error(`weight "${name}" has shape ${fmt(w.dims)}, expected ${fmt(dims)}`);
+    }
+    this.seen.add(name);
+    return w;
+  }
+
+  /** Registers weight `name` (shape `dims`) as an initializer of the same name, once. */
+  initializer(name: string, dims: readonly number[]): string {
+    const w = this.get(name, dims);
+    if (!this.registered.has(name)) {
+      this.g.initializer(name, weightSource(name, w));
+      this.registered.add(name);
+    }
+    return name;
+  }
+
+  /**
+   * Registers `nn.Linear` weights `[out_i, in]` transposed and concatenated into one `[in, sum out_i]`
+   * initializer named `as`, for a single MatMul.
+   */
+  fusedLinear(as: string, parts: readonly { name: string; dims: readonly number[] }[]): string {
+    const resolved = parts.map((p) => ({ name: p.name, weight: this.get(p.name, p.dims) }));
+    return this.g.initializer(as, fusedTransposedSource(resolved));
+  }
+
+  /** Registers 1-D weights concatenated into one initializer named `as`. */
+  fusedVector(as: string, parts: readonly { name: string; dims: readonly number[] }[]): string {
+    const resolved = parts.map((p) => ({ name: p.name, weight: this.get(p.name, p.dims) }));
+    return this.g.initializer(as, concatVectorsSource(resolved));
+  }
+
+  /** Names of weights in the map that the graph did not use (e.g. buffers of a checkpoint). */
+  unused(): string[] {
+    return [...this.weights.keys()].filter((k) => !this.seen.has(k));
+  }
+}

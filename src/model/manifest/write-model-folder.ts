@@ -1,0 +1,115 @@
+/**
+ * Writes a complete model folder (graph, external data, tokenizer files, manifest) atomically:
+ * everything goes into a temporary sibling folder that is renamed into place at the end, so a
+ * failure never leaves a half-written model behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { buildDecoderGraph } from '../graph/build-decoder';
+import type { DecoderConfig, ExitSpec, LogitPositions } from '../graph/decoder-config';
+import type { BuiltDecoderGraph } from '../graph/decoder-graph';
+import type { WeightMap } from '../graph/onnx/tensor-source';
+import { writeOnnxModel } from '../graph/onnx/write-onnx-model';
+import { manifestFromGraph } from './manifest-from-graph';
+import { MANIFEST_FILE, type ModelManifest, type SpecialTokens } from './manifest-types';
+
+/** What to write. */
+export interface WriteModelFolderOptions {
+  /** Architecture configuration. */
+  readonly config: DecoderConfig;
+  /** Weights by name (see the architecture builders for names and shapes). */
+  readonly weights: WeightMap;
+  /** Exits to add. */
+  readonly exits?: readonly ExitSpec[];
+  /** Positions of logits/exit outputs (default `all`). */
+  readonly logitPositions?: LogitPositions;
+  /** Default-domain opset (default 17). */
+  readonly opset?: 17 | 18;
+  /** Hugging Face `tokenizer.json` contents (string or parsed object), written as `tokenizer.json`. */
+  readonly tokenizerJson?: string | object;
+  /** `tokenizer_config.json` contents, written as `tokenizer_config.json`. */
+  readonly tokenizerConfigJson?: string | object;
+  /** Special token ids for the manifest. */
+  readonly specialTokens?: SpecialTokens;
+  /** Replace `dir` when it already exists (default false: an existing folder is an error). */
+  readonly overwrite?: boolean;
+  /** Progress of the weight data written (bytes done, bytes total). */
+  readonly onProgress?: (doneBytes: number, totalBytes: number) => void;
+}
+
+/** What {@link writeModelFolder} wrote. */
+export interface WrittenModelFolder {
+  /** Absolute folder path. */
+  readonly dir: string;
+  /** The manifest written. */
+  readonly manifest: ModelManifest;
+  /** The graph as built (interface description; its weights were written). */
+  readonly built: BuiltDecoderGraph;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function jsonText(v: string | object): string {
+  return typeof v === 'string' ? v : `${JSON.stringify(v, null, 2)}\n`;
+}
+
+/**
+ * Builds the decoder graph and writes the model folder `dir` (`model.onnx`, `model.onnx.data`,
+ * optional tokenizer files, `autocontrast.json`). The folder appears complete or not at all.
+ */
+export async function writeModelFolder(dir: string, options: WriteModelFolderOptions): Promise<WrittenModelFolder> {
+  const target = path.resolve(dir);
+  if ((await exists(target)) && !options.overwrite) {
+    throw new Error(`${target} already exists (pass overwrite: true to replace it)`);
+  }
+  const built = buildDecoderGraph(options.config, options.weights, {
+    exits: options.exits,
+    logitPositions: options.logitPositions,
+    opset: options.opset,
+  });
+  const parent = path.dirname(target);
+  await fs.mkdir(parent, { recursive: true });
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = path.join(parent, `.${path.basename(target)}.tmp-${tag}`);
+  await fs.mkdir(tmp);
+  try {
+    const written = await writeOnnxModel(built.graph, {
+      dir: tmp,
+      modelFile: 'model.onnx',
+      dataFile: 'model.onnx.data',
+      onProgress: options.onProgress,
+    });
+    if (options.tokenizerJson !== undefined) await fs.writeFile(path.join(tmp, 'tokenizer.json'), jsonText(options.tokenizerJson));
+    if (options.tokenizerConfigJson !== undefined) {
+      await fs.writeFile(path.join(tmp, 'tokenizer_config.json'), jsonText(options.tokenizerConfigJson));
+    }
+    const manifest = manifestFromGraph(built, {
+      graphFile: 'model.onnx',
+      externalData: written.dataPath ? 'model.onnx.data' : null,
+      tokenizerFile: options.tokenizerJson !== undefined ? 'tokenizer.json' : null,
+      tokenizerConfigFile: options.tokenizerConfigJson !== undefined ? 'tokenizer_config.json' : null,
+      specialTokens: options.specialTokens,
+    });
+    await fs.writeFile(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    if (await exists(target)) {
+      const old = path.join(parent, `.${path.basename(target)}.old-${tag}`);
+      await fs.rename(target, old);
+      await fs.rename(tmp, target);
+      await fs.rm(old, { recursive: true, force: true });
+    } else {
+      await fs.rename(tmp, target);
+    }
+    return { dir: target, manifest, built };
+  } catch (e) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
