@@ -7,3 +7,4 @@ export * from './kernel';
 export * from './model/import';
 export * from './model/graph';
 export * from './model/manifest';
+export * from './decoding';
