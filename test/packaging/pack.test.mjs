@@ -52,7 +52,7 @@ console.log(JSON.stringify({ backend: a.backend(), path: a.nativeInfo().path, p 
   assert.ok(r.path.startsWith(join(pkgDir, 'prebuilds')), `loaded from ${r.path}`);
   const want = [0.25, 0.5, 0.125, 0.125];
   want.forEach((w, i) => assert.ok(Math.abs(r.p[i] - w) < 1e-6, `p[${i}] = ${r.p[i]}`));
-  const esm = `import { backend, acdLogProbs } from 'autocontrast'; console.log(backend(), acdLogProbs(new Float32Array([1, 2]), new Float32Array([0, 0])).length);`;
+  const esm = `import { backend, acdLogProbs } from 'autocontrast'; console.log(backend() + ' ' + String(acdLogProbs(new Float32Array([1, 2]), new Float32Array([0, 0])).length));`;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', esm], { cwd: app, encoding: 'utf8' }).trim();
   assert.match(out, /^native-\w+ 2$/);
 });

@@ -1,0 +1,9 @@
+// float instantiation of the contrast kernel (one file per dtype so they compile in parallel).
+#include "contrast.cuh"
+
+namespace acc {
+cudaError_t launch_contrast_f32(const ContrastArgs& a, int64_t rows, int bpr, cudaStream_t stream) {
+  return launch_t<float>(a, rows, bpr, stream);
+}
+int contrast_occupancy_f32() { return occupancy_t<float>(); }
+}  // namespace acc
