@@ -1,0 +1,289 @@
+// AVX-512 (F/BW/VL/DQ) implementation of the bulk passes (see contrast.h, Ops). CMake compiles this file alone
+// with the AVX-512 flags; dispatch.cc only hands the table out after checking the CPU and OS (ZMM state) support.
+// Same algorithms as ops_avx2.cc with 16 lanes; tails use masked loads and stores (masked-off lanes are never
+// accessed, so nothing past the buffer is read or written).
+//
+// ODR note: everything here lives in an anonymous namespace and this file includes no header that defines
+// non-template inline functions it calls (half.h, load.h), so no AVX-512 copy of a shared inline function can be
+// chosen by the linker for other code.
+#include "contrast.h"
+
+#if defined(AC_HAVE_X86)
+
+// GCC 12's AVX-512 headers initialise their "undefined" vectors from themselves (GCC bug 105593), which raises
+// -Wmaybe-uninitialized wherever such an intrinsic is inlined; the warning is spurious and is silenced here only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace ac {
+namespace {
+
+constexpr size_t kW = 16;        // floats per vector
+constexpr size_t kBlock = 2048;  // elements per online-softmax block
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// fpclass categories: QNaN | +Inf | -Inf | SNaN.
+constexpr int kNonFiniteClass = 0x01 | 0x08 | 0x10 | 0x80;
+
+inline __mmask16 tail_mask(size_t r) { return static_cast<__mmask16>((1u << r) - 1u); }
+
+inline unsigned popcount16(unsigned x) {
+  x = x - ((x >> 1) & 0x5555u);
+  x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
+  x = (x + (x >> 4)) & 0x0f0fu;
+  return (x + (x >> 8)) & 0x1fu;
+}
+
+// --- loads: 16 values of one dtype as floats; the masked form reads only lanes in k (others are zero) ---
+
+struct LoadF32 {
+  static __m512 load(const void* p, size_t i) { return _mm512_loadu_ps(static_cast<const float*>(p) + i); }
+  static __m512 load(const void* p, size_t i, __mmask16 k) {
+    return _mm512_maskz_loadu_ps(k, static_cast<const float*>(p) + i);
+  }
+};
+struct LoadF16 {
+  static __m512 load(const void* p, size_t i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i)));
+  }
+  static __m512 load(const void* p, size_t i, __mmask16 k) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, static_cast<const uint16_t*>(p) + i));
+  }
+};
+struct LoadBF16 {
+  static __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+  static __m512 load(const void* p, size_t i) {
+    return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i)));
+  }
+  static __m512 load(const void* p, size_t i, __mmask16 k) {
+    return widen(_mm256_maskz_loadu_epi16(k, static_cast<const uint16_t*>(p) + i));
+  }
+};
+
+// --- exp (same scheme as ops_avx2.cc: Cody-Waite reduction, degree-7 Taylor on |r| <= ln2/2) ---
+// x below -87 gives exactly 0; the clamp keeps the scaled result normal, so no denormals are produced.
+inline __m512 exp_ps(__m512 x) {
+  const __m512 lo = _mm512_set1_ps(-87.0f);
+  const __mmask16 keep = _mm512_cmp_ps_mask(x, lo, _CMP_GE_OQ);
+  x = _mm512_max_ps(x, lo);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693147182464599609375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-1.904654299957768e-09f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+  p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+  // p * 2^n; n >= -126 after the clamp, so the result is normal.
+  return _mm512_maskz_scalef_ps(keep, p, n);
+}
+
+inline double hsum_pd(__m512 v) {
+  const __m512d d = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+                                  _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+  return _mm512_reduce_add_pd(d);
+}
+
+// --- max_sumexp: blockwise online softmax normaliser (see ops_avx2.cc) ---
+template <class L>
+bool max_sumexp_t(const void* z, size_t n, float* max_out, float* sum_out) {
+  float m = -kInf;
+  double total = 0.0;
+  for (size_t b = 0; b < n; b += kBlock) {
+    const size_t len = n - b < kBlock ? n - b : kBlock;
+    __m512 m0 = _mm512_set1_ps(-kInf), m1 = m0, m2 = m0, m3 = m0;
+    __mmask16 bad = 0;
+    size_t j = 0;
+    for (; j + 4 * kW <= len; j += 4 * kW) {
+      const __m512 x0 = L::load(z, b + j), x1 = L::load(z, b + j + kW);
+      const __m512 x2 = L::load(z, b + j + 2 * kW), x3 = L::load(z, b + j + 3 * kW);
+      m0 = _mm512_max_ps(m0, x0);
+      m1 = _mm512_max_ps(m1, x1);
+      m2 = _mm512_max_ps(m2, x2);
+      m3 = _mm512_max_ps(m3, x3);
+      bad |= static_cast<__mmask16>(_mm512_fpclass_ps_mask(x0, kNonFiniteClass) | _mm512_fpclass_ps_mask(x1, kNonFiniteClass) |
+                                    _mm512_fpclass_ps_mask(x2, kNonFiniteClass) | _mm512_fpclass_ps_mask(x3, kNonFiniteClass));
+    }
+    for (; j + kW <= len; j += kW) {
+      const __m512 x = L::load(z, b + j);
+      m0 = _mm512_max_ps(m0, x);
+      bad |= _mm512_fpclass_ps_mask(x, kNonFiniteClass);
+    }
+    const size_t tail = len - j;
+    const __mmask16 tk = tail_mask(tail);
+    if (tail) {
+      const __m512 x = L::load(z, b + j, tk);
+      m1 = _mm512_mask_max_ps(m1, tk, m1, x);
+      bad |= _mm512_mask_fpclass_ps_mask(tk, x, kNonFiniteClass);
+    }
+    if (bad) return false;
+    const float bm = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
+    if (bm > m) {
+      if (total != 0.0) total *= std::exp(static_cast<double>(m) - static_cast<double>(bm));
+      m = bm;
+    }
+
+    const __m512 vm = _mm512_set1_ps(m);
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    j = 0;
+    for (; j + 4 * kW <= len; j += 4 * kW) {
+      s0 = _mm512_add_ps(s0, exp_ps(_mm512_sub_ps(L::load(z, b + j), vm)));
+      s1 = _mm512_add_ps(s1, exp_ps(_mm512_sub_ps(L::load(z, b + j + kW), vm)));
+      s2 = _mm512_add_ps(s2, exp_ps(_mm512_sub_ps(L::load(z, b + j + 2 * kW), vm)));
+      s3 = _mm512_add_ps(s3, exp_ps(_mm512_sub_ps(L::load(z, b + j + 3 * kW), vm)));
+    }
+    for (; j + kW <= len; j += kW) s0 = _mm512_add_ps(s0, exp_ps(_mm512_sub_ps(L::load(z, b + j), vm)));
+    if (tail) s1 = _mm512_mask_add_ps(s1, tk, s1, exp_ps(_mm512_sub_ps(L::load(z, b + j, tk), vm)));
+    total += hsum_pd(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+  }
+  *max_out = m;
+  *sum_out = static_cast<float>(total);
+  return true;
+}
+
+// --- write_collect ---
+
+// Appends base + lane for every lane in k (lanes within one vector are in increasing order).
+inline void append_lanes(__mmask16 k, size_t base, int32_t* idx, size_t& count) {
+  const __m512i lanes = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(static_cast<int>(base)));
+  const unsigned c = popcount16(static_cast<unsigned>(k));
+  // Compress in a register, then a masked store of exactly c lanes: never writes past idx[count + c).
+  _mm512_mask_storeu_epi32(idx + count, tail_mask(c), _mm512_maskz_compress_epi32(k, lanes));
+  count += c;
+}
+
+template <class L, bool kMask>
+size_t write_collect_t(const void* z, size_t n, float sub, float thr, float* out, int32_t* idx) {
+  const __m512 vsub = _mm512_set1_ps(sub), vthr = _mm512_set1_ps(thr), ninf = _mm512_set1_ps(-kInf);
+  size_t count = 0, i = 0;
+  for (; i + kW <= n; i += kW) {
+    const __m512 x = L::load(z, i);
+    const __mmask16 in = _mm512_cmp_ps_mask(x, vthr, _CMP_GE_OQ);
+    __m512 y = _mm512_sub_ps(x, vsub);
+    if (kMask) y = _mm512_mask_blend_ps(in, ninf, y);
+    _mm512_storeu_ps(out + i, y);
+    if (in) append_lanes(in, i, idx, count);
+  }
+  if (i < n) {
+    const __mmask16 tk = tail_mask(n - i);
+    const __m512 x = L::load(z, i, tk);
+    const __mmask16 in = static_cast<__mmask16>(_mm512_cmp_ps_mask(x, vthr, _CMP_GE_OQ) & tk);
+    __m512 y = _mm512_sub_ps(x, vsub);
+    if (kMask) y = _mm512_mask_blend_ps(in, ninf, y);
+    _mm512_mask_storeu_ps(out + i, tk, y);
+    if (in) append_lanes(in, i, idx, count);
+  }
+  return count;
+}
+
+// --- all_finite ---
+
+template <class L>
+bool all_finite_t(const void* z, size_t n) {
+  __mmask16 bad = 0;
+  size_t i = 0;
+  for (; i + 4 * kW <= n; i += 4 * kW) {
+    bad |= static_cast<__mmask16>(
+        _mm512_fpclass_ps_mask(L::load(z, i), kNonFiniteClass) | _mm512_fpclass_ps_mask(L::load(z, i + kW), kNonFiniteClass) |
+        _mm512_fpclass_ps_mask(L::load(z, i + 2 * kW), kNonFiniteClass) |
+        _mm512_fpclass_ps_mask(L::load(z, i + 3 * kW), kNonFiniteClass));
+  }
+  for (; i + kW <= n; i += kW) bad |= _mm512_fpclass_ps_mask(L::load(z, i), kNonFiniteClass);
+  if (i < n) {
+    const __mmask16 tk = tail_mask(n - i);
+    bad |= _mm512_mask_fpclass_ps_mask(tk, L::load(z, i, tk), kNonFiniteClass);
+  }
+  return bad == 0;
+}
+
+// --- dot ---
+
+template <class L>
+float dot_t(const void* w, const float* h, size_t d) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  size_t i = 0;
+  for (; i + 4 * kW <= d; i += 4 * kW) {
+    a0 = _mm512_fmadd_ps(L::load(w, i), _mm512_loadu_ps(h + i), a0);
+    a1 = _mm512_fmadd_ps(L::load(w, i + kW), _mm512_loadu_ps(h + i + kW), a1);
+    a2 = _mm512_fmadd_ps(L::load(w, i + 2 * kW), _mm512_loadu_ps(h + i + 2 * kW), a2);
+    a3 = _mm512_fmadd_ps(L::load(w, i + 3 * kW), _mm512_loadu_ps(h + i + 3 * kW), a3);
+  }
+  for (; i + kW <= d; i += kW) a0 = _mm512_fmadd_ps(L::load(w, i), _mm512_loadu_ps(h + i), a0);
+  if (i < d) {
+    const __mmask16 tk = tail_mask(d - i);
+    a1 = _mm512_fmadd_ps(L::load(w, i, tk), _mm512_maskz_loadu_ps(tk, h + i), a1);
+  }
+  return static_cast<float>(hsum_pd(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))));
+}
+
+// --- dtype dispatch ---
+
+bool max_sumexp(const void* z, DType dt, size_t n, float* max_out, float* sum_out) {
+  switch (dt) {
+    case DType::F32: return max_sumexp_t<LoadF32>(z, n, max_out, sum_out);
+    case DType::F16: return max_sumexp_t<LoadF16>(z, n, max_out, sum_out);
+    case DType::BF16: return max_sumexp_t<LoadBF16>(z, n, max_out, sum_out);
+  }
+  return false;
+}
+
+size_t write_collect(const void* z, DType dt, size_t n, float sub, float thr, bool mask_outside, float* out,
+                     int32_t* idx) {
+  switch (dt) {
+    case DType::F32:
+      return mask_outside ? write_collect_t<LoadF32, true>(z, n, sub, thr, out, idx)
+                          : write_collect_t<LoadF32, false>(z, n, sub, thr, out, idx);
+    case DType::F16:
+      return mask_outside ? write_collect_t<LoadF16, true>(z, n, sub, thr, out, idx)
+                          : write_collect_t<LoadF16, false>(z, n, sub, thr, out, idx);
+    case DType::BF16:
+      return mask_outside ? write_collect_t<LoadBF16, true>(z, n, sub, thr, out, idx)
+                          : write_collect_t<LoadBF16, false>(z, n, sub, thr, out, idx);
+  }
+  return 0;
+}
+
+bool all_finite(const void* z, DType dt, size_t n) {
+  switch (dt) {
+    case DType::F32: return all_finite_t<LoadF32>(z, n);
+    case DType::F16: return all_finite_t<LoadF16>(z, n);
+    case DType::BF16: return all_finite_t<LoadBF16>(z, n);
+  }
+  return false;
+}
+
+float dot(const void* w, DType dt, const float* h, size_t d) {
+  switch (dt) {
+    case DType::F32: return dot_t<LoadF32>(w, h, d);
+    case DType::F16: return dot_t<LoadF16>(w, h, d);
+    case DType::BF16: return dot_t<LoadBF16>(w, h, d);
+  }
+  return 0.f;
+}
+
+const Ops kAvx512{"avx512", max_sumexp, write_collect, all_finite, dot};
+
+}  // namespace
+
+const Ops* avx512_ops() { return &kAvx512; }
+
+}  // namespace ac
+
+#else  // !AC_HAVE_X86
+
+namespace ac {
+const Ops* avx512_ops() { return nullptr; }
+}  // namespace ac
+
+#endif
