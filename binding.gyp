@@ -1,5 +1,6 @@
 # node-gyp build of the CPU addon (CMakeLists.txt with cmake-js is the primary build; this one exists for
-# toolchains built around node-gyp). SIMD files are separate static libraries so that each gets its own
+# toolchains built around node-gyp; it leaves out the native decode runtime, which needs ONNX Runtime's headers,
+# and builds its stub instead). SIMD files are separate static libraries so that each gets its own
 # instruction-set flags; the code picks one at run time. CUDA is built only by CMake.
 {
   "variables": {
@@ -41,12 +42,14 @@
         "native/kernels/parallel.cc",
         "native/binding/addon.cc",
         "native/binding/args.cc",
-        "native/binding/contrast_job.cc"
+        "native/binding/contrast_job.cc",
+        "native/binding/cuda_loader.cc",
+        "native/binding/runtime_binding.cc"
       ],
       "include_dirs": ["<(ac_napi_dir)"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags": ["-fvisibility=hidden"],
-      "libraries": ["-lpthread"]
+      "libraries": ["-lpthread", "-ldl"]
     }
   ]
 }

@@ -12,6 +12,12 @@ const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', '
 const args = [cmakeJs, 'compile', '--out', 'build', '--parallel', '2'];
 args.push(`--CDAUTOCONTRAST_CUDA=${process.env.AUTOCONTRAST_CUDA ?? 'AUTO'}`);
 if (process.env.AUTOCONTRAST_SANITIZE === '1') args.push('--CDAUTOCONTRAST_SANITIZE=ON', '--debug');
+// The decode runtime needs ONNX Runtime's C API headers (fetched from Debian's package; set
+// AUTOCONTRAST_RUNTIME=OFF to skip): without them the addon is built without the runtime.
+if (process.env.AUTOCONTRAST_RUNTIME !== 'OFF') {
+  const f = spawnSync(process.execPath, [join(root, 'scripts', 'fetch-ort-headers.mjs')], { cwd: root, stdio: 'inherit' });
+  if (f.status !== 0) console.error('autocontrast: building without the native decode runtime.');
+}
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 if (r.status !== 0) {
   console.error('autocontrast: native build failed (see above). The pure TypeScript fallback still works.');

@@ -8,3 +8,7 @@ export * from './model/import';
 export * from './model/graph';
 export * from './model/manifest';
 export * from './decoding';
+export * from './model/convert';
+export * from './model/safetensors';
+export * from './model/pull';
+export * as runtime from './runtime';

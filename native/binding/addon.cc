@@ -8,9 +8,11 @@
 #include <vector>
 
 #include "args.h"
+#include "cuda_loader.h"
 #include "contrast.h"
 #include "contrast_job.h"
 #include "parallel.h"
+#include "runtime_binding.h"
 
 namespace acb {
 namespace {
@@ -19,8 +21,12 @@ Napi::Value ContrastSync(const Napi::CallbackInfo& info, bool sparse) {
   const Napi::Object req = RequireObject(info, 0, "a contrast request object");
   std::vector<Napi::Value> keep;
   ContrastJob job = ParseContrast(req, sparse, &keep);
-  const std::string err = job.Run();
-  if (!err.empty()) ThrowRange(info.Env(), err);
+  bool range = true;
+  const std::string err = job.Run(&range);
+  if (!err.empty()) {
+    if (range) ThrowRange(info.Env(), err);
+    throw Napi::Error::New(info.Env(), err);
+  }
   return req.Get("out");
 }
 
@@ -34,13 +40,13 @@ class ContrastWorker : public Napi::AsyncWorker {
   }
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
-  void Execute() override { error_ = job_.Run(); }
+  void Execute() override { error_ = job_.Run(&range_); }
   void OnOK() override {
     Napi::HandleScope scope(Env());
     if (error_.empty()) {
       deferred_.Resolve(out_.Value());
     } else {
-      deferred_.Reject(Napi::RangeError::New(Env(), error_).Value());
+      deferred_.Reject(range_ ? Napi::RangeError::New(Env(), error_).Value() : Napi::Error::New(Env(), error_).Value());
     }
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
@@ -51,6 +57,7 @@ class ContrastWorker : public Napi::AsyncWorker {
   std::vector<Napi::ObjectReference> refs_;
   Napi::ObjectReference out_;
   std::string error_;
+  bool range_ = true;
 };
 
 Napi::Value ContrastAsync(const Napi::CallbackInfo& info, bool sparse) {
@@ -81,6 +88,26 @@ Napi::Value FloorPass(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), acc);
 }
 
+// {available, reason?, devices, version, name}: whether device 'cuda' can run here, and why not.
+Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string dir = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  std::string reason;
+  const ac::CudaApi* api = ac::load_cuda(dir, &reason);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("available", Napi::Boolean::New(env, api != nullptr));
+  if (!api) {
+    o.Set("reason", Napi::String::New(env, reason));
+    return o;
+  }
+  o.Set("devices", Napi::Number::New(env, api->devices));
+  o.Set("version", Napi::String::New(env, api->version()));
+  char name[256] = {0};
+  if (api->device_name(0, name, sizeof name) == AC_CUDA_OK) o.Set("name", Napi::String::New(env, name));
+  o.Set("library", Napi::String::New(env, api->path));
+  return o;
+}
+
 Napi::Value Isas(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array list = Napi::Array::New(env);
@@ -103,9 +130,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
               }));
   exports.Set("isas", Napi::Function::New(env, Isas));
   exports.Set("floorPass", Napi::Function::New(env, FloorPass));
+  exports.Set("cudaInfo", Napi::Function::New(env, CudaInfo));
   exports.Set("threads", Napi::Function::New(env, [](const Napi::CallbackInfo& i) -> Napi::Value {
                 return Napi::Number::New(i.Env(), ac::default_threads());
               }));
+  InitRuntime(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

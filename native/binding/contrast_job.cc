@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "args.h"
+#include "cuda_loader.h"
 
 namespace acb {
 namespace {
@@ -124,10 +125,67 @@ ContrastJob ParseContrast(const Napi::Object& req, bool sparse, std::vector<Napi
   job.params = GetParams(req, b.vocab);
   job.ops = &GetOps(req);
   job.threads = Has(req, "threads") ? static_cast<int>(GetInt(req, "threads", 0, 1024)) : 0;
+  if (Has(req, "device")) {
+    const std::string device = GetString(req, "device");
+    if (device == "cuda") {
+      job.cuda = true;
+      job.cuda_device = Has(req, "cudaDevice") ? static_cast<int>(GetInt(req, "cudaDevice", 0, 1023)) : 0;
+      job.cuda_dir = Has(req, "cudaDir") ? GetString(req, "cudaDir") : std::string();
+    } else if (device != "cpu") {
+      ThrowRange(env, "Expected device 'cpu' or 'cuda' but received '" + device + "'");
+    }
+  }
   return job;
 }
 
-std::string ContrastJob::Run() {
+std::string ContrastJob::RunCuda(bool* range_error) {
+  std::string reason;
+  const ac::CudaApi* api = ac::load_cuda(cuda_dir, &reason);
+  if (!api) return "device 'cuda' is not available: " + reason;
+  ac_cuda_params cp{};
+  cp.mode = static_cast<int32_t>(params.mode);
+  cp.alpha = params.alpha;
+  cp.min_candidates = params.min_candidates;
+  cp.has_beta = params.has_beta ? 1 : 0;
+  cp.beta = params.beta;
+  std::vector<int32_t> hs(batch.rows);
+  std::vector<float> hm(batch.rows);
+  ac_cuda_error_info err{};
+  int status;
+  const auto rows = static_cast<int64_t>(batch.rows), vocab = static_cast<int64_t>(batch.vocab);
+  if (batch.sparse.weight) {
+    ac_cuda_sparse_amateur sp{};
+    sp.hidden = batch.sparse.hidden;
+    sp.d = static_cast<int64_t>(batch.sparse.d);
+    sp.weight_dtype = static_cast<int32_t>(batch.sparse.weight_dtype);
+    sp.weight = batch.sparse.weight;
+    sp.bias = batch.sparse.bias;
+    status = api->contrast_sparse_host(cuda_device, static_cast<int32_t>(batch.dtype), batch.expert, &sp, rows, vocab,
+                                       &cp, batch.out, hs.data(), hm.data(), nullptr, &err);
+  } else {
+    status = api->contrast_host(cuda_device, static_cast<int32_t>(batch.dtype), batch.expert, batch.amateur, rows,
+                                vocab, &cp, batch.out, hs.data(), hm.data(), nullptr, &err);
+  }
+  if (status == AC_CUDA_ERR_NONFINITE_EXPERT || status == AC_CUDA_ERR_NONFINITE_AMATEUR) {
+    if (range_error) *range_error = true;
+    return std::string("Expected finite values in ") +
+           (status == AC_CUDA_ERR_NONFINITE_EXPERT ? "expert logits" : "amateur logits") + " but row " +
+           std::to_string(err.row) + ", index " + std::to_string(err.index) + " is NaN or infinite";
+  }
+  if (status != AC_CUDA_OK) return std::string("CUDA contrast failed: ") + api->last_error_message();
+  for (size_t r = 0; r < batch.rows; ++r) {
+    if (head_size_out) head_size_out[r] = hs[r];
+    if (head_mass_out) head_mass_out[r] = hm[r];
+  }
+  return {};
+}
+
+std::string ContrastJob::Run(bool* range_error) {
+  if (range_error) *range_error = true;
+  if (cuda) {
+    if (range_error) *range_error = false;
+    return RunCuda(range_error);
+  }
   stats.resize(batch.rows);
   batch.stats = stats.data();
   try {

@@ -1,0 +1,421 @@
+// N-API binding of the native decode runtime. Models and sequences cross to JavaScript as Napi::External
+// handles (wrapped in classes by src/runtime/). Every step runs on libuv's thread pool (an AsyncWorker per step)
+// and resolves a Promise; the logits / exit buffers are exposed as Float32Array views over native memory that
+// the runtime rewrites on every step (zero-copy; valid until the next step of that sequence).
+#include "runtime_binding.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "args.h"
+
+#ifdef AC_HAVE_ORT
+#include "../runtime/runtime.h"
+#endif
+
+namespace acb {
+
+#ifndef AC_HAVE_ORT
+
+void InitRuntime(Napi::Env env, Napi::Object exports) {
+  exports.Set("rtAvailable", Napi::Boolean::New(env, false));
+  exports.Set("rtUnavailableReason",
+              Napi::String::New(env, "the addon was built without the ONNX Runtime C API headers (run `node "
+                                     "scripts/fetch-ort-headers.mjs`, then rebuild the addon)"));
+}
+
+#else
+
+namespace {
+
+struct ModelHandle {
+  std::shared_ptr<acr::Model> model;
+};
+struct SeqHandle {
+  std::shared_ptr<acr::Sequence> seq;
+  bool busy = false;
+};
+
+[[noreturn]] void Rethrow(Napi::Env env, const acr::RuntimeError& e) {
+  switch (e.kind) {
+    case acr::RuntimeError::kType: throw Napi::TypeError::New(env, e.what());
+    case acr::RuntimeError::kRange: throw Napi::RangeError::New(env, e.what());
+    default: throw Napi::Error::New(env, e.what());
+  }
+}
+
+Napi::Value MakeError(Napi::Env env, int kind, const std::string& msg) {
+  if (kind == acr::RuntimeError::kType) return Napi::TypeError::New(env, msg).Value();
+  if (kind == acr::RuntimeError::kRange) return Napi::RangeError::New(env, msg).Value();
+  return Napi::Error::New(env, msg).Value();
+}
+
+template <typename T>
+T* GetHandle(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsExternal()) ThrowType(info.Env(), std::string("Expected ") + what + " handle");
+  return info[i].As<Napi::External<T>>().Data();
+}
+
+ModelHandle* LiveModel(const Napi::CallbackInfo& info, size_t i) {
+  ModelHandle* h = GetHandle<ModelHandle>(info, i, "a model");
+  if (!h->model) throw Napi::Error::New(info.Env(), "this model was disposed");
+  return h;
+}
+
+SeqHandle* LiveSeq(const Napi::CallbackInfo& info, size_t i, bool idle = true) {
+  SeqHandle* h = GetHandle<SeqHandle>(info, i, "a sequence");
+  if (!h->seq) throw Napi::Error::New(info.Env(), "this sequence was disposed");
+  if (idle && h->busy)
+    throw Napi::Error::New(info.Env(), "a step is already running on this sequence (await it before the next call)");
+  return h;
+}
+
+std::string StrOr(const Napi::Object& o, const char* key, const std::string& dflt) {
+  return Has(o, key) ? GetString(o, key) : dflt;
+}
+
+std::vector<std::string> StrList(const Napi::Object& o, const char* key, size_t n) {
+  if (!Has(o, key) || !o.Get(key).IsArray()) ThrowType(o.Env(), std::string("Expected ") + key + " to be an array of names");
+  const Napi::Array a = o.Get(key).As<Napi::Array>();
+  if (a.Length() != n)
+    ThrowRange(o.Env(), std::string("Expected ") + key + " to have " + std::to_string(n) + " names (one per layer)");
+  std::vector<std::string> v;
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    if (!a.Get(i).IsString()) ThrowType(o.Env(), std::string("Expected ") + key + " to hold strings");
+    v.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  }
+  return v;
+}
+
+Napi::Float32Array View(Napi::Env env, const std::shared_ptr<std::vector<float>>& buf) {
+  // The ArrayBuffer keeps the native buffer alive (a shared_ptr copy in the finalizer hint), so a view stays
+  // memory-safe even after the sequence is disposed.
+  auto* keep = new std::shared_ptr<std::vector<float>>(buf);
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
+      env, buf->data(), buf->size() * sizeof(float),
+      [](Napi::Env, void*, std::shared_ptr<std::vector<float>>* k) { delete k; }, keep);
+  return Napi::Float32Array::New(env, buf->size(), ab, 0);
+}
+
+// ---- rtInit(libraryPath) -> { version, apiVersion, physicalCores } ----
+Napi::Value Init(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) ThrowType(env, "Expected the path of libonnxruntime.so.1");
+  try {
+    const std::string v = acr::InitOrt(info[0].As<Napi::String>().Utf8Value());
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("version", v);
+    r.Set("apiVersion", acr::CompiledApiVersion());
+    r.Set("physicalCores", acr::PhysicalCores());
+    return r;
+  } catch (const acr::RuntimeError& e) {
+    Rethrow(env, e);
+  }
+}
+
+// ---- rtLoadModel(config) -> Promise<{ handle, inputs, outputs, threads }> ----
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, acr::ModelConfig cfg)
+      : Napi::AsyncWorker(env, "autocontrast:loadModel"), cfg_(std::move(cfg)), deferred_(env) {}
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      model_ = acr::Model::Load(cfg_);
+    } catch (const acr::RuntimeError& e) {
+      kind_ = e.kind;
+      error_ = e.what();
+    } catch (const std::exception& e) {
+      kind_ = acr::RuntimeError::kState;
+      error_ = std::string("loading the model failed: ") + e.what();
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (!model_) {
+      deferred_.Reject(MakeError(env, kind_, error_));
+      return;
+    }
+    Napi::Object r = Napi::Object::New(env);
+    auto* h = new ModelHandle{model_};
+    r.Set("handle", Napi::External<ModelHandle>::New(env, h, [](Napi::Env, ModelHandle* p) { delete p; }));
+    Napi::Array ins = Napi::Array::New(env), outs = Napi::Array::New(env);
+    for (size_t i = 0; i < model_->input_names().size(); ++i) ins.Set(static_cast<uint32_t>(i), model_->input_names()[i]);
+    for (size_t i = 0; i < model_->output_names().size(); ++i)
+      outs.Set(static_cast<uint32_t>(i), model_->output_names()[i]);
+    r.Set("inputs", ins);
+    r.Set("outputs", outs);
+    r.Set("threads", model_->intra_op_threads());
+    deferred_.Resolve(r);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  acr::ModelConfig cfg_;
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<acr::Model> model_;
+  int kind_ = 0;
+  std::string error_;
+};
+
+Napi::Value LoadModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Napi::Object o = RequireObject(info, 0, "a model description object");
+  acr::ModelConfig c;
+  c.graph_path = GetString(o, "graphPath");
+  c.num_layers = static_cast<int>(GetInt(o, "numLayers", 1, 10000));
+  c.num_kv_heads = static_cast<int>(GetInt(o, "numKvHeads", 1, 100000));
+  c.head_dim = static_cast<int>(GetInt(o, "headDim", 1, 100000));
+  c.vocab = static_cast<int>(GetInt(o, "vocabSize", 1, 1 << 30));
+  c.hidden = static_cast<int>(GetInt(o, "hiddenSize", 1, 1 << 20));
+  c.context_length = static_cast<int>(GetInt(o, "contextLength", 1, 1 << 24));
+  c.logit_positions = StrOr(o, "logitPositions", "all");
+  c.input_ids = StrOr(o, "inputIds", c.input_ids);
+  c.attention_mask = StrOr(o, "attentionMask", c.attention_mask);
+  c.position_ids = StrOr(o, "positionIds", c.position_ids);
+  c.num_logits_to_keep = StrOr(o, "numLogitsToKeep", "");
+  c.logits = StrOr(o, "logits", c.logits);
+  const size_t L = static_cast<size_t>(c.num_layers);
+  c.past_key = StrList(o, "pastKey", L);
+  c.past_value = StrList(o, "pastValue", L);
+  c.present_key = StrList(o, "presentKey", L);
+  c.present_value = StrList(o, "presentValue", L);
+  if (Has(o, "exits")) {
+    if (!o.Get("exits").IsArray()) ThrowType(env, "Expected exits to be an array");
+    const Napi::Array a = o.Get("exits").As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsObject()) ThrowType(env, "Expected exits to hold objects");
+      const Napi::Object e = a.Get(i).As<Napi::Object>();
+      acr::ExitConfig x;
+      x.layer = static_cast<int>(GetInt(e, "layer", 0, c.num_layers));
+      x.hidden = StrOr(e, "hiddenOutput", "");
+      x.logits = StrOr(e, "logitsOutput", "");
+      c.exits.push_back(x);
+    }
+  }
+  if (Has(o, "intraOpThreads")) c.intra_op_threads = static_cast<int>(GetInt(o, "intraOpThreads", 0, 1024));
+  if (Has(o, "interOpThreads")) c.inter_op_threads = static_cast<int>(GetInt(o, "interOpThreads", 1, 1024));
+  if (Has(o, "allowSpinning")) c.allow_spinning = o.Get("allowSpinning").ToBoolean();
+  if (Has(o, "optimizationLevel")) c.optimization_level = static_cast<int>(GetInt(o, "optimizationLevel", 0, 99));
+  auto* w = new LoadWorker(env, std::move(c));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value DisposeModel(const Napi::CallbackInfo& info) {
+  ModelHandle* h = GetHandle<ModelHandle>(info, 0, "a model");
+  h->model.reset();  // the session lives on while sequences (or running steps) still hold it
+  return info.Env().Undefined();
+}
+
+// ---- rtCreateSequence(model, { batch, maxLength, exitLayer?, exitLogits?, exitHidden? }) ----
+Napi::Value CreateSequence(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelHandle* m = LiveModel(info, 0);
+  const Napi::Object o = RequireObject(info, 1, "a sequence options object");
+  acr::SequenceOptions so;
+  so.batch = static_cast<int>(GetInt(o, "batch", 1, 65536));
+  so.max_length = static_cast<int>(GetInt(o, "maxLength", 1, 1 << 24));
+  if (Has(o, "exitLayer")) {
+    so.exit_layer = static_cast<int>(GetInt(o, "exitLayer", 0, 1 << 20));
+    so.exit_logits = Has(o, "exitLogits") && o.Get("exitLogits").ToBoolean();
+    so.exit_hidden = Has(o, "exitHidden") && o.Get("exitHidden").ToBoolean();
+  }
+  std::shared_ptr<acr::Sequence> seq;
+  try {
+    seq = std::make_shared<acr::Sequence>(m->model, so);
+  } catch (const acr::RuntimeError& e) {
+    Rethrow(env, e);
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("handle", Napi::External<SeqHandle>::New(env, new SeqHandle{seq, false}, [](Napi::Env, SeqHandle* p) { delete p; }));
+  r.Set("logits", View(env, seq->logits()));
+  if (seq->exit_logits()) {
+    r.Set("exitLogits", View(env, seq->exit_logits()));
+    r.Set("scores", View(env, seq->scores()));
+  }
+  if (seq->exit_hidden()) r.Set("exitHidden", View(env, seq->exit_hidden()));
+  r.Set("kvBytes", static_cast<double>(seq->kv_bytes()));
+  return r;
+}
+
+Napi::Value DisposeSequence(const Napi::CallbackInfo& info) {
+  SeqHandle* h = GetHandle<SeqHandle>(info, 0, "a sequence");
+  h->seq.reset();  // a running step holds its own reference and finishes first
+  return info.Env().Undefined();
+}
+
+// ---- steps ----
+class StepWorker : public Napi::AsyncWorker {
+ public:
+  StepWorker(Napi::Env env, Napi::Value handle, SeqHandle* h, bool contrast, ac::Params p)
+      : Napi::AsyncWorker(env, "autocontrast:step"),
+        deferred_(env),
+        handle_(Napi::Persistent(handle)),
+        h_(h),
+        seq_(h->seq),
+        contrast_(contrast),
+        params_(p) {
+    if (contrast) {
+      const size_t B = static_cast<size_t>(seq_->batch());
+      token_.resize(B);
+      logprob_.resize(B);
+      head_.resize(B);
+    }
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      seq_->Run();
+      if (contrast_) seq_->Contrast(params_, token_.data(), logprob_.data(), head_.data());
+    } catch (const acr::RuntimeError& e) {
+      failed_ = true;
+      kind_ = e.kind;
+      error_ = e.what();
+    } catch (const std::exception& e) {
+      failed_ = true;
+      kind_ = acr::RuntimeError::kState;
+      error_ = std::string("decode step failed: ") + e.what();
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    h_->busy = false;
+    if (failed_) {
+      deferred_.Reject(MakeError(env, kind_, error_));
+      return;
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("pastLength", seq_->past_length());
+    r.Set("stepMs", seq_->timing().step_ms);
+    r.Set("runMs", seq_->timing().run_ms);
+    if (contrast_) {
+      const size_t B = token_.size();
+      Napi::Int32Array t = Napi::Int32Array::New(env, B), hs = Napi::Int32Array::New(env, B);
+      Napi::Float32Array lp = Napi::Float32Array::New(env, B);
+      for (size_t i = 0; i < B; ++i) {
+        t[i] = token_[i];
+        hs[i] = head_[i];
+        lp[i] = logprob_[i];
+      }
+      r.Set("tokens", t);
+      r.Set("logprobs", lp);
+      r.Set("headSize", hs);
+    }
+    deferred_.Resolve(r);
+  }
+  void OnError(const Napi::Error& e) override {
+    h_->busy = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Value> handle_;  // keeps h_ alive while the step runs
+  SeqHandle* h_;
+  std::shared_ptr<acr::Sequence> seq_;
+  bool contrast_;
+  ac::Params params_;
+  std::vector<int32_t> token_, head_;
+  std::vector<float> logprob_;
+  bool failed_ = false;
+  int kind_ = 0;
+  std::string error_;
+};
+
+Napi::Value Launch(const Napi::CallbackInfo& info, SeqHandle* h, bool contrast, ac::Params p) {
+  auto* w = new StepWorker(info.Env(), info[0], h, contrast, p);
+  h->busy = true;
+  Napi::Promise promise = w->Promise();
+  w->Queue();
+  return promise;
+}
+
+// rtPrefill(seq, Int32Array tokens (concatenated prompts), Int32Array lengths, contrastParams?) -> Promise
+Napi::Value Prefill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SeqHandle* h = LiveSeq(info, 0);
+  if (info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    ThrowType(env, "Expected (sequence, Int32Array tokens, Int32Array lengths)");
+  const Napi::Int32Array tok = info[1].As<Napi::Int32Array>(), len = info[2].As<Napi::Int32Array>();
+  std::vector<std::vector<int32_t>> rows;
+  size_t off = 0;
+  for (size_t b = 0; b < len.ElementLength(); ++b) {
+    const int32_t n = len[b];
+    if (n < 0 || off + static_cast<size_t>(n) > tok.ElementLength()) ThrowRange(env, "prompt lengths do not match the token array");
+    rows.emplace_back(tok.Data() + off, tok.Data() + off + n);
+    off += static_cast<size_t>(n);
+  }
+  if (off != tok.ElementLength()) ThrowRange(env, "prompt lengths do not add up to the token count");
+  const bool contrast = info.Length() > 3 && info[3].IsObject();
+  ac::Params p;
+  if (contrast) p = GetParams(info[3].As<Napi::Object>(), static_cast<size_t>(h->seq->vocab()));
+  try {
+    h->seq->StagePrefill(rows);
+  } catch (const acr::RuntimeError& e) {
+    Rethrow(env, e);
+  }
+  return Launch(info, h, contrast, p);
+}
+
+Napi::Value StepImpl(const Napi::CallbackInfo& info, bool contrast) {
+  Napi::Env env = info.Env();
+  SeqHandle* h = LiveSeq(info, 0);
+  if (info.Length() < 2 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    ThrowType(env, "Expected (sequence, Int32Array tokens)");
+  ac::Params p;
+  if (contrast) p = GetParams(RequireObject(info, 2, "a contrast options object"), static_cast<size_t>(h->seq->vocab()));
+  const Napi::Int32Array tok = info[1].As<Napi::Int32Array>();
+  try {
+    h->seq->StageStep(tok.Data(), tok.ElementLength());
+  } catch (const acr::RuntimeError& e) {
+    Rethrow(env, e);
+  }
+  return Launch(info, h, contrast, p);
+}
+
+Napi::Value Reorder(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SeqHandle* h = LiveSeq(info, 0);
+  if (info.Length() < 2 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    ThrowType(env, "Expected (sequence, Int32Array parents)");
+  const Napi::Int32Array par = info[1].As<Napi::Int32Array>();
+  try {
+    h->seq->StageReorder(par.Data(), par.ElementLength());
+  } catch (const acr::RuntimeError& e) {
+    Rethrow(env, e);
+  }
+  return env.Undefined();
+}
+
+Napi::Value PastLength(const Napi::CallbackInfo& info) {
+  SeqHandle* h = LiveSeq(info, 0, false);
+  return Napi::Number::New(info.Env(), h->seq->past_length());
+}
+
+}  // namespace
+
+void InitRuntime(Napi::Env env, Napi::Object exports) {
+  exports.Set("rtAvailable", Napi::Boolean::New(env, true));
+  exports.Set("rtInit", Napi::Function::New(env, Init));
+  exports.Set("rtLoadModel", Napi::Function::New(env, LoadModel));
+  exports.Set("rtDisposeModel", Napi::Function::New(env, DisposeModel));
+  exports.Set("rtCreateSequence", Napi::Function::New(env, CreateSequence));
+  exports.Set("rtDisposeSequence", Napi::Function::New(env, DisposeSequence));
+  exports.Set("rtPrefill", Napi::Function::New(env, Prefill));
+  exports.Set("rtStep", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return StepImpl(i, false); }));
+  exports.Set("rtStepAndContrast",
+              Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return StepImpl(i, true); }));
+  exports.Set("rtReorder", Napi::Function::New(env, Reorder));
+  exports.Set("rtPastLength", Napi::Function::New(env, PastLength));
+}
+
+#endif  // AC_HAVE_ORT
+
+}  // namespace acb

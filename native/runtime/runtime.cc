@@ -1,0 +1,585 @@
+// The native decode runtime (see runtime.h). Every OrtStatus is checked and turned into a RuntimeError carrying
+// ONNX Runtime's own message; every ORT object is released by an RAII holder, also on error paths.
+#include "runtime.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <new>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "onnxruntime_c_api.h"
+
+namespace acr {
+namespace {
+
+// ---- process-wide library state: one dlopen handle, one OrtApi table, one OrtEnv (kept for the process's
+// lifetime on purpose: ORT's env owns global thread state that must outlive every session). ----
+struct Global {
+  std::mutex mu;
+  void* handle = nullptr;
+  std::string path;
+  const OrtApi* api = nullptr;
+  OrtEnv* env = nullptr;
+  std::string version;
+};
+Global& G() {
+  static Global* g = new Global();  // never destroyed: sessions may be released during static destruction
+  return *g;
+}
+
+const OrtApi& Api() {
+  const OrtApi* a = G().api;
+  if (!a) throw RuntimeError(RuntimeError::kState, "ONNX Runtime is not loaded (call InitOrt first)");
+  return *a;
+}
+
+void Check(OrtStatus* st, const char* what) {
+  if (!st) return;
+  const OrtApi& api = Api();
+  std::string msg = std::string(what) + ": " + api.GetErrorMessage(st);
+  api.ReleaseStatus(st);
+  throw RuntimeError(RuntimeError::kOrt, "ONNX Runtime " + msg);
+}
+
+// Owns an OrtValue list; releases them all on scope exit.
+struct Values {
+  std::vector<OrtValue*> v;
+  Values() { v.reserve(64); }
+  ~Values() {
+    if (G().api)
+      for (OrtValue* x : v) G().api->ReleaseValue(x);
+  }
+  Values(const Values&) = delete;
+  Values& operator=(const Values&) = delete;
+};
+
+double Ms(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+}  // namespace
+
+int CompiledApiVersion() { return ORT_API_VERSION; }
+
+int PhysicalCores() {
+  std::ifstream f("/proc/cpuinfo");
+  std::set<std::pair<std::string, std::string>> cores;
+  std::string line, phys = "0";
+  while (std::getline(f, line)) {
+    const size_t c = line.find(':');
+    if (c == std::string::npos) continue;
+    std::string key = line.substr(0, c);
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
+    const std::string val = c + 2 <= line.size() ? line.substr(c + 2) : "";
+    if (key == "physical id") phys = val;
+    if (key == "core id") cores.insert({phys, val});
+  }
+  if (!cores.empty()) return static_cast<int>(cores.size());
+  const unsigned hc = std::thread::hardware_concurrency();
+  return hc ? static_cast<int>(hc) : 1;
+}
+
+std::string InitOrt(const std::string& library_path) {
+  Global& g = G();
+  std::lock_guard<std::mutex> lock(g.mu);
+  if (g.api) {
+    if (library_path != g.path)
+      throw RuntimeError(RuntimeError::kState, "ONNX Runtime is already loaded from " + g.path +
+                                                   "; cannot load a second copy from " + library_path);
+    return g.version;
+  }
+  void* h = dlopen(library_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char* e = dlerror();
+    throw RuntimeError(RuntimeError::kState, "cannot load ONNX Runtime from " + library_path + ": " + (e ? e : "?"));
+  }
+  using GetApiBaseFn = const OrtApiBase* (*)();
+  auto get_base = reinterpret_cast<GetApiBaseFn>(dlsym(h, "OrtGetApiBase"));
+  const OrtApiBase* base = get_base ? get_base() : nullptr;
+  if (!base) {
+    dlclose(h);
+    throw RuntimeError(RuntimeError::kState, library_path + " does not export OrtGetApiBase");
+  }
+  const char* ver = base->GetVersionString();
+  const OrtApi* api = base->GetApi(ORT_API_VERSION);
+  if (!api) {
+    dlclose(h);
+    throw RuntimeError(RuntimeError::kState, "ONNX Runtime " + std::string(ver ? ver : "?") + " at " + library_path +
+                                                 " does not provide C API version " +
+                                                 std::to_string(ORT_API_VERSION) + " (it is older than the headers)");
+  }
+  OrtEnv* env = nullptr;
+  if (OrtStatus* st = api->CreateEnv(ORT_LOGGING_LEVEL_WARNING, "autocontrast", &env)) {
+    std::string msg = api->GetErrorMessage(st);
+    api->ReleaseStatus(st);
+    dlclose(h);
+    throw RuntimeError(RuntimeError::kOrt, "ONNX Runtime CreateEnv: " + msg);
+  }
+  g.handle = h;
+  g.path = library_path;
+  g.api = api;
+  g.env = env;
+  g.version = ver ? ver : "";
+  return g.version;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+struct Model::Impl {
+  OrtSession* session = nullptr;
+  OrtMemoryInfo* cpu = nullptr;
+  OrtAllocator* allocator = nullptr;  // ORT's default CPU allocator (not owned)
+  ~Impl() {
+    if (!G().api) return;
+    if (session) G().api->ReleaseSession(session);
+    if (cpu) G().api->ReleaseMemoryInfo(cpu);
+  }
+};
+
+Model::~Model() = default;
+
+namespace {
+
+std::vector<int64_t> Dims(const OrtApi& api, OrtTypeInfo* ti) {
+  const OrtTensorTypeAndShapeInfo* tsi = nullptr;
+  Check(api.CastTypeInfoToTensorInfo(ti, &tsi), "CastTypeInfoToTensorInfo");
+  if (!tsi) return {};
+  size_t n = 0;
+  Check(api.GetDimensionsCount(tsi, &n), "GetDimensionsCount");
+  std::vector<int64_t> d(n);
+  if (n) Check(api.GetDimensions(tsi, d.data(), n), "GetDimensions");
+  return d;
+}
+
+void CheckDims(const std::string& name, const std::vector<int64_t>& got, const std::vector<int64_t>& want) {
+  // want: -1 = any. got: <= 0 = symbolic.
+  bool ok = got.size() == want.size();
+  for (size_t i = 0; ok && i < got.size(); ++i)
+    if (want[i] >= 0 && got[i] > 0 && got[i] != want[i]) ok = false;
+  if (ok) return;
+  auto fmt = [](const std::vector<int64_t>& v) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + (v[i] < 0 ? std::string("?") : std::to_string(v[i]));
+    return s + "]";
+  };
+  throw RuntimeError(RuntimeError::kRange,
+                     "graph " + name + " has shape " + fmt(got) + " but the model description expects " + fmt(want));
+}
+
+}  // namespace
+
+std::shared_ptr<Model> Model::Load(const ModelConfig& cfg) {
+  const OrtApi& api = Api();
+  const size_t L = static_cast<size_t>(cfg.num_layers);
+  if (cfg.num_layers < 1 || cfg.past_key.size() != L || cfg.past_value.size() != L || cfg.present_key.size() != L ||
+      cfg.present_value.size() != L)
+    throw RuntimeError(RuntimeError::kRange, "model description: expected one past/present name per layer");
+  if (cfg.num_kv_heads < 1 || cfg.head_dim < 1 || cfg.vocab < 1 || cfg.hidden < 1 || cfg.context_length < 1)
+    throw RuntimeError(RuntimeError::kRange, "model description: sizes must be positive");
+  if (cfg.logit_positions != "all" && cfg.logit_positions != "last" && cfg.logit_positions != "input")
+    throw RuntimeError(RuntimeError::kRange, "model description: logitPositions must be all, last or input");
+  if (cfg.logit_positions == "input" && cfg.num_logits_to_keep.empty())
+    throw RuntimeError(RuntimeError::kRange, "model description: logitPositions 'input' needs the numLogitsToKeep input name");
+
+  std::shared_ptr<Model> m(new Model());
+  m->cfg_ = cfg;
+  m->impl_ = std::make_unique<Impl>();
+  Impl& im = *m->impl_;
+  Check(api.GetAllocatorWithDefaultOptions(&im.allocator), "GetAllocatorWithDefaultOptions");
+  Check(api.CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &im.cpu), "CreateCpuMemoryInfo");
+
+  OrtSessionOptions* so = nullptr;
+  Check(api.CreateSessionOptions(&so), "CreateSessionOptions");
+  struct SoGuard {
+    OrtSessionOptions* p;
+    ~SoGuard() { G().api->ReleaseSessionOptions(p); }
+  } so_guard{so};
+  m->threads_ = cfg.intra_op_threads > 0 ? cfg.intra_op_threads : PhysicalCores();
+  Check(api.SetIntraOpNumThreads(so, m->threads_), "SetIntraOpNumThreads");
+  Check(api.SetInterOpNumThreads(so, cfg.inter_op_threads > 0 ? cfg.inter_op_threads : 1), "SetInterOpNumThreads");
+  GraphOptimizationLevel lvl = ORT_ENABLE_ALL;
+  if (cfg.optimization_level == 0) lvl = ORT_DISABLE_ALL;
+  else if (cfg.optimization_level == 1) lvl = ORT_ENABLE_BASIC;
+  else if (cfg.optimization_level == 2) lvl = ORT_ENABLE_EXTENDED;
+  Check(api.SetSessionGraphOptimizationLevel(so, lvl), "SetSessionGraphOptimizationLevel");
+  Check(api.AddSessionConfigEntry(so, "session.intra_op.allow_spinning", cfg.allow_spinning ? "1" : "0"),
+        "AddSessionConfigEntry");
+  Check(api.CreateSession(G().env, cfg.graph_path.c_str(), so, &im.session), "CreateSession");
+
+  size_t nin = 0, nout = 0;
+  Check(api.SessionGetInputCount(im.session, &nin), "SessionGetInputCount");
+  Check(api.SessionGetOutputCount(im.session, &nout), "SessionGetOutputCount");
+  auto name_of = [&](bool input, size_t i) {
+    char* s = nullptr;
+    Check(input ? api.SessionGetInputName(im.session, i, im.allocator, &s)
+                : api.SessionGetOutputName(im.session, i, im.allocator, &s),
+          input ? "SessionGetInputName" : "SessionGetOutputName");
+    std::string r(s);
+    Check(api.AllocatorFree(im.allocator, s), "AllocatorFree");
+    return r;
+  };
+  for (size_t i = 0; i < nin; ++i) m->inputs_.push_back(name_of(true, i));
+  for (size_t i = 0; i < nout; ++i) m->outputs_.push_back(name_of(false, i));
+  auto dims_of = [&](bool input, size_t i) {
+    OrtTypeInfo* ti = nullptr;
+    Check(input ? api.SessionGetInputTypeInfo(im.session, i, &ti) : api.SessionGetOutputTypeInfo(im.session, i, &ti),
+          "SessionGetTypeInfo");
+    struct TiGuard {
+      OrtTypeInfo* p;
+      ~TiGuard() { G().api->ReleaseTypeInfo(p); }
+    } g{ti};
+    return Dims(api, ti);
+  };
+
+  // Inputs: exactly the ones this runtime feeds.
+  std::vector<std::string> fed = {cfg.input_ids, cfg.attention_mask, cfg.position_ids};
+  if (!cfg.num_logits_to_keep.empty()) fed.push_back(cfg.num_logits_to_keep);
+  for (size_t l = 0; l < L; ++l) {
+    fed.push_back(cfg.past_key[l]);
+    fed.push_back(cfg.past_value[l]);
+  }
+  for (const std::string& n : fed)
+    if (std::find(m->inputs_.begin(), m->inputs_.end(), n) == m->inputs_.end())
+      throw RuntimeError(RuntimeError::kRange, cfg.graph_path + ": the graph has no input '" + n +
+                                                   "' (its inputs: " + Join(m->inputs_) + ")");
+  for (const std::string& n : m->inputs_)
+    if (std::find(fed.begin(), fed.end(), n) == fed.end())
+      throw RuntimeError(RuntimeError::kRange, cfg.graph_path + ": the graph input '" + n +
+                                                   "' is not one the runtime feeds (expected " + Join(fed) + ")");
+  std::vector<std::string> need = {cfg.logits};
+  for (size_t l = 0; l < L; ++l) {
+    need.push_back(cfg.present_key[l]);
+    need.push_back(cfg.present_value[l]);
+  }
+  for (const ExitConfig& e : cfg.exits) {
+    if (!e.hidden.empty()) need.push_back(e.hidden);
+    if (!e.logits.empty()) need.push_back(e.logits);
+  }
+  for (const std::string& n : need)
+    if (std::find(m->outputs_.begin(), m->outputs_.end(), n) == m->outputs_.end())
+      throw RuntimeError(RuntimeError::kRange, cfg.graph_path + ": the graph has no output '" + n +
+                                                   "' (its outputs: " + Join(m->outputs_) + ")");
+  // Static dimensions, where the graph declares them.
+  const int64_t h = cfg.num_kv_heads, d = cfg.head_dim, V = cfg.vocab, H = cfg.hidden;
+  for (size_t i = 0; i < nin; ++i) {
+    const std::string& n = m->inputs_[i];
+    const bool past = std::find(cfg.past_key.begin(), cfg.past_key.end(), n) != cfg.past_key.end() ||
+                      std::find(cfg.past_value.begin(), cfg.past_value.end(), n) != cfg.past_value.end();
+    if (past) CheckDims("input " + n, dims_of(true, i), {-1, h, -1, d});
+    if (n == cfg.input_ids || n == cfg.position_ids || n == cfg.attention_mask)
+      CheckDims("input " + n, dims_of(true, i), {-1, -1});
+  }
+  for (size_t i = 0; i < nout; ++i) {
+    const std::string& n = m->outputs_[i];
+    if (n == cfg.logits) CheckDims("output " + n, dims_of(false, i), {-1, -1, V});
+    for (const ExitConfig& e : cfg.exits) {
+      if (n == e.logits) CheckDims("output " + n, dims_of(false, i), {-1, -1, V});
+      if (n == e.hidden) CheckDims("output " + n, dims_of(false, i), {-1, -1, H});
+    }
+    const bool present = std::find(cfg.present_key.begin(), cfg.present_key.end(), n) != cfg.present_key.end() ||
+                         std::find(cfg.present_value.begin(), cfg.present_value.end(), n) != cfg.present_value.end();
+    if (present) CheckDims("output " + n, dims_of(false, i), {-1, h, -1, d});
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+Sequence::Sequence(std::shared_ptr<Model> model, const SequenceOptions& opts) : model_(std::move(model)), opts_(opts) {
+  const ModelConfig& c = model_->config();
+  if (opts.batch < 1 || opts.batch > 65536)
+    throw RuntimeError(RuntimeError::kRange, "batch must be an integer in [1, 65536], got " + std::to_string(opts.batch));
+  if (opts.max_length < 1 || opts.max_length > c.context_length)
+    throw RuntimeError(RuntimeError::kRange, "maxLength must be in [1, " + std::to_string(c.context_length) +
+                                                 "] (the model's context length), got " +
+                                                 std::to_string(opts.max_length));
+  layers_ = c.num_layers;
+  kv_heads_ = c.num_kv_heads;
+  head_dim_ = c.head_dim;
+  vocab_ = c.vocab;
+  hidden_ = c.hidden;
+  if (opts.exit_layer >= 0) {
+    const ExitConfig* e = nullptr;
+    for (const ExitConfig& x : c.exits)
+      if (x.layer == opts.exit_layer) e = &x;
+    std::string have;
+    for (const ExitConfig& x : c.exits) have += (have.empty() ? "" : ", ") + std::to_string(x.layer);
+    if (!e)
+      throw RuntimeError(RuntimeError::kRange, "the model has no exit at layer " + std::to_string(opts.exit_layer) +
+                                                   " (exits: " + (have.empty() ? "none" : have) + ")");
+    if (opts.exit_logits) {
+      if (e->logits.empty())
+        throw RuntimeError(RuntimeError::kRange, "exit " + std::to_string(opts.exit_layer) + " has no logits output");
+      exit_logits_name_ = e->logits;
+    }
+    if (opts.exit_hidden) {
+      if (e->hidden.empty())
+        throw RuntimeError(RuntimeError::kRange, "exit " + std::to_string(opts.exit_layer) + " has no hidden output");
+      exit_hidden_name_ = e->hidden;
+    }
+  }
+  const size_t B = static_cast<size_t>(opts.batch);
+  kv_capacity_ = B * kv_heads_ * static_cast<size_t>(opts.max_length) * head_dim_;
+  try {
+    for (int half = 0; half < 2; ++half)
+      for (int i = 0; i < 2 * layers_; ++i) kv_[half].emplace_back(new float[kv_capacity_]);
+    pad_.assign(B, 0);
+    ids_.reserve(B * opts.max_length);
+    mask_.reserve(B * opts.max_length);
+    pos_.reserve(B * opts.max_length);
+    logits_ = std::make_shared<std::vector<float>>(B * vocab_);
+    if (!exit_logits_name_.empty()) exit_logits_ = std::make_shared<std::vector<float>>(B * vocab_);
+    if (!exit_hidden_name_.empty()) exit_hidden_ = std::make_shared<std::vector<float>>(B * hidden_);
+    stats_.resize(B);
+  } catch (const std::bad_alloc&) {
+    throw RuntimeError(RuntimeError::kRange, "cannot allocate the KV cache: " +
+                                                 std::to_string(kv_bytes() >> 20) + " MiB for batch " +
+                                                 std::to_string(B) + " x maxLength " +
+                                                 std::to_string(opts.max_length));
+  }
+  Check(Api().CreateIoBinding(model_->impl()->session, &binding_), "CreateIoBinding");
+}
+
+Sequence::~Sequence() {
+  if (binding_ && G().api) G().api->ReleaseIoBinding(binding_);
+}
+
+size_t Sequence::kv_bytes() const { return kv_capacity_ * sizeof(float) * 2 * 2 * layers_; }
+
+const std::shared_ptr<std::vector<float>>& Sequence::scores() {
+  if (!scores_) scores_ = std::make_shared<std::vector<float>>(static_cast<size_t>(opts_.batch) * vocab_);
+  return scores_;
+}
+
+void Sequence::StagePrefill(const std::vector<std::vector<int32_t>>& rows) {
+  if (prefilled_) throw RuntimeError(RuntimeError::kState, "prefill was already called on this sequence (use step)");
+  if (rows.size() != static_cast<size_t>(opts_.batch))
+    throw RuntimeError(RuntimeError::kRange, "prefill expects " + std::to_string(opts_.batch) +
+                                                 " prompts (the batch size), got " + std::to_string(rows.size()));
+  size_t T = 0;
+  for (size_t b = 0; b < rows.size(); ++b) {
+    if (rows[b].empty()) throw RuntimeError(RuntimeError::kRange, "prompt " + std::to_string(b) + " is empty");
+    T = std::max(T, rows[b].size());
+  }
+  if (T > static_cast<size_t>(opts_.max_length))
+    throw RuntimeError(RuntimeError::kRange, "prompt of " + std::to_string(T) + " tokens exceeds the sequence's maxLength of " +
+                                                 std::to_string(opts_.max_length));
+  ids_.assign(rows.size() * T, 0);
+  for (size_t b = 0; b < rows.size(); ++b) {
+    const size_t pad = T - rows[b].size();
+    pad_[b] = static_cast<int32_t>(pad);
+    for (size_t t = 0; t < rows[b].size(); ++t) {
+      const int32_t id = rows[b][t];
+      if (id < 0 || id >= vocab_)
+        throw RuntimeError(RuntimeError::kRange, "token id " + std::to_string(id) + " (prompt " + std::to_string(b) +
+                                                     ", position " + std::to_string(t) + ") is outside [0, " +
+                                                     std::to_string(vocab_) + ")");
+      ids_[b * T + pad + t] = id;
+    }
+  }
+  new_len_ = static_cast<int>(T);
+}
+
+void Sequence::StageStep(const int32_t* tokens, size_t count) {
+  if (!prefilled_) throw RuntimeError(RuntimeError::kState, "call prefill before step");
+  if (count != static_cast<size_t>(opts_.batch))
+    throw RuntimeError(RuntimeError::kRange, "step expects one token per row (" + std::to_string(opts_.batch) +
+                                                 "), got " + std::to_string(count));
+  if (past_len_ + 1 > opts_.max_length)
+    throw RuntimeError(RuntimeError::kRange, "context length exceeded: the sequence holds " +
+                                                 std::to_string(past_len_) + " tokens and its maxLength is " +
+                                                 std::to_string(opts_.max_length));
+  ids_.resize(count);
+  for (size_t b = 0; b < count; ++b) {
+    if (tokens[b] < 0 || tokens[b] >= vocab_)
+      throw RuntimeError(RuntimeError::kRange, "token id " + std::to_string(tokens[b]) + " (row " +
+                                                   std::to_string(b) + ") is outside [0, " + std::to_string(vocab_) + ")");
+    ids_[b] = tokens[b];
+  }
+  new_len_ = 1;
+}
+
+void Sequence::StageReorder(const int32_t* parents, size_t count) {
+  const int B = opts_.batch;
+  if (count != static_cast<size_t>(B))
+    throw RuntimeError(RuntimeError::kRange, "reorder expects one parent index per row (" + std::to_string(B) +
+                                                 "), got " + std::to_string(count));
+  for (size_t b = 0; b < count; ++b)
+    if (parents[b] < 0 || parents[b] >= B)
+      throw RuntimeError(RuntimeError::kRange, "parent index " + std::to_string(parents[b]) + " (row " +
+                                                   std::to_string(b) + ") is outside [0, " + std::to_string(B) + ")");
+  if (!prefilled_) throw RuntimeError(RuntimeError::kState, "call prefill before reorder");
+  std::vector<int32_t> next(parents, parents + count);
+  if (!pending_parents_.empty())  // compose: new row b continues old row pending[parents[b]]
+    for (size_t b = 0; b < count; ++b) next[b] = pending_parents_[parents[b]];
+  pending_parents_ = std::move(next);
+}
+
+void Sequence::ApplyReorder() {
+  if (pending_parents_.empty()) return;
+  std::vector<int32_t> parents;
+  parents.swap(pending_parents_);
+  const size_t B = static_cast<size_t>(opts_.batch);
+  bool identity = true;
+  for (size_t b = 0; b < B; ++b) identity = identity && parents[b] == static_cast<int32_t>(b);
+  if (identity) return;
+  const size_t row = static_cast<size_t>(kv_heads_) * past_len_ * head_dim_;  // layout [B, h, P, d]
+  for (int i = 0; i < 2 * layers_; ++i) {
+    const float* src = kv_[cur_][i].get();
+    float* dst = kv_[1 - cur_][i].get();
+    for (size_t b = 0; b < B; ++b)
+      if (row) std::memcpy(dst + b * row, src + static_cast<size_t>(parents[b]) * row, row * sizeof(float));
+  }
+  cur_ = 1 - cur_;
+  std::vector<int32_t> pad(B);
+  for (size_t b = 0; b < B; ++b) pad[b] = pad_[parents[b]];
+  pad_.swap(pad);
+}
+
+void Sequence::Run() {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (new_len_ <= 0) throw RuntimeError(RuntimeError::kState, "nothing staged to run");
+  const OrtApi& api = Api();
+  Model::Impl& im = *model_->impl();
+  const ModelConfig& c = model_->config();
+  ApplyReorder();
+  const int64_t B = opts_.batch, T = new_len_, P = past_len_, total = P + T;
+  const int64_t h = kv_heads_, d = head_dim_, V = vocab_, H = hidden_;
+  if (total > opts_.max_length) throw RuntimeError(RuntimeError::kRange, "context length exceeded");
+
+  mask_.resize(static_cast<size_t>(B * total));
+  pos_.resize(static_cast<size_t>(B * T));
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t pad = pad_[b];
+    for (int64_t j = 0; j < total; ++j) mask_[b * total + j] = j >= pad ? 1 : 0;
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t p = P + t - pad;
+      pos_[b * T + t] = p >= 0 ? p : 1;  // padded positions: any valid id (masked out), as Hugging Face does
+    }
+  }
+
+  Values vals;
+  auto tensor = [&](void* data, size_t bytes, std::vector<int64_t> shape, ONNXTensorElementDataType type) {
+    OrtValue* v = nullptr;
+    Check(api.CreateTensorWithDataAsOrtValue(im.cpu, data, bytes, shape.data(), shape.size(), type, &v),
+          "CreateTensorWithDataAsOrtValue");
+    vals.v.push_back(v);
+    return v;
+  };
+  const auto I64 = ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64, F32 = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  api.ClearBoundInputs(binding_);
+  api.ClearBoundOutputs(binding_);
+  Check(api.BindInput(binding_, c.input_ids.c_str(), tensor(ids_.data(), B * T * 8, {B, T}, I64)), "BindInput input_ids");
+  Check(api.BindInput(binding_, c.attention_mask.c_str(), tensor(mask_.data(), B * total * 8, {B, total}, I64)),
+        "BindInput attention_mask");
+  Check(api.BindInput(binding_, c.position_ids.c_str(), tensor(pos_.data(), B * T * 8, {B, T}, I64)),
+        "BindInput position_ids");
+  if (!c.num_logits_to_keep.empty())
+    Check(api.BindInput(binding_, c.num_logits_to_keep.c_str(), tensor(&keep_one_, 8, {}, I64)),
+          "BindInput num_logits_to_keep");
+  const size_t past_bytes = static_cast<size_t>(B * h * P * d) * 4, present_bytes = static_cast<size_t>(B * h * total * d) * 4;
+  for (int l = 0; l < layers_; ++l) {
+    for (int k = 0; k < 2; ++k) {
+      const std::string& pn = k ? c.past_value[l] : c.past_key[l];
+      const std::string& qn = k ? c.present_value[l] : c.present_key[l];
+      Check(api.BindInput(binding_, pn.c_str(), tensor(kv_[cur_][l * 2 + k].get(), past_bytes, {B, h, P, d}, F32)),
+            "BindInput past");
+      Check(api.BindOutput(binding_, qn.c_str(),
+                           tensor(kv_[1 - cur_][l * 2 + k].get(), present_bytes, {B, h, total, d}, F32)),
+            "BindOutput present");
+    }
+  }
+  // Last-position outputs go straight into our buffers when the graph produces one position; a graph that
+  // produces every position (logitPositions 'all') gets ORT-allocated outputs during a multi-token prefill,
+  // and we copy the last position out.
+  const bool direct = c.logit_positions != "all" || T == 1;
+  struct Out {
+    const std::string* name;
+    float* dst;
+    int64_t width;
+  };
+  std::vector<Out> outs = {{&c.logits, logits_->data(), V}};
+  if (exit_logits_) outs.push_back({&exit_logits_name_, exit_logits_->data(), V});
+  if (exit_hidden_) outs.push_back({&exit_hidden_name_, exit_hidden_->data(), H});
+  for (const Out& o : outs) {
+    if (direct)
+      Check(api.BindOutput(binding_, o.name->c_str(), tensor(o.dst, B * o.width * 4, {B, 1, o.width}, F32)),
+            "BindOutput");
+    else
+      Check(api.BindOutputToDevice(binding_, o.name->c_str(), im.cpu), "BindOutputToDevice");
+  }
+
+  const auto t1 = std::chrono::steady_clock::now();
+  Check(api.RunWithBinding(im.session, nullptr, binding_), "Run");
+  const auto t2 = std::chrono::steady_clock::now();
+
+  if (!direct) {
+    OrtValue** got = nullptr;
+    size_t n = 0;
+    Check(api.GetBoundOutputValues(binding_, im.allocator, &got, &n), "GetBoundOutputValues");
+    Values owned;
+    for (size_t i = 0; i < n; ++i) owned.v.push_back(got[i]);
+    Check(api.AllocatorFree(im.allocator, got), "AllocatorFree");
+    const size_t first = n - outs.size();  // outputs come back in binding order: presents first
+    for (size_t i = 0; i < outs.size(); ++i) {
+      void* p = nullptr;
+      Check(api.GetTensorMutableData(owned.v[first + i], &p), "GetTensorMutableData");
+      const float* src = static_cast<const float*>(p);
+      for (int64_t b = 0; b < B; ++b)
+        std::memcpy(outs[i].dst + b * outs[i].width, src + (b * T + T - 1) * outs[i].width, outs[i].width * 4);
+    }
+  }
+  cur_ = 1 - cur_;
+  past_len_ = static_cast<int>(total);
+  new_len_ = 0;
+  prefilled_ = true;
+  const auto t3 = std::chrono::steady_clock::now();
+  timing_.run_ms = Ms(t1, t2);
+  timing_.step_ms = Ms(t0, t3);
+}
+
+void Sequence::Contrast(const ac::Params& p, int32_t* token, float* logprob, int32_t* head_size) {
+  if (!exit_logits_)
+    throw RuntimeError(RuntimeError::kState, "stepAndContrast needs a sequence created with exit logits (exit: { layer, logits: true })");
+  const size_t B = static_cast<size_t>(opts_.batch), V = static_cast<size_t>(vocab_);
+  float* out = scores()->data();
+  ac::Batch b;
+  b.expert = logits_->data();
+  b.amateur = exit_logits_->data();
+  b.dtype = ac::DType::F32;
+  b.rows = B;
+  b.vocab = V;
+  b.out = out;
+  b.stats = stats_.data();
+  try {
+    ac::contrast_batch(ac::best_ops(), b, p, 1);
+  } catch (const ac::KernelError& e) {
+    throw RuntimeError(RuntimeError::kRange, std::string("non-finite model output in row ") + std::to_string(e.row) +
+                                                 " (" + (e.code == ac::KernelError::kNonFiniteExpert ? "expert" : "amateur") +
+                                                 " logits)");
+  }
+  for (size_t r = 0; r < B; ++r) {
+    const float* row = out + r * V;
+    size_t best = 0;
+    for (size_t v = 1; v < V; ++v)
+      if (row[v] > row[best]) best = v;
+    token[r] = static_cast<int32_t>(best);
+    logprob[r] = row[best];
+    head_size[r] = stats_[r].head_size;
+  }
+}
+
+}  // namespace acr

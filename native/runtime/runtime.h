@@ -1,0 +1,153 @@
+// The native decode runtime: ONNX Runtime sessions driven through the C API (libonnxruntime.so.1 loaded with
+// dlopen at run time), with the KV cache, logits and exit outputs in buffers this code owns, so nothing but token
+// ids and the last position's outputs ever reach JavaScript. This header has no ONNX Runtime types: the N-API
+// binding includes it whether or not the runtime was built.
+//
+// Threading: a Model may be shared by any number of Sequences, and Sequences may run concurrently on different
+// threads (OrtSession::Run is thread-safe). One Sequence must not be used by two threads at once; the binding
+// enforces that with a busy flag. Validation (Check*) throws RuntimeError and is meant for the JS thread; the
+// Run* functions do the work and throw RuntimeError (kind kOrt for ONNX Runtime failures).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../kernels/contrast.h"
+
+struct OrtIoBinding;  // from onnxruntime_c_api.h (kept opaque here)
+
+namespace acr {
+
+struct RuntimeError : std::runtime_error {
+  enum Kind { kType, kRange, kState, kOrt } kind;
+  RuntimeError(Kind k, const std::string& m) : std::runtime_error(m), kind(k) {}
+};
+
+// Loads libonnxruntime from `library_path` (once per process; later calls must name the same file or an
+// error is thrown) and creates the process-wide OrtEnv. Returns the ORT version string.
+std::string InitOrt(const std::string& library_path);
+// The ORT_API_VERSION this code was compiled against.
+int CompiledApiVersion();
+// Physical CPU cores (Linux: distinct (physical id, core id) pairs in /proc/cpuinfo), at least 1.
+int PhysicalCores();
+
+struct ExitConfig {
+  int layer = 0;
+  std::string hidden;  // graph output name, or empty
+  std::string logits;  // graph output name, or empty
+};
+
+struct ModelConfig {
+  std::string graph_path;
+  int num_layers = 0, num_kv_heads = 0, head_dim = 0, vocab = 0, hidden = 0, context_length = 0;
+  std::string logit_positions = "last";  // all | last | input
+  std::string input_ids = "input_ids", attention_mask = "attention_mask", position_ids = "position_ids";
+  std::string num_logits_to_keep;  // empty when the graph has no such input
+  std::string logits = "logits";
+  std::vector<std::string> past_key, past_value, present_key, present_value;  // one per layer
+  std::vector<ExitConfig> exits;
+  int intra_op_threads = 0;  // 0: physical cores
+  int inter_op_threads = 1;
+  bool allow_spinning = true;
+  int optimization_level = 99;  // ORT_ENABLE_ALL
+};
+
+struct Timing {
+  double step_ms = 0;  // the whole native step (binding + Run + post-processing)
+  double run_ms = 0;   // OrtApi::RunWithBinding alone
+};
+
+class Model {
+ public:
+  static std::shared_ptr<Model> Load(const ModelConfig& cfg);  // slow: run off the main thread
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelConfig& config() const { return cfg_; }
+  const std::vector<std::string>& input_names() const { return inputs_; }
+  const std::vector<std::string>& output_names() const { return outputs_; }
+  int intra_op_threads() const { return threads_; }
+  struct Impl;
+  Impl* impl() const { return impl_.get(); }
+
+ private:
+  Model() = default;
+  ModelConfig cfg_;
+  std::vector<std::string> inputs_, outputs_;
+  int threads_ = 0;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct SequenceOptions {
+  int batch = 1;
+  int max_length = 0;       // prompt + generated tokens, <= the model's context length
+  int exit_layer = -1;      // -1: no exit outputs
+  bool exit_logits = false;  // bind exit.{L}.logits
+  bool exit_hidden = false;  // bind exit.{L}.hidden
+};
+
+class Sequence {
+ public:
+  Sequence(std::shared_ptr<Model> model, const SequenceOptions& opts);  // allocates every buffer
+  ~Sequence();
+  Sequence(const Sequence&) = delete;
+  Sequence& operator=(const Sequence&) = delete;
+
+  int batch() const { return opts_.batch; }
+  int max_length() const { return opts_.max_length; }
+  int past_length() const { return past_len_; }
+  int vocab() const { return vocab_; }
+  int hidden() const { return hidden_; }
+  bool prefilled() const { return prefilled_; }
+
+  // Validate on the JS thread and stage the inputs; then Run() on any thread.
+  // Prompts: rows of token ids (any lengths >= 1), left-padded to the longest.
+  void StagePrefill(const std::vector<std::vector<int32_t>>& rows);
+  // One token per row.
+  void StageStep(const int32_t* tokens, size_t count);
+  // parents[b]: the row beam b continues from. Applied lazily before the next Run (composes with earlier
+  // pending reorders); the KV cache is gathered into the spare buffer, then the buffers swap.
+  void StageReorder(const int32_t* parents, size_t count);
+  void Run();
+  // Dense contrast on the last Run's outputs (expert = logits, amateur = exit logits); writes log-probs into
+  // scores() and, per row, the argmax token, its log-prob and the head size.
+  void Contrast(const ac::Params& p, int32_t* token, float* logprob, int32_t* head_size);
+
+  // Buffers valid until the next Run: [batch x vocab], [batch x vocab], [batch x hidden], [batch x vocab].
+  const std::shared_ptr<std::vector<float>>& logits() const { return logits_; }
+  const std::shared_ptr<std::vector<float>>& exit_logits() const { return exit_logits_; }
+  const std::shared_ptr<std::vector<float>>& exit_hidden() const { return exit_hidden_; }
+  const std::shared_ptr<std::vector<float>>& scores();
+  const Timing& timing() const { return timing_; }
+  // Bytes of KV cache this sequence holds (both ping-pong halves).
+  size_t kv_bytes() const;
+
+ private:
+  void ApplyReorder();
+  std::shared_ptr<Model> model_;
+  SequenceOptions opts_;
+  int layers_ = 0, kv_heads_ = 0, head_dim_ = 0, vocab_ = 0, hidden_ = 0;
+  std::string exit_logits_name_, exit_hidden_name_;
+  // kv_[half][layer * 2 + (0 key | 1 value)]: capacity batch * kv_heads * max_len * head_dim floats each.
+  std::vector<std::unique_ptr<float[]>> kv_[2];
+  size_t kv_capacity_ = 0;
+  int cur_ = 0;  // which half holds the current past
+  int past_len_ = 0;
+  bool prefilled_ = false;
+  std::vector<int32_t> pad_;      // left padding per row
+  std::vector<int64_t> ids_;      // staged input_ids [batch x new_len]
+  int new_len_ = 0;               // staged tokens per row (0: nothing staged)
+  std::vector<int64_t> mask_, pos_;
+  std::vector<int32_t> pending_parents_;  // empty: no reorder pending
+  std::shared_ptr<std::vector<float>> logits_, exit_logits_, exit_hidden_, scores_;
+  std::vector<ac::RowStats> stats_;
+  Timing timing_;
+  OrtIoBinding* binding_ = nullptr;
+  int64_t keep_one_ = 1;
+};
+
+}  // namespace acr
