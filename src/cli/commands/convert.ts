@@ -1,0 +1,51 @@
+/**
+ * `autocontrast convert <file.gguf | hf-folder> --out DIR [--exits L1,L2] [--heads FILE] [--force]`.
+ */
+import { convert } from '../../model/convert/convert';
+import { optionValue, parseArgs } from '../args';
+import { ProgressBar } from '../progress-bar';
+import { UsageError } from '../usage-error';
+
+/** Help text of `convert`. */
+export const CONVERT_HELP = `Usage: autocontrast convert <file.gguf | hf-folder> --out DIR [options]
+
+Converts a GGUF file (llama, SmolLM2, Qwen2, Mistral-style) or a Hugging Face checkpoint folder
+(config.json + *.safetensors: GPT-2, Llama family, the reference package's multi-exit checkpoints)
+into a multi-exit ONNX model folder.
+
+Options:
+  --out DIR         output model folder (required; must not exist unless --force)
+  --exits L1,L2     exit layers (default: the checkpoint's trained heads, else every layer; "all")
+  --heads FILE      safetensors file with trained heads exit_heads.{L}.weight [vocab, hidden]
+  --exit-outputs K  both (default: exit.{L}.hidden and exit.{L}.logits) or hidden (cheaper steps)
+  --force           replace DIR when it exists
+  -h, --help        this help`;
+
+/** Runs `convert`. */
+export async function runConvert(argv: readonly string[]): Promise<void> {
+  const args = parseArgs(argv, { out: 'value', exits: 'value', heads: 'value', 'exit-outputs': 'value', force: 'flag', help: 'flag' }, 'convert');
+  if (args.options.has('help')) return void console.log(CONVERT_HELP);
+  if (args.positional.length !== 1) throw new UsageError('convert: expected one input (a .gguf file or a Hugging Face checkpoint folder)');
+  const out = optionValue(args, 'out');
+  if (!out) throw new UsageError('convert: --out DIR is required');
+  const bar = new ProgressBar();
+  let res;
+  try {
+    res = await convert(args.positional[0], {
+      out,
+      exits: optionValue(args, 'exits'),
+      heads: optionValue(args, 'heads'),
+      exitOutputs: optionValue(args, 'exit-outputs') as 'both' | 'hidden' | undefined,
+      overwrite: args.options.has('force'),
+      onProgress: (done, total) => bar.update('writing weights', done, total),
+      onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+    });
+  } finally {
+    bar.done();
+  }
+  const m = res.manifest;
+  console.log(
+    `${res.dir}: ${m.architecture}, ${m.numLayers} layers, exits ${m.exits.map((e) => `${e.layer}${e.kind === 'lens' ? '' : `(${e.kind})`}`).join(',')}, ` +
+      `${(res.bytesWritten / 1048576).toFixed(1)} MB in ${res.seconds.toFixed(1)} s`,
+  );
+}

@@ -1,0 +1,155 @@
+/**
+ * `convert(input, options)`: a GGUF file or a Hugging Face checkpoint folder -> a multi-exit
+ * model folder, written atomically (nothing is left behind on failure).
+ */
+import * as fs from 'node:fs';
+import { buildDecoderGraph } from '../graph/build-decoder';
+import type { BuiltDecoderGraph } from '../graph/decoder-graph';
+import { buildGptNeoGraph } from './gpt-neo-graph';
+import { writeBuiltFolder } from './write-built-folder';
+import type { ExitSpec } from '../graph/decoder-config';
+import type { LogitPositions } from '../graph/decoder-config';
+import type { ModelManifest } from '../manifest/manifest-types';
+import { writeModelFolder } from '../manifest/write-model-folder';
+import { ConvertError } from './convert-error';
+import { allLayers, checkExitLayers, lensExits, parseExitList } from './exits';
+import { importGguf } from './gguf';
+import { readHeadsFile, type HeadsFromFile } from './heads-file';
+import { importHf } from './hf';
+import type { ImportedModel } from './imported-model';
+
+/** Options of {@link convert}. */
+export interface ConvertOptions {
+  /** Output model folder. */
+  readonly out: string;
+  /**
+   * Exit layers: a list, `"all"` / a `"4,8"` string, or undefined: the checkpoint's own exits
+   * when it has trained heads, else logit-lens exits at every layer.
+   */
+  readonly exits?: readonly number[] | string;
+  /** A safetensors file of trained heads `exit_heads.{L}.weight` ([V, d]). */
+  readonly heads?: string;
+  /**
+   * Outputs of every exit: `both` (default: `exit.{L}.hidden` and `exit.{L}.logits`) or `hidden`
+   * (no per-exit logits: much cheaper decode steps with many exits; the amateur's logits are then
+   * computed from the hidden state and the head, e.g. by the sparse kernel).
+   */
+  readonly exitOutputs?: 'both' | 'hidden';
+  /** Replace an existing output folder (default false). */
+  readonly overwrite?: boolean;
+  /** Positions of logits/exit outputs (default `input`: one graph for scoring and decoding). */
+  readonly logitPositions?: LogitPositions;
+  /** Progress of the weight data written, in bytes. */
+  readonly onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /** Non-fatal notes (e.g. a tokenizer that could not be converted). */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** What {@link convert} produced. */
+export interface ConvertResult {
+  /** Absolute model folder. */
+  readonly dir: string;
+  /** Its manifest. */
+  readonly manifest: ModelManifest;
+  /** Input format. */
+  readonly format: 'gguf' | 'hf';
+  /** Seconds taken. */
+  readonly seconds: number;
+  /** Bytes written (all files of the folder). */
+  readonly bytesWritten: number;
+}
+
+/**
+ * Opens `input` with the matching importer: a `.gguf` file (or any file starting with the GGUF
+ * magic) or a folder with `config.json`.
+ */
+export function importCheckpoint(input: string): ImportedModel {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(input);
+  } catch {
+    throw new ConvertError(`${input}: no such file or folder`);
+  }
+  if (st.isDirectory()) return importHf(input);
+  const fd = fs.openSync(input, 'r');
+  const magic = Buffer.alloc(4);
+  try {
+    fs.readSync(fd, magic, 0, 4, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (magic.toString('latin1') === 'GGUF') return importGguf(input);
+  throw new ConvertError(`${input}: not a GGUF file (bad magic) and not a Hugging Face checkpoint folder`);
+}
+
+function chooseExits(m: ImportedModel, requested: number[] | 'all' | undefined, heads: HeadsFromFile | undefined): ExitSpec[] {
+  const n = m.config.numLayers;
+  const layers = requested === undefined ? undefined : checkExitLayers(requested === 'all' ? allLayers(n) : requested, n);
+  if (heads) return heads.exits(layers ?? heads.layers);
+  if (m.checkpointExits.length > 0) {
+    if (!layers) return [...m.checkpointExits];
+    return layers.map((l) => m.checkpointExits.find((e) => e.layer === l) ?? { layer: l, kind: 'lens' as const });
+  }
+  return lensExits(layers ?? allLayers(n));
+}
+
+function folderBytes(dir: string): number {
+  let n = 0;
+  for (const f of fs.readdirSync(dir)) n += fs.statSync(`${dir}/${f}`).size;
+  return n;
+}
+
+/**
+ * Converts a GGUF file or Hugging Face checkpoint folder into a model folder at `options.out`.
+ * Weights are read, dequantised and written one tensor at a time.
+ * @throws {ConvertError} for user-facing problems (unsupported model, bad file, mismatched
+ * config and weights, bad exits); no output folder is left behind.
+ */
+export async function convert(input: string, options: ConvertOptions): Promise<ConvertResult> {
+  const t0 = Date.now();
+  const requested = typeof options.exits === 'string' ? parseExitList(options.exits) : options.exits ? [...options.exits] : undefined;
+  if (fs.existsSync(options.out) && !options.overwrite) throw new ConvertError(`${options.out} already exists (use overwrite to replace it)`);
+  const m = importCheckpoint(input);
+  let heads: HeadsFromFile | undefined;
+  try {
+    if (options.heads) heads = readHeadsFile(options.heads, m.config.vocabSize, m.config.hiddenSize);
+    const chosen = chooseExits(m, requested, heads);
+    if (options.exitOutputs !== undefined && options.exitOutputs !== 'both' && options.exitOutputs !== 'hidden') {
+      throw new ConvertError(`exit outputs must be "both" or "hidden" (got "${String(options.exitOutputs)}")`);
+    }
+    const exits = options.exitOutputs === 'hidden' ? chosen.map((e) => ({ ...e, logits: false })) : chosen;
+    const weights = new Map(m.weights);
+    if (heads) for (const [k, v] of heads.weights) weights.set(k, v);
+    const logitPositions = options.logitPositions ?? 'input';
+    const config = m.config;
+    let built: BuiltDecoderGraph;
+    try {
+      built = config.architecture === 'gpt-neo'
+        ? buildGptNeoGraph(config, weights, { exits, logitPositions })
+        : buildDecoderGraph(config, weights, { exits, logitPositions });
+    } catch (e) {
+      throw new ConvertError(`the weights do not match the configuration: ${(e as Error).message}`);
+    }
+    for (const w of m.warnings) options.onWarning?.(w);
+    const files = {
+      tokenizerJson: m.tokenizerJson,
+      tokenizerConfigJson: m.tokenizerConfigJson,
+      specialTokens: m.specialTokens,
+      overwrite: options.overwrite,
+      onProgress: options.onProgress,
+    };
+    const written = config.architecture === 'gpt-neo'
+      ? await writeBuiltFolder(options.out, built, { ...files, manifestConfig: config })
+      : await writeModelFolder(options.out, { config, weights, exits, logitPositions, ...files });
+    return {
+      dir: written.dir,
+      manifest: written.manifest,
+      format: m.format,
+      seconds: (Date.now() - t0) / 1000,
+      bytesWritten: folderBytes(written.dir),
+    };
+  } finally {
+    heads?.close();
+    m.close();
+  }
+}

