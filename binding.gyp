@@ -43,6 +43,7 @@
         "native/binding/addon.cc",
         "native/binding/args.cc",
         "native/binding/contrast_job.cc",
+        "native/binding/cuda_binding.cc",
         "native/binding/cuda_loader.cc",
         "native/binding/runtime_binding.cc"
       ],

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "args.h"
-#include "cuda_loader.h"
+#include "cuda_binding.h"
 #include "contrast.h"
 #include "contrast_job.h"
 #include "parallel.h"
@@ -88,26 +88,6 @@ Napi::Value FloorPass(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), acc);
 }
 
-// {available, reason?, devices, version, name}: whether device 'cuda' can run here, and why not.
-Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const std::string dir = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  std::string reason;
-  const ac::CudaApi* api = ac::load_cuda(dir, &reason);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("available", Napi::Boolean::New(env, api != nullptr));
-  if (!api) {
-    o.Set("reason", Napi::String::New(env, reason));
-    return o;
-  }
-  o.Set("devices", Napi::Number::New(env, api->devices));
-  o.Set("version", Napi::String::New(env, api->version()));
-  char name[256] = {0};
-  if (api->device_name(0, name, sizeof name) == AC_CUDA_OK) o.Set("name", Napi::String::New(env, name));
-  o.Set("library", Napi::String::New(env, api->path));
-  return o;
-}
-
 Napi::Value Isas(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array list = Napi::Array::New(env);
@@ -130,7 +110,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
               }));
   exports.Set("isas", Napi::Function::New(env, Isas));
   exports.Set("floorPass", Napi::Function::New(env, FloorPass));
-  exports.Set("cudaInfo", Napi::Function::New(env, CudaInfo));
+  InitCuda(env, exports);
   exports.Set("threads", Napi::Function::New(env, [](const Napi::CallbackInfo& i) -> Napi::Value {
                 return Napi::Number::New(i.Env(), ac::default_threads());
               }));

@@ -3,9 +3,11 @@
  * when it is loaded and the TypeScript fallback otherwise (or when `backend: 'js'` is asked for).
  */
 import { contrastDenseJs, contrastSparseJs } from './fallback';
-import { loadNative } from './native';
-import type { Backend, ContrastMode, ContrastOptions, ContrastResult, Logits, SparseContrastOptions } from './types';
-import { denseRequest, sparseRequest, typeError, type DenseRequest, type SparseRequest } from './validate';
+import { dirname } from 'node:path';
+
+import { loadNative, nativeInfo } from './native';
+import type { Backend, ContrastMode, ContrastOptions, ContrastResult, CudaInfo, DeviceContrastOptions, DevicePointers, Logits, SparseContrastOptions } from './types';
+import { DTYPE_CODE, denseRequest, sparseRequest, typeError, type DenseRequest, type SparseRequest } from './validate';
 
 const BACKENDS: readonly Backend[] = ['native-avx512', 'native-avx2', 'native-neon', 'native-scalar', 'js'];
 
@@ -24,8 +26,15 @@ export function availableBackends(): Backend[] {
 }
 
 /** Picks the implementation for a call; returns the native isa name, or null for the fallback. */
-function route(options: unknown): { native: ReturnType<typeof loadNative>; isa?: string } {
-  const requested = (options as ContrastOptions | undefined)?.backend;
+function route(options: unknown): { native: ReturnType<typeof loadNative>; isa?: string; cudaDir?: string } {
+  const o = options as ContrastOptions | undefined;
+  if (o?.device === 'cuda') {
+    if (o.backend !== undefined) throw new TypeError("options.backend selects a CPU implementation; it cannot be combined with device 'cuda'");
+    const n = loadNative();
+    if (!n) throw new Error("device 'cuda' needs the native addon, which is not loaded (see nativeInfo())");
+    return { native: n, cudaDir: dirname(nativeInfo().path ?? '') };
+  }
+  const requested = o?.backend;
   if (requested === undefined) return { native: loadNative() };
   if (!BACKENDS.includes(requested)) throw typeError('options.backend', `one of ${BACKENDS.join(', ')}`, requested);
   if (requested === 'js') return { native: null };
@@ -37,9 +46,10 @@ function route(options: unknown): { native: ReturnType<typeof loadNative>; isa?:
 }
 
 function dense(expert: Logits, amateur: Logits, options: ContrastOptions | undefined, mode: ContrastMode): DenseRequest {
-  const { native, isa } = route(options);
+  const { native, isa, cudaDir } = route(options);
   const req = denseRequest(expert, amateur, options, mode);
   if (isa) req.isa = isa;
+  if (cudaDir !== undefined) req.cudaDir = cudaDir;
   if (native) native.contrast(req);
   else contrastDenseJs(req);
   return req;
@@ -52,9 +62,10 @@ function sparse(
   options: SparseContrastOptions | undefined,
   mode: ContrastMode,
 ): SparseRequest {
-  const { native, isa } = route(options);
+  const { native, isa, cudaDir } = route(options);
   const req = sparseRequest(expert, hidden, headWeight, options, mode);
   if (isa) req.isa = isa;
+  if (cudaDir !== undefined) req.cudaDir = cudaDir;
   if (native) native.contrastSparse(req);
   else contrastSparseJs(req);
   return req;
@@ -136,9 +147,10 @@ function countRows(expert: Logits, o: ContrastOptions): number {
 }
 
 async function denseAsync(expert: Logits, amateur: Logits, options: ContrastOptions | undefined, mode: ContrastMode): Promise<Float32Array> {
-  const { native, isa } = route(options);
+  const { native, isa, cudaDir } = route(options);
   const req = denseRequest(expert, amateur, options, mode);
   if (isa) req.isa = isa;
+  if (cudaDir !== undefined) req.cudaDir = cudaDir;
   if (!native) return contrastDenseJs(req);
   // Capture the caller's stack before going async, so a rejection points at the call site.
   const site = new Error();
@@ -171,9 +183,10 @@ export async function acdLogProbsSparseAsync(
   headWeight: Logits,
   options?: SparseContrastOptions,
 ): Promise<Float32Array> {
-  const { native, isa } = route(options);
+  const { native, isa, cudaDir } = route(options);
   const req = sparseRequest(expert, hidden, headWeight, options, 'acd');
   if (isa) req.isa = isa;
+  if (cudaDir !== undefined) req.cudaDir = cudaDir;
   if (!native) return contrastSparseJs(req);
   const site = new Error();
   try {
@@ -181,4 +194,47 @@ export async function acdLogProbsSparseAsync(
   } catch (e) {
     throw withCallSite(e, site);
   }
+}
+
+/**
+ * Whether `device: 'cuda'` can run here: the CUDA library next to the addon, a driver and a device, or the
+ * reason it cannot.
+ */
+export function cudaInfo(): CudaInfo {
+  const n = loadNative();
+  if (!n) return { available: false, reason: 'native addon not loaded' };
+  return n.cudaInfo(dirname(nativeInfo().path ?? ''));
+}
+
+/**
+ * Contrast on logits that are already in GPU memory (e.g. produced there by ONNX Runtime's CUDA provider):
+ * device pointers and a CUDA stream in, results written to device memory on that stream. For embedders;
+ * the pointers must be valid device allocations of the stated sizes.
+ * @example
+ * contrastDevicePointers({ expert: pE, amateur: pA, argmax: pTok, stream }, { rows: 1, vocabSize: 50257 });
+ */
+export function contrastDevicePointers(pointers: DevicePointers, options: DeviceContrastOptions): void {
+  const n = loadNative();
+  if (!n) throw new Error("device 'cuda' needs the native addon, which is not loaded (see nativeInfo())");
+  if (pointers === null || typeof pointers !== 'object') throw typeTypeError('pointers', pointers);
+  if (options === null || typeof options !== 'object') throw typeTypeError('options', options);
+  const mode = options.mode ?? 'acd';
+  if (mode !== 'acd' && mode !== 'cd') throw typeError('options.mode', "'acd' or 'cd'", mode);
+  const dtype = options.dtype ?? 'float32';
+  if (!(dtype in DTYPE_CODE)) throw typeError('options.dtype', "'float32', 'float16' or 'bfloat16'", dtype);
+  n.contrastDevice({
+    ...pointers,
+    dtype: DTYPE_CODE[dtype],
+    rows: options.rows,
+    vocab: options.vocabSize,
+    mode: mode === 'cd' ? 1 : 0,
+    alpha: options.alpha ?? 0.1,
+    minCandidates: options.minCandidates ?? 1,
+    beta: options.beta,
+    cudaDir: dirname(nativeInfo().path ?? ''),
+  });
+}
+
+function typeTypeError(name: string, v: unknown): TypeError {
+  return typeError(name, 'an object', v);
 }

@@ -13,7 +13,20 @@ export {
   cdScoresAsync,
   cdScoresSparse,
   contrast,
+  contrastDevicePointers,
+  cudaInfo,
 } from './contrast';
 export { fromHalfBits, toBfloat16, toFloat16 } from './half';
 export { nativeInfo } from './native';
-export type { Backend, ContrastMode, ContrastOptions, ContrastResult, Dtype, Logits, SparseContrastOptions } from './types';
+export type {
+  Backend,
+  ContrastMode,
+  ContrastOptions,
+  ContrastResult,
+  CudaInfo,
+  DeviceContrastOptions,
+  DevicePointers,
+  Dtype,
+  Logits,
+  SparseContrastOptions,
+} from './types';

@@ -18,6 +18,8 @@ export interface NativeAddon {
   isa(): string;
   isas(): string[];
   threads(): number;
+  cudaInfo(dir: string): import('./types').CudaInfo;
+  contrastDevice(req: Record<string, unknown>): void;
 }
 
 const EXPECTED_ABI = 1;

@@ -37,6 +37,53 @@ export interface ContrastOptions {
    * the work on the calling thread.
    */
   threads?: number;
+  /**
+   * Where the kernel runs: 'cpu' (default) or 'cuda' (inputs copied to GPU `cudaDevice`, results copied back;
+   * needs the CUDA library built beside the addon, a driver and a device; see `cudaInfo()`).
+   */
+  device?: 'cpu' | 'cuda';
+  /** GPU index for `device: 'cuda'`; default 0. */
+  cudaDevice?: number;
+}
+
+/** Device pointers (as BigInts) for `contrastDevicePointers`: logits already on the GPU. */
+export interface DevicePointers {
+  /** Expert logits `[rows x V]` in device memory. */
+  expert: bigint;
+  /** Amateur logits `[rows x V]` in device memory. */
+  amateur: bigint;
+  /** Output log-probabilities `[rows x V]` float32 (device), optional if `argmax` is given. */
+  out?: bigint;
+  /** Per-row head size `[rows]` int32 (device). */
+  headSize?: bigint;
+  /** Per-row head mass `[rows]` float32 (device). */
+  headMass?: bigint;
+  /** Per-row arg-max of the contrasted distribution `[rows]` int32 (device), fused into the same kernel. */
+  argmax?: bigint;
+  /** The CUDA stream (cudaStream_t) to run on; default the legacy default stream. */
+  stream?: bigint;
+}
+
+/** Options of `contrastDevicePointers`. */
+export interface DeviceContrastOptions {
+  rows: number;
+  vocabSize: number;
+  dtype?: Dtype;
+  mode?: ContrastMode;
+  alpha?: number;
+  minCandidates?: number;
+  beta?: number;
+}
+
+/** What `cudaInfo()` reports. */
+export interface CudaInfo {
+  available: boolean;
+  /** Why device 'cuda' cannot run (library not built, no driver, no device). */
+  reason?: string;
+  devices?: number;
+  name?: string;
+  version?: string;
+  library?: string;
 }
 
 /** Options of the sparse-amateur functions. */

@@ -24,6 +24,9 @@ export interface DenseRequest {
   headMass?: Float32Array;
   isa?: string;
   threads?: number;
+  device?: 'cpu' | 'cuda';
+  cudaDevice?: number;
+  cudaDir?: string;
 }
 
 /** A validated sparse request (amateur from a hidden state and an exit head). */
@@ -99,7 +102,7 @@ function checkOptionsObject(options: unknown): Record<string, unknown> {
 
 const KNOWN_OPTIONS = new Set([
   'vocabSize', 'alpha', 'minCandidates', 'beta', 'dtype', 'out', 'headSize', 'headMass', 'backend',
-  'headBias', 'weightDtype', 'threads',
+  'headBias', 'weightDtype', 'threads', 'device', 'cudaDevice',
 ]);
 
 function common(
@@ -154,8 +157,13 @@ function common(
     headMass = o.headMass;
   }
   const threads = o.threads === undefined ? undefined : checkInt('options.threads', o.threads, 0, 1024);
+  if (o.device !== undefined && o.device !== 'cpu' && o.device !== 'cuda') throw typeError('options.device', "'cpu' or 'cuda'", o.device);
+  const cudaDevice = o.cudaDevice === undefined ? undefined : checkInt('options.cudaDevice', o.cudaDevice, 0, 1023);
+  if (cudaDevice !== undefined && o.device !== 'cuda') throw new TypeError("options.cudaDevice is for device 'cuda'");
   return {
     threads,
+    device: o.device as 'cpu' | 'cuda' | undefined,
+    cudaDevice,
     expert: expert.data,
     dtype: DTYPE_CODE[expert.dtype],
     dtypeName: expert.dtype,
