@@ -12,3 +12,4 @@ export * from './model/convert';
 export * from './model/safetensors';
 export * from './model/pull';
 export * as runtime from './runtime';
+export * from './generate';

@@ -7,5 +7,6 @@ export { parseArgs, optionValue, type ParsedArgs, type OptionSpec } from './args
 export { ProgressBar } from './progress-bar';
 export { UsageError } from './usage-error';
 export { CONVERT_HELP } from './commands/convert';
+export { DEFAULT_MODEL, GENERATE_HELP } from './commands/generate';
 export { INSPECT_HELP } from './commands/inspect';
 export { PULL_HELP } from './commands/pull';

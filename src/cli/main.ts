@@ -8,6 +8,7 @@ import { ModelFolderError } from '../model/manifest/model-folder-error';
 import { PullError } from '../model/pull/pull-error';
 import { SafetensorsError } from '../model/safetensors/safetensors-file';
 import { runConvert } from './commands/convert';
+import { runGenerate } from './commands/generate';
 import { runInspect } from './commands/inspect';
 import { runPull } from './commands/pull';
 import { UsageError } from './usage-error';
@@ -17,6 +18,7 @@ export const MAIN_HELP = `Usage: autocontrast <command> [options]
 
 Commands:
   convert <file.gguf | hf-folder> --out DIR   convert a checkpoint into a multi-exit model folder
+  generate --prompt TEXT [--model DIR|name]   continue a text, contrasted (--compare: plain and contrasted)
   inspect <folder | name>                      show what a model folder holds
   pull <name> | pull --hub ORG/NAME            download, convert and cache a model
 
@@ -24,6 +26,7 @@ Run "autocontrast <command> --help" for a command's options.`;
 
 const COMMANDS: Record<string, (argv: readonly string[]) => Promise<void>> = {
   convert: runConvert,
+  generate: runGenerate,
   inspect: runInspect,
   pull: runPull,
 };

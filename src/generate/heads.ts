@@ -1,0 +1,83 @@
+/**
+ * Finding an exit's head matrix in a model folder's graph, for the sparse amateur: the exit's logits are
+ * `hidden · W[token] (+ b[token])` with `hidden` the graph's `exit.{L}.hidden` output, so the contrast kernel
+ * can compute the amateur logits of the plausible head only (|H| x d work instead of V x d per step).
+ *
+ * The head is found by tracing the graph: the `Gemm` (transB) that produces the exit's logits output (or, for
+ * logit-lens and conversion exits without a logits output, the model's `logits`), whose B input is the
+ * `[V, d]` matrix (the tied embedding, `lm_head.weight` or `exit_heads.{L}.weight`) and C the optional bias.
+ * A trained-head exit without a logits output is looked up by its weight name (`exit_heads.{L}.weight`, or the
+ * name recorded in the manifest's builder config).
+ */
+import { join } from 'node:path';
+
+import type { ModelManifest } from '../model/manifest/manifest-types';
+import { loadInitializer, readOnnxGraph, type OnnxGraphInfo } from './onnx-reader';
+
+/** A head matrix `[V x d]` held in memory. */
+export interface HeadWeights {
+  /** Initializer name of the matrix. */
+  readonly name: string;
+  /** `[V x d]` values (float32, or float16/bfloat16 bits). */
+  readonly weight: Float32Array | Uint16Array;
+  /** Element type of weight and bias. */
+  readonly dtype: 'float32' | 'float16' | 'bfloat16';
+  /** Optional bias `[V]`. */
+  readonly bias?: Float32Array | Uint16Array;
+}
+
+/** Which initializers (matrix, bias) multiply an exit's hidden state; null when it cannot be told. */
+export function findHeadInitializers(graph: OnnxGraphInfo, m: ModelManifest, layer: number): { matrix: string; bias?: string } | null {
+  const exit = m.exits.find((e) => e.layer === layer);
+  if (!exit || !exit.hiddenOutput) return null;
+  const V = m.vocabSize;
+  const d = m.hiddenSize;
+  const producer = new Map<string, (typeof graph.nodes)[number]>();
+  for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
+  const isMatrix = (name: string | undefined) => {
+    const t = name ? graph.initializers.get(name) : undefined;
+    return !!t && t.dims.length === 2 && t.dims[0] === V && t.dims[1] === d;
+  };
+  const trace = (output: string): { matrix: string; bias?: string } | null => {
+    let name = output;
+    for (let depth = 0; depth < 6; depth++) {
+      const node = producer.get(name);
+      if (!node) return null;
+      if (node.opType === 'Gemm') {
+        if (!isMatrix(node.inputs[1])) return null;
+        const bias = node.inputs[2] && graph.initializers.has(node.inputs[2]) ? node.inputs[2] : undefined;
+        return { matrix: node.inputs[1], bias };
+      }
+      if (node.opType !== 'Reshape' && node.opType !== 'Identity') return null;
+      name = node.inputs[0];
+    }
+    return null;
+  };
+  if (exit.logitsOutput) return trace(exit.logitsOutput);
+  if (exit.kind === 'lens' || exit.kind === 'conversion') return trace(m.graph.io.logits);
+  // A trained head without a logits output: by weight name.
+  const spec = (m.config as { exits?: { layer: number; weight?: string; bias?: string }[] } | undefined)?.exits?.find((e) => e.layer === layer);
+  const matrix = spec?.weight ?? `exit_heads.${layer}.weight`;
+  if (!isMatrix(matrix)) return null;
+  return { matrix, bias: spec?.bias && graph.initializers.has(spec.bias) ? spec.bias : undefined };
+}
+
+/** Reads the graph of a model folder once (the `.onnx` file holds only the graph; weights are external). */
+export function readFolderGraph(dir: string, m: ModelManifest): OnnxGraphInfo {
+  return readOnnxGraph(join(dir, m.graph.file));
+}
+
+/** Loads the head of exit `layer` into memory, or returns null when it cannot be found. */
+export function loadHeadWeights(dir: string, m: ModelManifest, graph: OnnxGraphInfo, layer: number): HeadWeights | null {
+  const found = findHeadInitializers(graph, m, layer);
+  if (!found) return null;
+  const file = join(dir, m.graph.file);
+  const w = loadInitializer(file, graph.initializers.get(found.matrix)!);
+  let bias: Float32Array | Uint16Array | undefined;
+  if (found.bias) {
+    const b = loadInitializer(file, graph.initializers.get(found.bias)!);
+    if (b.dtype !== w.dtype) return null;
+    bias = b.data;
+  }
+  return { name: found.matrix, weight: w.data, dtype: w.dtype, bias };
+}

@@ -1,0 +1,242 @@
+/**
+ * A loaded model for generation: the native runtime session, the tokenizer, special tokens and the exits,
+ * plus the `DecoderModel` adapter that lets src/decoding's strategies run on it.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse } from '../kernel';
+import type { DecoderModel, DecoderSession, StepOutput } from '../decoding/session';
+import { loadTokenizer, type LoadedTokenizer } from '../model/import';
+import type { ManifestExit, ModelManifest } from '../model/manifest/manifest-types';
+import { validateModelFolder } from '../model/manifest/validate-model-folder';
+import { resolveModel } from '../model/pull/resolve-model';
+import { loadModel as loadRuntimeModel, type LoadOptions as RuntimeLoadOptions, type RuntimeModel, type Sequence } from '../runtime';
+import { loadHeadWeights, readFolderGraph, type HeadWeights } from './heads';
+import type { OnnxGraphInfo } from './onnx-reader';
+
+/** Options of {@link load}. */
+export interface LoadModelOptions extends RuntimeLoadOptions {
+  /** Skip the folder validation (it opens the graph once; default false). */
+  skipValidation?: boolean;
+}
+
+/** How the amateur's distribution is obtained. */
+export type AmateurPath = 'sparse' | 'dense';
+
+/** The contrast applied per step (resolved from the generation options). */
+export interface ContrastPlan {
+  /** Exit layer of the amateur. */
+  layer: number;
+  mode: 'acd' | 'cd';
+  alpha: number;
+  minCandidates: number;
+  beta?: number;
+  /** `sparse`: exit hidden state x head matrix for head tokens only; `dense`: the graph's exit logits. */
+  path: AmateurPath;
+}
+
+/** What an exit offers. */
+export interface ExitInfo {
+  readonly layer: number;
+  readonly kind: ManifestExit['kind'];
+  /** The graph outputs the exit's hidden state (sparse amateur possible). */
+  readonly hidden: boolean;
+  /** The graph outputs the exit's logits (dense amateur possible). */
+  readonly logits: boolean;
+}
+
+/** A model ready for {@link generate}, {@link stream} and {@link score}. */
+export class ContrastModel {
+  /** The model folder. */
+  readonly dir: string;
+  /** Its manifest. */
+  readonly manifest: ModelManifest;
+  /** The native runtime session (shared by all generations on this model). */
+  readonly runtime: RuntimeModel;
+  /** The tokenizer from the folder's tokenizer.json (null when the folder has none: prompts must be token ids). */
+  readonly tokenizer: LoadedTokenizer | null;
+  /** End-of-sequence ids from the manifest. */
+  readonly eosTokenIds: readonly number[];
+  /** Beginning-of-sequence id, if any. */
+  readonly bosTokenId?: number;
+  /** Exits by layer. */
+  readonly exits: readonly ExitInfo[];
+  #graph?: OnnxGraphInfo;
+  #heads = new Map<number, HeadWeights | null>();
+
+  /** @internal Use {@link load}. */
+  constructor(dir: string, manifest: ModelManifest, runtime: RuntimeModel, tokenizer: LoadedTokenizer | null) {
+    this.dir = dir;
+    this.manifest = manifest;
+    this.runtime = runtime;
+    this.tokenizer = tokenizer;
+    this.eosTokenIds = manifest.specialTokens.eos ?? [];
+    this.bosTokenId = manifest.specialTokens.bos;
+    this.exits = manifest.exits.map((e) => ({ layer: e.layer, kind: e.kind, hidden: !!e.hiddenOutput, logits: !!e.logitsOutput }));
+  }
+
+  /** Transformer blocks. */
+  get numLayers(): number {
+    return this.manifest.numLayers;
+  }
+  /** Vocabulary size (logits width). */
+  get vocabSize(): number {
+    return this.manifest.vocabSize;
+  }
+  /** Context length in tokens. */
+  get contextLength(): number {
+    return this.manifest.contextLength;
+  }
+
+  /** The default amateur layer: the middle exit (`floor(numLayers / 2)`), else the exit nearest to it. */
+  defaultAmateurLayer(): number | undefined {
+    const mid = Math.floor(this.numLayers / 2);
+    const usable = this.exits.filter((e) => e.layer < this.numLayers);
+    if (usable.length === 0) return undefined;
+    return usable.reduce((best, e) => (Math.abs(e.layer - mid) < Math.abs(best.layer - mid) ? e : best)).layer;
+  }
+
+  /**
+   * The head matrix of exit `layer` (loaded once, then held), or null when the graph does not show it (the
+   * dense path is used then).
+   */
+  headWeights(layer: number): HeadWeights | null {
+    if (!this.#heads.has(layer)) {
+      this.#graph ??= readFolderGraph(this.dir, this.manifest);
+      let h: HeadWeights | null = null;
+      try {
+        h = loadHeadWeights(this.dir, this.manifest, this.#graph, layer);
+      } catch {
+        h = null;
+      }
+      this.#heads.set(layer, h);
+    }
+    return this.#heads.get(layer)!;
+  }
+
+  /**
+   * Picks the amateur path for exit `layer`: sparse when the exit outputs its hidden state and its head is
+   * found (or `prefer` says so), else dense (exit logits).
+   * @throws RangeError when the layer has no exit, or the preferred path is impossible.
+   */
+  amateurPath(layer: number, prefer: AmateurPath | 'auto' = 'auto'): AmateurPath {
+    const e = this.exits.find((x) => x.layer === layer);
+    if (!e) {
+      throw new RangeError(
+        `amateur layer ${layer} has no exit in this model (exits: ${this.exits.map((x) => x.layer).join(', ') || 'none'}; ` +
+          'convert with --exits to add one)',
+      );
+    }
+    const sparseOk = e.hidden && this.headWeights(layer) !== null;
+    if (prefer === 'sparse') {
+      if (!sparseOk) throw new RangeError(`exit ${layer} cannot use the sparse amateur (it needs exit.${layer}.hidden and a head matrix the graph shows)`);
+      return 'sparse';
+    }
+    if (prefer === 'dense') {
+      if (!e.logits) throw new RangeError(`exit ${layer} has no logits output, so the dense amateur is unavailable (use the sparse path)`);
+      return 'dense';
+    }
+    if (sparseOk && e.kind !== 'conversion') return 'sparse';
+    if (e.logits) return 'dense';
+    if (sparseOk) return 'sparse';
+    throw new RangeError(`exit ${layer} has neither a logits output nor a head matrix the sparse amateur can use`);
+  }
+
+  /** A `DecoderModel` whose sessions return the (contrasted, when `plan` is given) distribution as `expert`. */
+  decoder(plan: ContrastPlan | null): DecoderModel {
+    return {
+      vocabSize: this.vocabSize,
+      eosTokenId: this.eosTokenIds[0],
+      createSession: async ({ rows, maxLength }) => {
+        const seq = this.runtime.createSequence({
+          batch: rows,
+          maxLength: Math.min(maxLength ?? this.contextLength, this.contextLength),
+          ...(plan ? { exit: { layer: plan.layer, logits: plan.path === 'dense', hidden: plan.path === 'sparse' } } : {}),
+        });
+        return new RuntimeSession(seq, plan, plan?.path === 'sparse' ? this.headWeights(plan.layer)! : null, this.vocabSize);
+      },
+    };
+  }
+
+  /** Releases the runtime session (after running generations finish). */
+  dispose(): void {
+    this.runtime.dispose();
+  }
+}
+
+/**
+ * Runs a runtime sequence for src/decoding. With a contrast plan, each step's `expert` is the contrasted
+ * log-probability distribution (ACD or CD computed here by the kernel, the amateur sparse or dense), so the
+ * strategies run with `contrast: false` on it and then apply their warpers: contrast first, then sampling
+ * warpers, as the reference does.
+ */
+export class RuntimeSession implements DecoderSession {
+  readonly vocabSize: number;
+  #seq: Sequence;
+  #plan: ContrastPlan | null;
+  #head: HeadWeights | null;
+  #buf?: Float32Array;
+  /** Native step time of the last step (ms) and time inside ONNX Runtime's Run. */
+  lastStepMs = 0;
+  lastRunMs = 0;
+
+  constructor(seq: Sequence, plan: ContrastPlan | null, head: HeadWeights | null, vocabSize: number) {
+    this.#seq = seq;
+    this.#plan = plan;
+    this.#head = head;
+    this.vocabSize = vocabSize;
+  }
+
+  async prefill(prompts: number[][]): Promise<StepOutput> {
+    return this.#out(await this.#seq.prefill(prompts));
+  }
+
+  async step(tokens: number[]): Promise<StepOutput> {
+    return this.#out(await this.#seq.step(tokens));
+  }
+
+  reorder(parents: number[]): void {
+    this.#seq.reorder(parents);
+  }
+
+  dispose(): void {
+    this.#seq.dispose();
+  }
+
+  #out(o: { logits: Float32Array; exitLogits?: Float32Array; exitHidden?: Float32Array; stepMs: number; runMs: number }): StepOutput {
+    this.lastStepMs = o.stepMs;
+    this.lastRunMs = o.runMs;
+    const p = this.#plan;
+    if (!p) return { expert: o.logits };
+    const out = (this.#buf ??= new Float32Array(o.logits.length));
+    const common = { vocabSize: this.vocabSize, alpha: p.alpha, minCandidates: p.minCandidates, beta: p.beta, out };
+    if (p.path === 'sparse') {
+      const h = this.#head!;
+      const fn = p.mode === 'cd' ? cdScoresSparse : acdLogProbsSparse;
+      fn(o.logits, o.exitHidden!, h.weight, { ...common, weightDtype: h.dtype, headBias: h.bias });
+    } else {
+      const fn = p.mode === 'cd' ? cdScores : acdLogProbs;
+      fn(o.logits, o.exitLogits!, common);
+    }
+    return { expert: out };
+  }
+}
+
+/**
+ * Loads a model for generation: `nameOrPath` is a model folder or the name of a pulled model
+ * (`smollm2-135m`; see `pull`). Validates the folder, loads the native runtime session and the tokenizer
+ * (a folder without tokenizer.json loads too; its prompts must then be token ids and texts come back empty).
+ * @throws PullError (unknown name), ModelFolderError (a folder breaking the format), Error (runtime unavailable).
+ */
+export async function load(nameOrPath: string, options: LoadModelOptions = {}): Promise<ContrastModel> {
+  if (typeof nameOrPath !== 'string' || nameOrPath.length === 0) throw new TypeError('Expected a model folder path or a pulled model name');
+  const dir = resolveModel(nameOrPath);
+  const { skipValidation, ...rtOptions } = options;
+  let manifest: ModelManifest;
+  if (skipValidation) manifest = JSON.parse(readFileSync(join(dir, 'autocontrast.json'), 'utf8')) as ModelManifest;
+  else manifest = (await validateModelFolder(dir)).manifest;
+  const tokenizer = manifest.tokenizer.file ? loadTokenizer(JSON.parse(readFileSync(join(dir, manifest.tokenizer.file), 'utf8')) as object) : null;
+  const runtime = await loadRuntimeModel(dir, rtOptions);
+  return new ContrastModel(dir, manifest, runtime, tokenizer);
+}
