@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "cuda_loader.h"
+#include "cuda_params.h"
 
 namespace acb {
 namespace {
@@ -142,12 +143,7 @@ std::string ContrastJob::RunCuda(bool* range_error) {
   std::string reason;
   const ac::CudaApi* api = ac::load_cuda(cuda_dir, &reason);
   if (!api) return "device 'cuda' is not available: " + reason;
-  ac_cuda_params cp{};
-  cp.mode = static_cast<int32_t>(params.mode);
-  cp.alpha = params.alpha;
-  cp.min_candidates = params.min_candidates;
-  cp.has_beta = params.has_beta ? 1 : 0;
-  cp.beta = params.beta;
+  const ac_cuda_params cp = ToCudaParams(params);
   std::vector<int32_t> hs(batch.rows);
   std::vector<float> hm(batch.rows);
   ac_cuda_error_info err{};
@@ -166,11 +162,10 @@ std::string ContrastJob::RunCuda(bool* range_error) {
     status = api->contrast_host(cuda_device, static_cast<int32_t>(batch.dtype), batch.expert, batch.amateur, rows,
                                 vocab, &cp, batch.out, hs.data(), hm.data(), nullptr, &err);
   }
-  if (status == AC_CUDA_ERR_NONFINITE_EXPERT || status == AC_CUDA_ERR_NONFINITE_AMATEUR) {
+  const std::string data_error = CudaDataError(status, err);
+  if (!data_error.empty()) {
     if (range_error) *range_error = true;
-    return std::string("Expected finite values in ") +
-           (status == AC_CUDA_ERR_NONFINITE_EXPERT ? "expert logits" : "amateur logits") + " but row " +
-           std::to_string(err.row) + ", index " + std::to_string(err.index) + " is NaN or infinite";
+    return data_error;
   }
   if (status != AC_CUDA_OK) return std::string("CUDA contrast failed: ") + api->last_error_message();
   for (size_t r = 0; r < batch.rows; ++r) {
@@ -191,8 +186,7 @@ std::string ContrastJob::Run(bool* range_error) {
   try {
     ac::contrast_batch(*ops, batch, params, threads);
   } catch (const ac::KernelError& e) {
-    return std::string("Expected finite values in ") + CodeWhat(e.code) + " but row " + std::to_string(e.row) +
-           ", index " + std::to_string(e.index) + " is NaN or infinite";
+    return NonFiniteMessage(CodeWhat(e.code), static_cast<int64_t>(e.row), static_cast<int64_t>(e.index));
   }
   for (size_t r = 0; r < batch.rows; ++r) {
     if (head_size_out) head_size_out[r] = stats[r].head_size;

@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "cuda_loader.h"
+#include "cuda_params.h"
 
 namespace acb {
 namespace {
@@ -39,12 +40,7 @@ Napi::Value ContrastDevice(const Napi::CallbackInfo& info) {
   const int64_t rows = GetInt(req, "rows", 1, 1 << 30);
   const int64_t vocab = GetInt(req, "vocab", 1, 0x7fffffff);
   const ac::Params p = GetParams(req, static_cast<size_t>(vocab));
-  ac_cuda_params cp{};
-  cp.mode = static_cast<int32_t>(p.mode);
-  cp.alpha = p.alpha;
-  cp.min_candidates = p.min_candidates;
-  cp.has_beta = p.has_beta ? 1 : 0;
-  cp.beta = p.beta;
+  const ac_cuda_params cp = ToCudaParams(p);
   const void* expert = GetPointer(req, "expert", false);
   const void* amateur = GetPointer(req, "amateur", false);
   auto* out = static_cast<float*>(GetPointer(req, "out", true));
@@ -56,10 +52,8 @@ Napi::Value ContrastDevice(const Napi::CallbackInfo& info) {
   const ac::CudaApi& api = RequireCuda(env, Has(req, "cudaDir") ? GetString(req, "cudaDir") : std::string());
   ac_cuda_error_info err{};
   const int status = api.contrast(stream, dtype, expert, amateur, rows, vocab, &cp, out, head_size, head_mass, argmax, &err);
-  if (status == AC_CUDA_ERR_NONFINITE_EXPERT || status == AC_CUDA_ERR_NONFINITE_AMATEUR)
-    ThrowRange(env, std::string("Expected finite values in ") +
-                        (status == AC_CUDA_ERR_NONFINITE_EXPERT ? "expert logits" : "amateur logits") + " but row " +
-                        std::to_string(err.row) + ", index " + std::to_string(err.index) + " is NaN or infinite");
+  const std::string data_error = CudaDataError(status, err);
+  if (!data_error.empty()) ThrowRange(env, data_error);
   if (status == AC_CUDA_ERR_INVALID_ARGUMENT) ThrowRange(env, std::string("CUDA contrast: ") + api.last_error_message());
   if (status != AC_CUDA_OK) throw Napi::Error::New(env, std::string("CUDA contrast failed: ") + api.last_error_message());
   return env.Undefined();

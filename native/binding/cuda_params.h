@@ -1,0 +1,34 @@
+// Shared by the host-memory and device-pointer CUDA entry points: kernel parameters in the CUDA C ABI's form,
+// and the wording of data errors (the same as the CPU path's).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "../cuda/ac_cuda.h"
+#include "contrast.h"
+
+namespace acb {
+
+inline ac_cuda_params ToCudaParams(const ac::Params& p) {
+  ac_cuda_params cp{};
+  cp.mode = static_cast<int32_t>(p.mode);
+  cp.alpha = p.alpha;
+  cp.min_candidates = p.min_candidates;
+  cp.has_beta = p.has_beta ? 1 : 0;
+  cp.beta = p.beta;
+  return cp;
+}
+
+inline std::string NonFiniteMessage(const char* what, int64_t row, int64_t index) {
+  return std::string("Expected finite values in ") + what + " but row " + std::to_string(row) + ", index " +
+         std::to_string(index) + " is NaN or infinite";
+}
+
+// The message for an AC_CUDA_ERR_NONFINITE_* status, or empty for any other status.
+inline std::string CudaDataError(int status, const ac_cuda_error_info& err) {
+  if (status == AC_CUDA_ERR_NONFINITE_EXPERT) return NonFiniteMessage("expert logits", err.row, err.index);
+  if (status == AC_CUDA_ERR_NONFINITE_AMATEUR) return NonFiniteMessage("amateur logits", err.row, err.index);
+  return {};
+}
+
+}  // namespace acb
