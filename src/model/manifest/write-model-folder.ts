@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { buildDecoderGraph } from '../graph/build-decoder';
 import type { DecoderConfig, ExitSpec, LogitPositions } from '../graph/decoder-config';
 import type { BuiltDecoderGraph } from '../graph/decoder-graph';
-import type { WeightMap } from '../graph/onnx/tensor-source';
+import { sourceByteLength, type WeightMap } from '../graph/onnx/tensor-source';
 import { writeOnnxModel } from '../graph/onnx/write-onnx-model';
 import { manifestFromGraph } from './manifest-from-graph';
 import { MANIFEST_FILE, type ModelManifest, type SpecialTokens } from './manifest-types';
@@ -61,6 +61,87 @@ function jsonText(v: string | object): string {
   return typeof v === 'string' ? v : `${JSON.stringify(v, null, 2)}\n`;
 }
 
+/** What to write besides an already built graph. */
+export interface BuiltFolderOptions {
+  /** tokenizer.json contents. */
+  readonly tokenizerJson?: string | object;
+  /** tokenizer_config.json contents. */
+  readonly tokenizerConfigJson?: string | object;
+  /** Special token ids. */
+  readonly specialTokens?: SpecialTokens;
+  /** Replaces the manifest's informational `config` (e.g. the full GPT-Neo configuration). */
+  readonly manifestConfig?: object;
+  /** Replace an existing model folder (never a folder without `autocontrast.json`, unless it is empty). */
+  readonly overwrite?: boolean;
+  /** Progress of the weight data written. */
+  readonly onProgress?: (doneBytes: number, totalBytes: number) => void;
+}
+
+/**
+ * May `target` be replaced? Only a model folder (it holds the manifest) or an empty folder: a mistyped path
+ * must never delete someone's other files.
+ */
+async function checkReplaceable(target: string): Promise<void> {
+  const st = await fs.lstat(target);
+  if (!st.isDirectory()) throw new Error(`refusing to replace ${target}: it is not a folder`);
+  const names = await fs.readdir(target);
+  if (names.length > 0 && !names.includes(MANIFEST_FILE)) {
+    throw new Error(`refusing to replace ${target}: it is not a model folder (no ${MANIFEST_FILE}) and it is not empty`);
+  }
+}
+
+/** ENOSPC gets a message that says what was being written and roughly how much space it needs. */
+function diskError(e: unknown, target: string, bytes: number): unknown {
+  if ((e as NodeJS.ErrnoException)?.code !== 'ENOSPC') return e;
+  const mb = Math.ceil(bytes / 2 ** 20);
+  const err = new Error(`not enough disk space to write the model folder ${target} (it needs about ${mb} MB): ${(e as Error).message}`);
+  (err as NodeJS.ErrnoException).code = 'ENOSPC';
+  return err;
+}
+
+/**
+ * Writes `built` (graph, external data) plus tokenizer files and the manifest as the model folder `dir`,
+ * atomically: everything goes into a temporary sibling folder renamed into place at the end, so a failure
+ * (a full disk included) leaves nothing behind.
+ */
+export async function writeBuiltFolder(dir: string, built: BuiltDecoderGraph, o: BuiltFolderOptions = {}): Promise<{ dir: string; manifest: ModelManifest }> {
+  const target = path.resolve(dir);
+  const existed = await exists(target);
+  if (existed && !o.overwrite) throw new Error(`${target} already exists (pass overwrite: true to replace it)`);
+  if (existed) await checkReplaceable(target);
+  const parent = path.dirname(target);
+  await fs.mkdir(parent, { recursive: true });
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = path.join(parent, `.${path.basename(target)}.tmp-${tag}`);
+  await fs.mkdir(tmp);
+  try {
+    const written = await writeOnnxModel(built.graph, { dir: tmp, modelFile: 'model.onnx', dataFile: 'model.onnx.data', onProgress: o.onProgress });
+    if (o.tokenizerJson !== undefined) await fs.writeFile(path.join(tmp, 'tokenizer.json'), jsonText(o.tokenizerJson));
+    if (o.tokenizerConfigJson !== undefined) await fs.writeFile(path.join(tmp, 'tokenizer_config.json'), jsonText(o.tokenizerConfigJson));
+    const base = manifestFromGraph(built, {
+      graphFile: 'model.onnx',
+      externalData: written.dataPath ? 'model.onnx.data' : null,
+      tokenizerFile: o.tokenizerJson !== undefined ? 'tokenizer.json' : null,
+      tokenizerConfigFile: o.tokenizerConfigJson !== undefined ? 'tokenizer_config.json' : null,
+      specialTokens: o.specialTokens,
+    });
+    const manifest = (o.manifestConfig ? { ...base, config: o.manifestConfig } : base) as ModelManifest;
+    await fs.writeFile(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    if (existed) {
+      const old = path.join(parent, `.${path.basename(target)}.old-${tag}`);
+      await fs.rename(target, old);
+      await fs.rename(tmp, target);
+      await fs.rm(old, { recursive: true, force: true });
+    } else {
+      await fs.rename(tmp, target);
+    }
+    return { dir: target, manifest };
+  } catch (e) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw diskError(e, target, built.graph.initializers.reduce((n, i) => n + sourceByteLength(i.source), 0));
+  }
+}
+
 /**
  * Builds the decoder graph and writes the model folder `dir` (`model.onnx`, `model.onnx.data`,
  * optional tokenizer files, `autocontrast.json`). The folder appears complete or not at all.
@@ -75,41 +156,6 @@ export async function writeModelFolder(dir: string, options: WriteModelFolderOpt
     logitPositions: options.logitPositions,
     opset: options.opset,
   });
-  const parent = path.dirname(target);
-  await fs.mkdir(parent, { recursive: true });
-  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const tmp = path.join(parent, `.${path.basename(target)}.tmp-${tag}`);
-  await fs.mkdir(tmp);
-  try {
-    const written = await writeOnnxModel(built.graph, {
-      dir: tmp,
-      modelFile: 'model.onnx',
-      dataFile: 'model.onnx.data',
-      onProgress: options.onProgress,
-    });
-    if (options.tokenizerJson !== undefined) await fs.writeFile(path.join(tmp, 'tokenizer.json'), jsonText(options.tokenizerJson));
-    if (options.tokenizerConfigJson !== undefined) {
-      await fs.writeFile(path.join(tmp, 'tokenizer_config.json'), jsonText(options.tokenizerConfigJson));
-    }
-    const manifest = manifestFromGraph(built, {
-      graphFile: 'model.onnx',
-      externalData: written.dataPath ? 'model.onnx.data' : null,
-      tokenizerFile: options.tokenizerJson !== undefined ? 'tokenizer.json' : null,
-      tokenizerConfigFile: options.tokenizerConfigJson !== undefined ? 'tokenizer_config.json' : null,
-      specialTokens: options.specialTokens,
-    });
-    await fs.writeFile(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    if (await exists(target)) {
-      const old = path.join(parent, `.${path.basename(target)}.old-${tag}`);
-      await fs.rename(target, old);
-      await fs.rename(tmp, target);
-      await fs.rm(old, { recursive: true, force: true });
-    } else {
-      await fs.rename(tmp, target);
-    }
-    return { dir: target, manifest, built };
-  } catch (e) {
-    await fs.rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  const { manifest } = await writeBuiltFolder(target, built, options);
+  return { dir: target, manifest, built };
 }
