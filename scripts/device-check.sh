@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for a machine with an NVIDIA GPU: builds the CUDA kernels (Release), runs ac_cuda_tests, the
 # benchmark, the PyTorch reference comparison, and compute-sanitizer memcheck on the quick test set, and
-# writes everything into a results folder. Designed to finish in under 5 minutes including the build; every
+# writes everything into a results folder (plus the Node CUDA decode-loop test where node and ONNX Runtime's
+# CUDA provider are installed). Designed to finish in under 5 minutes including the build; every
 # step has a time limit and a failing step is recorded, not fatal.
 #
 # Usage: scripts/device-check.sh [RESULTS_DIR] [--dry-run]
@@ -221,6 +222,19 @@ if [ -n "$BIN" ]; then
   else
     log "SKIP torch_reference: PyTorch not importable"
     STEPS_JSON="$STEPS_JSON{\"step\": \"torch_reference\", \"status\": \"skipped (no torch)\"},"
+  fi
+  # ---- Node decode loop on device 'cuda' (test/runtime/cuda.test.mjs): only where it can run; free otherwise ----
+  ORT_BIN="$ROOT/node_modules/onnxruntime-node/bin/napi-v6/linux/x64"
+  NODE_SKIP=""
+  if ! command -v node > /dev/null 2>&1; then NODE_SKIP="no node"
+  elif [ ! -f "$ROOT/dist/runtime/index.js" ]; then NODE_SKIP="TypeScript not built (npm run build)"
+  elif [ ! -f "$ORT_BIN/libonnxruntime_providers_cuda.so" ]; then NODE_SKIP="ONNX Runtime's CUDA provider not installed"
+  fi
+  if [ -z "$NODE_SKIP" ] || [ "$DRY" = 1 ]; then
+    run_step runtime_cuda 45 env AUTOCONTRAST_CUDA_LIB="$LIB" node "$ROOT/test/runtime/cuda.test.mjs"
+  else
+    log "SKIP runtime_cuda: $NODE_SKIP"
+    STEPS_JSON="$STEPS_JSON{\"step\": \"runtime_cuda\", \"status\": \"skipped ($NODE_SKIP)\"},"
   fi
   # ---- compute-sanitizer memcheck on the quick set (uses what is left of the budget) ----
   SAN=$(command -v compute-sanitizer || true)

@@ -50,6 +50,14 @@ bool resolve(void* h, const char* name, F* slot, std::string* reason) {
   return true;
 }
 
+// For entry points a loader may do without: leaves the slot null when the symbol is missing.
+template <typename F>
+void resolve_optional(void* h, const char* name, F* slot) {
+  dlerror();
+  void* sym = dlsym(h, name);
+  *slot = sym ? reinterpret_cast<F>(sym) : nullptr;
+}
+
 }  // namespace
 
 const char* cuda_library_name() {
@@ -109,6 +117,16 @@ const CudaApi* load_cuda(const std::string& addon_dir, std::string* reason) {
             resolve(h, "ac_cuda_contrast_sparse_host", &api.contrast_sparse_host, reason) &&
             resolve(h, "ac_cuda_select_host", &api.select_host, reason) &&
             resolve(h, "ac_cuda_beam_candidates_host", &api.beam_candidates_host, reason);
+  if (ok) {
+    resolve_optional(h, "ac_cuda_set_device", &api.set_device);
+    resolve_optional(h, "ac_cuda_stream_create", &api.stream_create);
+    resolve_optional(h, "ac_cuda_stream_destroy", &api.stream_destroy);
+    resolve_optional(h, "ac_cuda_stream_synchronize", &api.stream_synchronize);
+    resolve_optional(h, "ac_cuda_malloc", &api.mem_alloc);
+    resolve_optional(h, "ac_cuda_free", &api.mem_free);
+    resolve_optional(h, "ac_cuda_memcpy_async", &api.memcpy_async);
+    resolve_optional(h, "ac_cuda_gather_rows", &api.gather_rows);
+  }
   if (ok && api.abi_version() != AC_CUDA_ABI_VERSION) {
     *reason = path + " has ABI version " + std::to_string(api.abi_version()) + ", the addon expects " +
               std::to_string(AC_CUDA_ABI_VERSION);

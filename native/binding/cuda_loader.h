@@ -26,6 +26,20 @@ struct CudaApi {
   decltype(&ac_cuda_contrast_sparse_host) contrast_sparse_host = nullptr;
   decltype(&ac_cuda_select_host) select_host = nullptr;
   decltype(&ac_cuda_beam_candidates_host) beam_candidates_host = nullptr;
+  // Device memory and streams for the runtime's CUDA decode loop. Resolved when present (nullptr in a library
+  // built before they were added; has_runtime_entry_points() says whether all are there).
+  decltype(&ac_cuda_set_device) set_device = nullptr;
+  decltype(&ac_cuda_stream_create) stream_create = nullptr;
+  decltype(&ac_cuda_stream_destroy) stream_destroy = nullptr;
+  decltype(&ac_cuda_stream_synchronize) stream_synchronize = nullptr;
+  decltype(&ac_cuda_malloc) mem_alloc = nullptr;
+  decltype(&ac_cuda_free) mem_free = nullptr;
+  decltype(&ac_cuda_memcpy_async) memcpy_async = nullptr;
+  decltype(&ac_cuda_gather_rows) gather_rows = nullptr;
+  bool has_runtime_entry_points() const {
+    return set_device && stream_create && stream_destroy && stream_synchronize && mem_alloc && mem_free && memcpy_async &&
+           gather_rows;
+  }
 
   std::string path;   // the library that was loaded
   int devices = 0;    // ac_cuda_device_count() at load time (>= 1)

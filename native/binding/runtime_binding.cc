@@ -4,6 +4,7 @@
 // the runtime rewrites on every step (zero-copy; valid until the next step of that sequence).
 #include "runtime_binding.h"
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -199,6 +200,10 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   if (Has(o, "interOpThreads")) c.inter_op_threads = static_cast<int>(GetInt(o, "interOpThreads", 1, 1024));
   if (Has(o, "allowSpinning")) c.allow_spinning = o.Get("allowSpinning").ToBoolean();
   if (Has(o, "optimizationLevel")) c.optimization_level = static_cast<int>(GetInt(o, "optimizationLevel", 0, 99));
+  c.device = StrOr(o, "device", "cpu");
+  if (c.device != "cpu" && c.device != "cuda") ThrowRange(env, "Expected device to be 'cpu' or 'cuda', got '" + c.device + "'");
+  if (Has(o, "deviceId")) c.device_id = static_cast<int>(GetInt(o, "deviceId", 0, 1024));
+  c.cuda_dir = StrOr(o, "cudaDir", "");
   auto* w = new LoadWorker(env, std::move(c));
   Napi::Promise p = w->Promise();
   w->Queue();
@@ -239,6 +244,7 @@ Napi::Value CreateSequence(const Napi::CallbackInfo& info) {
   }
   if (seq->exit_hidden()) r.Set("exitHidden", View(env, seq->exit_hidden()));
   r.Set("kvBytes", static_cast<double>(seq->kv_bytes()));
+  r.Set("device", seq->on_device() ? "cuda" : "cpu");
   return r;
 }
 
@@ -251,14 +257,15 @@ Napi::Value DisposeSequence(const Napi::CallbackInfo& info) {
 // ---- steps ----
 class StepWorker : public Napi::AsyncWorker {
  public:
-  StepWorker(Napi::Env env, Napi::Value handle, SeqHandle* h, bool contrast, ac::Params p)
+  StepWorker(Napi::Env env, Napi::Value handle, SeqHandle* h, bool contrast, ac::Params p, acr::SampleOptions sample)
       : Napi::AsyncWorker(env, "autocontrast:step"),
         deferred_(env),
         handle_(Napi::Persistent(handle)),
         h_(h),
         seq_(h->seq),
         contrast_(contrast),
-        params_(p) {
+        params_(p),
+        sample_(sample) {
     if (contrast) {
       const size_t B = static_cast<size_t>(seq_->batch());
       token_.resize(B);
@@ -270,7 +277,7 @@ class StepWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       seq_->Run();
-      if (contrast_) seq_->Contrast(params_, token_.data(), logprob_.data(), head_.data());
+      if (contrast_) seq_->Contrast(params_, token_.data(), logprob_.data(), head_.data(), sample_);
     } catch (const acr::RuntimeError& e) {
       failed_ = true;
       kind_ = e.kind;
@@ -320,6 +327,7 @@ class StepWorker : public Napi::AsyncWorker {
   std::shared_ptr<acr::Sequence> seq_;
   bool contrast_;
   ac::Params params_;
+  acr::SampleOptions sample_;
   std::vector<int32_t> token_, head_;
   std::vector<float> logprob_;
   bool failed_ = false;
@@ -327,8 +335,34 @@ class StepWorker : public Napi::AsyncWorker {
   std::string error_;
 };
 
-Napi::Value Launch(const Napi::CallbackInfo& info, SeqHandle* h, bool contrast, ac::Params p) {
-  auto* w = new StepWorker(info.Env(), info[0], h, contrast, p);
+// The optional `sample: { temperature?, topK?, topP?, seed? }` of a contrast options object (device 'cuda').
+acr::SampleOptions GetSample(const Napi::Object& o, const acr::Sequence& seq) {
+  acr::SampleOptions s;
+  if (!Has(o, "sample")) return s;
+  Napi::Env env = o.Env();
+  if (!o.Get("sample").IsObject()) ThrowType(env, "Expected sample to be an object { temperature?, topK?, topP?, seed? }");
+  if (!seq.on_device())
+    ThrowRange(env, "sampling inside the native step needs device 'cuda' (on the CPU, sample from the returned scores)");
+  const Napi::Object so = o.Get("sample").As<Napi::Object>();
+  s.enabled = true;
+  if (Has(so, "temperature")) {
+    const double t = GetNumber(so, "temperature");
+    if (!(t > 0) || !std::isfinite(t)) ThrowRange(env, "Expected sample.temperature to be finite and > 0");
+    s.temperature = static_cast<float>(t);
+  }
+  if (Has(so, "topK")) s.top_k = static_cast<int>(GetInt(so, "topK", 0, seq.vocab()));
+  if (Has(so, "topP")) {
+    const double p = GetNumber(so, "topP");
+    if (!(p > 0 && p <= 1)) ThrowRange(env, "Expected sample.topP to be in (0, 1]");
+    s.top_p = static_cast<float>(p);
+  }
+  if (Has(so, "seed")) s.seed = static_cast<uint64_t>(GetInt(so, "seed", 0, (int64_t(1) << 53) - 1));
+  return s;
+}
+
+Napi::Value Launch(const Napi::CallbackInfo& info, SeqHandle* h, bool contrast, ac::Params p,
+                   acr::SampleOptions sample = acr::SampleOptions()) {
+  auto* w = new StepWorker(info.Env(), info[0], h, contrast, p, sample);
   h->busy = true;
   Napi::Promise promise = w->Promise();
   w->Queue();
@@ -355,13 +389,17 @@ Napi::Value Prefill(const Napi::CallbackInfo& info) {
   if (off != tok.ElementLength()) ThrowRange(env, "prompt lengths do not add up to the token count");
   const bool contrast = info.Length() > 3 && info[3].IsObject();
   ac::Params p;
-  if (contrast) p = GetParams(info[3].As<Napi::Object>(), static_cast<size_t>(h->seq->vocab()));
+  acr::SampleOptions sample;
+  if (contrast) {
+    p = GetParams(info[3].As<Napi::Object>(), static_cast<size_t>(h->seq->vocab()));
+    sample = GetSample(info[3].As<Napi::Object>(), *h->seq);
+  }
   try {
     h->seq->StagePrefill(rows);
   } catch (const acr::RuntimeError& e) {
     Rethrow(env, e);
   }
-  return Launch(info, h, contrast, p);
+  return Launch(info, h, contrast, p, sample);
 }
 
 Napi::Value StepImpl(const Napi::CallbackInfo& info, bool contrast) {
@@ -370,14 +408,19 @@ Napi::Value StepImpl(const Napi::CallbackInfo& info, bool contrast) {
   if (info.Length() < 2 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
     ThrowType(env, "Expected (sequence, Int32Array tokens)");
   ac::Params p;
-  if (contrast) p = GetParams(RequireObject(info, 2, "a contrast options object"), static_cast<size_t>(h->seq->vocab()));
+  acr::SampleOptions sample;
+  if (contrast) {
+    const Napi::Object po = RequireObject(info, 2, "a contrast options object");
+    p = GetParams(po, static_cast<size_t>(h->seq->vocab()));
+    sample = GetSample(po, *h->seq);
+  }
   const Napi::Int32Array tok = info[1].As<Napi::Int32Array>();
   try {
     h->seq->StageStep(tok.Data(), tok.ElementLength());
   } catch (const acr::RuntimeError& e) {
     Rethrow(env, e);
   }
-  return Launch(info, h, contrast, p);
+  return Launch(info, h, contrast, p, sample);
 }
 
 Napi::Value Reorder(const Napi::CallbackInfo& info) {
@@ -392,6 +435,31 @@ Napi::Value Reorder(const Napi::CallbackInfo& info) {
     Rethrow(env, e);
   }
   return env.Undefined();
+}
+
+// rtReadOutputs(seq): device 'cuda' copies the last step's logits / exits / scores into the host views
+// (synchronous); a no-op on the CPU.
+Napi::Value ReadOutputs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SeqHandle* h = LiveSeq(info, 0);
+  try {
+    h->seq->ReadOutputs();
+  } catch (const acr::RuntimeError& e) {
+    Rethrow(env, e);
+  }
+  return env.Undefined();
+}
+
+// rtCudaStatus(cudaDir, deviceId) -> '' when device 'cuda' can be used, else why not (after rtInit).
+Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) ThrowType(env, "Expected (cudaDir, deviceId)");
+  try {
+    return Napi::String::New(env, acr::CudaUnavailableReason(info[0].As<Napi::String>().Utf8Value(),
+                                                             info[1].As<Napi::Number>().Int32Value()));
+  } catch (const acr::RuntimeError& e) {
+    Rethrow(env, e);
+  }
 }
 
 Napi::Value PastLength(const Napi::CallbackInfo& info) {
@@ -414,6 +482,8 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return StepImpl(i, true); }));
   exports.Set("rtReorder", Napi::Function::New(env, Reorder));
   exports.Set("rtPastLength", Napi::Function::New(env, PastLength));
+  exports.Set("rtReadOutputs", Napi::Function::New(env, ReadOutputs));
+  exports.Set("rtCudaStatus", Napi::Function::New(env, CudaStatus));
 }
 
 #endif  // AC_HAVE_ORT

@@ -185,6 +185,31 @@ AC_CUDA_API int ac_cuda_beam_candidates_host(int device, const float* logprobs, 
                                              int32_t k, float* cand_logprobs, int32_t* cand_tokens,
                                              ac_cuda_error_info* err);
 
+/* ---- device memory and streams (the Node runtime's CUDA decode loop; optional for loaders: a library built
+ * before these existed still serves the entry points above) ----
+ * The addon links no CUDA library, so the buffers it binds to ONNX Runtime's CUDA execution provider (KV cache,
+ * logits, exits) and the stream it shares with ONNX Runtime (passed as its user_compute_stream) come from here.
+ * Streams and memory live in the device's primary context, which every CUDA runtime in the process shares. */
+
+/* Makes `device` the calling thread's current device. */
+AC_CUDA_API int ac_cuda_set_device(int device);
+/* Creates a non-blocking stream on `device` (and makes it current); *stream receives the cudaStream_t. */
+AC_CUDA_API int ac_cuda_stream_create(int device, void** stream);
+/* Synchronises `stream`, frees the library's workspace for it and destroys it. NULL: no-op. */
+AC_CUDA_API int ac_cuda_stream_destroy(void* stream);
+AC_CUDA_API int ac_cuda_stream_synchronize(void* stream);
+/* cudaMalloc on `device` (256-byte aligned); bytes == 0 allocates 256 bytes so the pointer is never NULL. */
+AC_CUDA_API int ac_cuda_malloc(int device, size_t bytes, void** ptr);
+/* cudaFree; NULL: no-op. Call with no work in flight on the memory. */
+AC_CUDA_API int ac_cuda_free(void* ptr);
+/* cudaMemcpyAsync with cudaMemcpyDefault (any direction; host memory may be pageable, which makes a device to
+ * host copy complete only when the stream is synchronised). bytes == 0: no-op. */
+AC_CUDA_API int ac_cuda_memcpy_async(void* stream, void* dst, const void* src, size_t bytes);
+/* out[r] = values[r * vocab + index[r]] for r < rows (device pointers, float32 / int32); NaN where index[r] is
+ * outside [0, vocab). Asynchronous on `stream`. */
+AC_CUDA_API int ac_cuda_gather_rows(void* stream, const float* values, int64_t rows, int64_t vocab,
+                                    const int32_t* index, float* out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
 #include "runtime.h"
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +17,7 @@
 #include <thread>
 #include <utility>
 
+#include "../binding/cuda_loader.h"
 #include "onnxruntime_c_api.h"
 
 namespace acr {
@@ -72,9 +74,66 @@ std::string Join(const std::vector<std::string>& v) {
   return s;
 }
 
+bool IsFile(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+// A failing call of the autocontrast CUDA library -> RuntimeError with the library's message.
+void CudaCheck(const ac::CudaApi* c, int rc, const char* what) {
+  if (rc == AC_CUDA_OK) return;
+  const char* m = c->last_error_message();
+  const std::string msg = std::string("CUDA ") + what + ": " + (m && *m ? m : "error " + std::to_string(rc));
+  throw RuntimeError(rc == AC_CUDA_ERR_OUT_OF_MEMORY || rc == AC_CUDA_ERR_INVALID_ARGUMENT ? RuntimeError::kRange
+                                                                                          : RuntimeError::kState,
+                     msg);
+}
+
+// The command that makes onnxruntime-node 1.30's installer (script/install.js) fetch its CUDA 12 provider.
+const char* kCudaInstallHint =
+    "onnxruntime-node's install script downloads it (libonnxruntime_providers_cuda.so and "
+    "libonnxruntime_providers_shared.so, from the Microsoft.ML.OnnxRuntime.Gpu.Linux NuGet package) only when "
+    "asked: run `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js` from the "
+    "project folder on a machine that can reach api.nuget.org (the provider also needs the CUDA 12 runtime, "
+    "cuBLAS and cuDNN 9 libraries on the library path)";
+
 }  // namespace
 
 int CompiledApiVersion() { return ORT_API_VERSION; }
+
+std::string CudaUnavailableReason(const std::string& cuda_dir, int device_id) {
+  std::string ort_path;
+  {
+    std::lock_guard<std::mutex> lock(G().mu);
+    ort_path = G().path;
+  }
+  if (ort_path.empty()) throw RuntimeError(RuntimeError::kState, "ONNX Runtime is not loaded (call InitOrt first)");
+  const size_t slash = ort_path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? std::string(".") : ort_path.substr(0, slash);
+  std::vector<std::string> problems;
+  for (const char* lib : {"libonnxruntime_providers_cuda.so", "libonnxruntime_providers_shared.so"}) {
+    const std::string p = dir + "/" + lib;
+    if (!IsFile(p)) {
+      problems.push_back(std::string("ONNX Runtime's CUDA provider is not installed (") + p + " not found): " +
+                         kCudaInstallHint);
+      break;
+    }
+  }
+  std::string reason;
+  const ac::CudaApi* c = ac::load_cuda(cuda_dir, &reason);
+  if (!c) {
+    problems.push_back("the autocontrast CUDA library is unavailable: " + reason);
+  } else if (!c->has_runtime_entry_points()) {
+    problems.push_back(c->path + " lacks the decode-loop entry points (ac_cuda_stream_create, ac_cuda_malloc, ...): "
+                       "rebuild it from this version");
+  } else if (device_id < 0 || device_id >= c->devices) {
+    problems.push_back("CUDA device " + std::to_string(device_id) + " does not exist (" +
+                       std::to_string(c->devices) + " device" + (c->devices == 1 ? "" : "s") + ")");
+  }
+  std::string out;
+  for (const std::string& p : problems) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
 
 int PhysicalCores() {
   std::ifstream f("/proc/cpuinfo");
@@ -143,10 +202,22 @@ struct Model::Impl {
   OrtSession* session = nullptr;
   OrtMemoryInfo* cpu = nullptr;
   OrtAllocator* allocator = nullptr;  // ORT's default CPU allocator (not owned)
+  // Device 'cuda': the CUDA library, the stream shared by ORT (user_compute_stream) and our kernels and copies,
+  // and the memory info ("Cuda", device) of the buffers bound to the session.
+  const ac::CudaApi* cuda = nullptr;
+  void* stream = nullptr;
+  OrtMemoryInfo* gpu = nullptr;
+  int device_id = 0;
   ~Impl() {
-    if (!G().api) return;
-    if (session) G().api->ReleaseSession(session);
-    if (cpu) G().api->ReleaseMemoryInfo(cpu);
+    if (G().api) {
+      if (session) G().api->ReleaseSession(session);  // before the stream it runs on
+      if (cpu) G().api->ReleaseMemoryInfo(cpu);
+      if (gpu) G().api->ReleaseMemoryInfo(gpu);
+    }
+    if (cuda && stream) {
+      cuda->set_device(device_id);
+      cuda->stream_destroy(stream);
+    }
   }
 };
 
@@ -218,6 +289,38 @@ std::shared_ptr<Model> Model::Load(const ModelConfig& cfg) {
   Check(api.SetSessionGraphOptimizationLevel(so, lvl), "SetSessionGraphOptimizationLevel");
   Check(api.AddSessionConfigEntry(so, "session.intra_op.allow_spinning", cfg.allow_spinning ? "1" : "0"),
         "AddSessionConfigEntry");
+  if (cfg.device == "cuda") {
+    const std::string why = CudaUnavailableReason(cfg.cuda_dir, cfg.device_id);
+    if (!why.empty()) throw RuntimeError(RuntimeError::kState, "device 'cuda' is not available: " + why);
+    im.cuda = ac::load_cuda(cfg.cuda_dir, nullptr);  // cached by the check above
+    im.device_id = cfg.device_id;
+    CudaCheck(im.cuda, im.cuda->stream_create(cfg.device_id, &im.stream), "stream creation");
+    OrtCUDAProviderOptionsV2* co = nullptr;
+    Check(api.CreateCUDAProviderOptions(&co), "CreateCUDAProviderOptions");
+    struct CoGuard {
+      OrtCUDAProviderOptionsV2* p;
+      ~CoGuard() { G().api->ReleaseCUDAProviderOptions(p); }
+    } co_guard{co};
+    const std::string id = std::to_string(cfg.device_id);
+    const char* keys[] = {"device_id", "do_copy_in_default_stream"};
+    const char* vals[] = {id.c_str(), "1"};
+    Check(api.UpdateCUDAProviderOptions(co, keys, vals, 2), "UpdateCUDAProviderOptions");
+    // One stream for ORT's kernels and ours: the contrast reads the logits in stream order, no extra sync.
+    Check(api.UpdateCUDAProviderOptionsWithValue(co, "user_compute_stream", im.stream),
+          "UpdateCUDAProviderOptionsWithValue(user_compute_stream)");
+    if (OrtStatus* st = api.SessionOptionsAppendExecutionProvider_CUDA_V2(so, co)) {
+      const std::string msg = api.GetErrorMessage(st);
+      api.ReleaseStatus(st);
+      throw RuntimeError(RuntimeError::kState,
+                         "ONNX Runtime could not enable its CUDA execution provider: " + msg +
+                             " (libonnxruntime_providers_cuda.so needs the CUDA 12 runtime, cuBLAS and cuDNN 9 "
+                             "libraries on the library path)");
+    }
+    Check(api.CreateMemoryInfo("Cuda", OrtDeviceAllocator, cfg.device_id, OrtMemTypeDefault, &im.gpu),
+          "CreateMemoryInfo(Cuda)");
+  } else if (cfg.device != "cpu") {
+    throw RuntimeError(RuntimeError::kRange, "device must be 'cpu' or 'cuda', got '" + cfg.device + "'");
+  }
   Check(api.CreateSession(G().env, cfg.graph_path.c_str(), so, &im.session), "CreateSession");
 
   size_t nin = 0, nout = 0;
@@ -298,6 +401,35 @@ std::shared_ptr<Model> Model::Load(const ModelConfig& cfg) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Device 'cuda': every per-sequence buffer in device memory from the CUDA library (cudaMalloc on the model's
+// device), freed after the model's stream has drained.
+struct Sequence::Device {
+  const ac::CudaApi* api = nullptr;
+  void* stream = nullptr;
+  int id = 0;
+  std::vector<void*> kv[2];  // as Sequence::kv_
+  void* logits = nullptr;       // [B x V] f32
+  void* exit_logits = nullptr;  // [B x V] f32 or null
+  void* exit_hidden = nullptr;  // [B x H] f32 or null
+  void* scores = nullptr;       // [B x V] f32 (contrasted log-probs) or null
+  void* token = nullptr;        // [B] i32
+  void* head = nullptr;         // [B] i32
+  void* logprob = nullptr;      // [B] f32
+  uint64_t contrast_steps = 0;  // Philox offset for sampling
+  std::vector<void*> owned;
+  void* Alloc(size_t bytes) {
+    void* p = nullptr;
+    CudaCheck(api, api->mem_alloc(id, bytes, &p), "allocation");
+    owned.push_back(p);
+    return p;
+  }
+  ~Device() {
+    api->set_device(id);
+    api->stream_synchronize(stream);
+    for (void* p : owned) api->mem_free(p);
+  }
+};
+
 Sequence::Sequence(std::shared_ptr<Model> model, const SequenceOptions& opts) : model_(std::move(model)), opts_(opts) {
   const ModelConfig& c = model_->config();
   if (opts.batch < 1 || opts.batch > 65536)
@@ -333,9 +465,35 @@ Sequence::Sequence(std::shared_ptr<Model> model, const SequenceOptions& opts) : 
   }
   const size_t B = static_cast<size_t>(opts.batch);
   kv_capacity_ = B * kv_heads_ * static_cast<size_t>(opts.max_length) * head_dim_;
+  Model::Impl& im = *model_->impl();
+  if (im.cuda) {
+    dev_ = std::make_unique<Device>();
+    dev_->api = im.cuda;
+    dev_->stream = im.stream;
+    dev_->id = im.device_id;
+    try {
+      for (int half = 0; half < 2; ++half)
+        for (int i = 0; i < 2 * layers_; ++i) dev_->kv[half].push_back(dev_->Alloc(kv_capacity_ * sizeof(float)));
+      dev_->logits = dev_->Alloc(B * vocab_ * sizeof(float));
+      if (!exit_logits_name_.empty()) {
+        dev_->exit_logits = dev_->Alloc(B * vocab_ * sizeof(float));
+        dev_->scores = dev_->Alloc(B * vocab_ * sizeof(float));
+      }
+      if (!exit_hidden_name_.empty()) dev_->exit_hidden = dev_->Alloc(B * hidden_ * sizeof(float));
+      dev_->token = dev_->Alloc(B * sizeof(int32_t));
+      dev_->head = dev_->Alloc(B * sizeof(int32_t));
+      dev_->logprob = dev_->Alloc(B * sizeof(float));
+    } catch (const RuntimeError& e) {
+      throw RuntimeError(e.kind, "cannot allocate the sequence's buffers on CUDA device " + std::to_string(dev_->id) +
+                                     " (" + std::to_string(kv_bytes() >> 20) + " MiB of KV cache for batch " +
+                                     std::to_string(B) + " x maxLength " + std::to_string(opts.max_length) +
+                                     "): " + e.what());
+    }
+  }
   try {
-    for (int half = 0; half < 2; ++half)
-      for (int i = 0; i < 2 * layers_; ++i) kv_[half].emplace_back(new float[kv_capacity_]);
+    if (!dev_)
+      for (int half = 0; half < 2; ++half)
+        for (int i = 0; i < 2 * layers_; ++i) kv_[half].emplace_back(new float[kv_capacity_]);
     pad_.assign(B, 0);
     ids_.reserve(B * opts.max_length);
     mask_.reserve(B * opts.max_length);
@@ -343,6 +501,7 @@ Sequence::Sequence(std::shared_ptr<Model> model, const SequenceOptions& opts) : 
     logits_ = std::make_shared<std::vector<float>>(B * vocab_);
     if (!exit_logits_name_.empty()) exit_logits_ = std::make_shared<std::vector<float>>(B * vocab_);
     if (!exit_hidden_name_.empty()) exit_hidden_ = std::make_shared<std::vector<float>>(B * hidden_);
+    if (dev_ && exit_logits_) scores_ = std::make_shared<std::vector<float>>(B * vocab_);
     stats_.resize(B);
   } catch (const std::bad_alloc&) {
     throw RuntimeError(RuntimeError::kRange, "cannot allocate the KV cache: " +
@@ -437,7 +596,19 @@ void Sequence::ApplyReorder() {
   for (size_t b = 0; b < B; ++b) identity = identity && parents[b] == static_cast<int32_t>(b);
   if (identity) return;
   const size_t row = static_cast<size_t>(kv_heads_) * past_len_ * head_dim_;  // layout [B, h, P, d]
-  for (int i = 0; i < 2 * layers_; ++i) {
+  if (dev_) {  // device to device copies on the model's stream, ordered before the next Run
+    for (int i = 0; i < 2 * layers_; ++i) {
+      const char* src = static_cast<const char*>(dev_->kv[cur_][i]);
+      char* dst = static_cast<char*>(dev_->kv[1 - cur_][i]);
+      for (size_t b = 0; b < B && row; ++b)
+        CudaCheck(dev_->api,
+                  dev_->api->memcpy_async(dev_->stream, dst + b * row * sizeof(float),
+                                          src + static_cast<size_t>(parents[b]) * row * sizeof(float),
+                                          row * sizeof(float)),
+                  "KV cache reorder copy");
+    }
+  }
+  for (int i = 0; i < 2 * layers_ && !dev_; ++i) {
     const float* src = kv_[cur_][i].get();
     float* dst = kv_[1 - cur_][i].get();
     for (size_t b = 0; b < B; ++b)
@@ -455,6 +626,7 @@ void Sequence::Run() {
   const OrtApi& api = Api();
   Model::Impl& im = *model_->impl();
   const ModelConfig& c = model_->config();
+  if (dev_) CudaCheck(dev_->api, dev_->api->set_device(dev_->id), "set device");
   ApplyReorder();
   const int64_t B = opts_.batch, T = new_len_, P = past_len_, total = P + T;
   const int64_t h = kv_heads_, d = head_dim_, V = vocab_, H = hidden_;
@@ -472,9 +644,13 @@ void Sequence::Run() {
   }
 
   Values vals;
-  auto tensor = [&](void* data, size_t bytes, std::vector<int64_t> shape, ONNXTensorElementDataType type) {
+  // Small int64 inputs stay in host memory (ORT copies them in); the KV cache and outputs live where the
+  // sequence's buffers are (host, or device memory of the CUDA execution provider).
+  OrtMemoryInfo* where = dev_ ? im.gpu : im.cpu;
+  auto tensor = [&](void* data, size_t bytes, std::vector<int64_t> shape, ONNXTensorElementDataType type,
+                    OrtMemoryInfo* mem = nullptr) {
     OrtValue* v = nullptr;
-    Check(api.CreateTensorWithDataAsOrtValue(im.cpu, data, bytes, shape.data(), shape.size(), type, &v),
+    Check(api.CreateTensorWithDataAsOrtValue(mem ? mem : im.cpu, data, bytes, shape.data(), shape.size(), type, &v),
           "CreateTensorWithDataAsOrtValue");
     vals.v.push_back(v);
     return v;
@@ -495,10 +671,10 @@ void Sequence::Run() {
     for (int k = 0; k < 2; ++k) {
       const std::string& pn = k ? c.past_value[l] : c.past_key[l];
       const std::string& qn = k ? c.present_value[l] : c.present_key[l];
-      Check(api.BindInput(binding_, pn.c_str(), tensor(kv_[cur_][l * 2 + k].get(), past_bytes, {B, h, P, d}, F32)),
-            "BindInput past");
-      Check(api.BindOutput(binding_, qn.c_str(),
-                           tensor(kv_[1 - cur_][l * 2 + k].get(), present_bytes, {B, h, total, d}, F32)),
+      void* past = dev_ ? dev_->kv[cur_][l * 2 + k] : static_cast<void*>(kv_[cur_][l * 2 + k].get());
+      void* present = dev_ ? dev_->kv[1 - cur_][l * 2 + k] : static_cast<void*>(kv_[1 - cur_][l * 2 + k].get());
+      Check(api.BindInput(binding_, pn.c_str(), tensor(past, past_bytes, {B, h, P, d}, F32, where)), "BindInput past");
+      Check(api.BindOutput(binding_, qn.c_str(), tensor(present, present_bytes, {B, h, total, d}, F32, where)),
             "BindOutput present");
     }
   }
@@ -511,15 +687,17 @@ void Sequence::Run() {
     float* dst;
     int64_t width;
   };
-  std::vector<Out> outs = {{&c.logits, logits_->data(), V}};
-  if (exit_logits_) outs.push_back({&exit_logits_name_, exit_logits_->data(), V});
-  if (exit_hidden_) outs.push_back({&exit_hidden_name_, exit_hidden_->data(), H});
+  std::vector<Out> outs = {{&c.logits, dev_ ? static_cast<float*>(dev_->logits) : logits_->data(), V}};
+  if (exit_logits_)
+    outs.push_back({&exit_logits_name_, dev_ ? static_cast<float*>(dev_->exit_logits) : exit_logits_->data(), V});
+  if (exit_hidden_)
+    outs.push_back({&exit_hidden_name_, dev_ ? static_cast<float*>(dev_->exit_hidden) : exit_hidden_->data(), H});
   for (const Out& o : outs) {
     if (direct)
-      Check(api.BindOutput(binding_, o.name->c_str(), tensor(o.dst, B * o.width * 4, {B, 1, o.width}, F32)),
+      Check(api.BindOutput(binding_, o.name->c_str(), tensor(o.dst, B * o.width * 4, {B, 1, o.width}, F32, where)),
             "BindOutput");
     else
-      Check(api.BindOutputToDevice(binding_, o.name->c_str(), im.cpu), "BindOutputToDevice");
+      Check(api.BindOutputToDevice(binding_, o.name->c_str(), where), "BindOutputToDevice");
   }
 
   const auto t1 = std::chrono::steady_clock::now();
@@ -538,9 +716,17 @@ void Sequence::Run() {
       void* p = nullptr;
       Check(api.GetTensorMutableData(owned.v[first + i], &p), "GetTensorMutableData");
       const float* src = static_cast<const float*>(p);
-      for (int64_t b = 0; b < B; ++b)
-        std::memcpy(outs[i].dst + b * outs[i].width, src + (b * T + T - 1) * outs[i].width, outs[i].width * 4);
+      for (int64_t b = 0; b < B; ++b) {
+        float* to = outs[i].dst + b * outs[i].width;
+        const float* from = src + (b * T + T - 1) * outs[i].width;
+        if (dev_)
+          CudaCheck(dev_->api, dev_->api->memcpy_async(dev_->stream, to, from, outs[i].width * 4), "output copy");
+        else
+          std::memcpy(to, from, outs[i].width * 4);
+      }
     }
+    // ORT's output buffers go back to its allocator when `owned` is released: let the copies finish first.
+    if (dev_) CudaCheck(dev_->api, dev_->api->stream_synchronize(dev_->stream), "output copy");
   }
   cur_ = 1 - cur_;
   past_len_ = static_cast<int>(total);
@@ -551,10 +737,77 @@ void Sequence::Run() {
   timing_.step_ms = Ms(t0, t3);
 }
 
-void Sequence::Contrast(const ac::Params& p, int32_t* token, float* logprob, int32_t* head_size) {
+void Sequence::ReadOutputs() {
+  if (!dev_) return;
+  const ac::CudaApi* c = dev_->api;
+  CudaCheck(c, c->set_device(dev_->id), "set device");
+  auto get = [&](const std::shared_ptr<std::vector<float>>& host, void* dev) {
+    if (host && dev)
+      CudaCheck(c, c->memcpy_async(dev_->stream, host->data(), dev, host->size() * sizeof(float)), "output copy");
+  };
+  get(logits_, dev_->logits);
+  get(exit_logits_, dev_->exit_logits);
+  get(exit_hidden_, dev_->exit_hidden);
+  get(scores_, dev_->scores);
+  CudaCheck(c, c->stream_synchronize(dev_->stream), "output copy");
+}
+
+void Sequence::Contrast(const ac::Params& p, int32_t* token, float* logprob, int32_t* head_size,
+                        const SampleOptions& sample) {
   if (!exit_logits_)
     throw RuntimeError(RuntimeError::kState, "stepAndContrast needs a sequence created with exit logits (exit: { layer, logits: true })");
   const size_t B = static_cast<size_t>(opts_.batch), V = static_cast<size_t>(vocab_);
+  if (dev_) {
+    // Contrast (+ fused argmax, or sampling) on the model's stream, right behind ORT's kernels; only the per-row
+    // token, its log-prob and the head size come back. One synchronisation (check_error) per step.
+    const ac::CudaApi* c = dev_->api;
+    CudaCheck(c, c->set_device(dev_->id), "set device");
+    const uint32_t flags = AC_CUDA_FLAG_ASYNC | AC_CUDA_FLAG_TRUST_POINTERS;
+    ac_cuda_params cp{};
+    cp.mode = static_cast<int32_t>(p.mode);
+    cp.alpha = p.alpha;
+    cp.min_candidates = p.min_candidates;
+    cp.has_beta = p.has_beta ? 1 : 0;
+    cp.beta = p.beta;
+    cp.flags = flags;
+    auto* scores_d = static_cast<float*>(dev_->scores);
+    auto* token_d = static_cast<int32_t*>(dev_->token);
+    CudaCheck(c,
+              c->contrast(dev_->stream, AC_CUDA_F32, dev_->logits, dev_->exit_logits, static_cast<int64_t>(B),
+                          static_cast<int64_t>(V), &cp, scores_d, static_cast<int32_t*>(dev_->head), nullptr,
+                          sample.enabled ? nullptr : token_d, nullptr),
+              "contrast");
+    if (sample.enabled) {
+      ac_cuda_select_params sp{};
+      sp.method = AC_CUDA_SELECT_SAMPLE;
+      sp.top_k = sample.top_k;
+      sp.top_p = sample.top_p;
+      sp.temperature = sample.temperature;
+      sp.seed = sample.seed;
+      sp.offset = dev_->contrast_steps;
+      sp.flags = flags;
+      CudaCheck(c, c->select(dev_->stream, scores_d, static_cast<int64_t>(B), static_cast<int64_t>(V), &sp, token_d, nullptr),
+                "token sampling");
+    }
+    CudaCheck(c,
+              c->gather_rows(dev_->stream, scores_d, static_cast<int64_t>(B), static_cast<int64_t>(V), token_d,
+                             static_cast<float*>(dev_->logprob)),
+              "log-prob gather");
+    CudaCheck(c, c->memcpy_async(dev_->stream, token, token_d, B * sizeof(int32_t)), "token copy");
+    CudaCheck(c, c->memcpy_async(dev_->stream, logprob, dev_->logprob, B * sizeof(float)), "log-prob copy");
+    CudaCheck(c, c->memcpy_async(dev_->stream, head_size, dev_->head, B * sizeof(int32_t)), "head size copy");
+    ac_cuda_error_info err{};
+    const int rc = c->check_error(dev_->stream, &err);  // synchronises the stream
+    ++dev_->contrast_steps;
+    if (rc == AC_CUDA_ERR_NONFINITE_EXPERT || rc == AC_CUDA_ERR_NONFINITE_AMATEUR)
+      throw RuntimeError(RuntimeError::kRange, "non-finite model output in row " + std::to_string(err.row) + " (" +
+                                                   (rc == AC_CUDA_ERR_NONFINITE_EXPERT ? "expert" : "amateur") +
+                                                   " logits)");
+    CudaCheck(c, rc, "contrast step");
+    return;
+  }
+  if (sample.enabled)
+    throw RuntimeError(RuntimeError::kRange, "sampling inside the native step needs device 'cuda' (on the CPU, sample from scores)");
   float* out = scores()->data();
   ac::Batch b;
   b.expert = logits_->data();

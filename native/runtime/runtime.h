@@ -33,6 +33,11 @@ std::string InitOrt(const std::string& library_path);
 int CompiledApiVersion();
 // Physical CPU cores (Linux: distinct (physical id, core id) pairs in /proc/cpuinfo), at least 1.
 int PhysicalCores();
+// Why device 'cuda' cannot be used here (empty when it can): ONNX Runtime's CUDA provider library missing next
+// to the loaded libonnxruntime, the autocontrast CUDA library missing or without its decode-loop entry points,
+// no CUDA driver, no device, or no device `device_id`. Needs InitOrt first. `cuda_dir`: the folder searched for
+// libautocontrast_cuda.so (see native/binding/cuda_loader.h).
+std::string CudaUnavailableReason(const std::string& cuda_dir, int device_id);
 
 struct ExitConfig {
   int layer = 0;
@@ -53,6 +58,22 @@ struct ModelConfig {
   int inter_op_threads = 1;
   bool allow_spinning = true;
   int optimization_level = 99;  // ORT_ENABLE_ALL
+  // "cpu", or "cuda": the session gets ONNX Runtime's CUDA execution provider on `device_id`, running on a stream
+  // created by the autocontrast CUDA library (ORT's user_compute_stream), and sequences keep the KV cache, logits
+  // and exit outputs in device memory (see Sequence).
+  std::string device = "cpu";
+  int device_id = 0;
+  std::string cuda_dir;  // where libautocontrast_cuda.so is looked up
+};
+
+// Token selection inside the native contrast step (device 'cuda' only): sampling from the contrasted
+// distribution with temperature, top-k and top-p (Philox draws keyed by seed and the step count).
+struct SampleOptions {
+  bool enabled = false;
+  int top_k = 0;
+  float top_p = 1.f;
+  float temperature = 1.f;
+  uint64_t seed = 0;
 };
 
 struct Timing {
@@ -114,10 +135,18 @@ class Sequence {
   void StageReorder(const int32_t* parents, size_t count);
   void Run();
   // Dense contrast on the last Run's outputs (expert = logits, amateur = exit logits); writes log-probs into
-  // scores() and, per row, the argmax token, its log-prob and the head size.
-  void Contrast(const ac::Params& p, int32_t* token, float* logprob, int32_t* head_size);
+  // scores() and, per row, the argmax token (or a sampled one, device 'cuda' only), its log-prob and the head
+  // size. On device 'cuda' the scores stay in device memory (ReadOutputs copies them) and only the three
+  // per-row values are copied back.
+  void Contrast(const ac::Params& p, int32_t* token, float* logprob, int32_t* head_size,
+                const SampleOptions& sample = SampleOptions());
+  // Device 'cuda': copies the last step's logits, exit outputs and scores from device memory into the host
+  // buffers below (synchronous; call between steps). CPU: nothing to do (the buffers are the outputs).
+  void ReadOutputs();
+  bool on_device() const { return dev_ != nullptr; }
 
   // Buffers valid until the next Run: [batch x vocab], [batch x vocab], [batch x hidden], [batch x vocab].
+  // On device 'cuda' they are host copies filled by ReadOutputs only.
   const std::shared_ptr<std::vector<float>>& logits() const { return logits_; }
   const std::shared_ptr<std::vector<float>>& exit_logits() const { return exit_logits_; }
   const std::shared_ptr<std::vector<float>>& exit_hidden() const { return exit_hidden_; }
@@ -148,6 +177,8 @@ class Sequence {
   Timing timing_;
   OrtIoBinding* binding_ = nullptr;
   int64_t keep_one_ = 1;
+  struct Device;  // device buffers (device 'cuda'); null on the CPU
+  std::unique_ptr<Device> dev_;
 };
 
 }  // namespace acr

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-import { loadNative } from '../kernel/native';
+import { loadNative, nativeInfo } from '../kernel/native';
 import { checkManifest } from '../model/manifest/check-manifest';
 import { blockName, MANIFEST_FILE, type ModelManifest } from '../model/manifest/manifest-types';
 
@@ -60,6 +60,16 @@ export interface LoadOptions {
   optimizationLevel?: 0 | 1 | 2 | 99;
   /** Path of libonnxruntime (default: the one inside onnxruntime-node, or $AUTOCONTRAST_ORT_LIBRARY). */
   libraryPath?: string;
+  /**
+   * `cpu` (default) or `cuda`: ONNX Runtime's CUDA execution provider, with the KV cache, logits and exit outputs
+   * in device memory and the contrast run on the GPU by the autocontrast CUDA library, on the same stream; only
+   * token ids, their log-probabilities and head sizes come back per step (see {@link Sequence.readOutputs}).
+   * Needs onnxruntime-node's CUDA provider (not installed by default: {@link cudaRuntimeStatus} says why it
+   * cannot be used and how to install it).
+   */
+  device?: 'cpu' | 'cuda';
+  /** CUDA device index (default 0). */
+  deviceId?: number;
 }
 
 /** Contrast settings for the native fast path (see the kernel's `contrast`). */
@@ -72,9 +82,17 @@ export interface StepContrastOptions {
   minCandidates?: number;
   /** CD only: (1 + beta) z_e - beta z_a. */
   beta?: number;
+  /**
+   * Device `cuda` only: sample the token from the contrasted distribution on the GPU (temperature, then top-k,
+   * then top-p; Philox draws keyed by `seed` and the step count) instead of taking the argmax.
+   */
+  sample?: { temperature?: number; topK?: number; topP?: number; seed?: number };
 }
 
-/** What a step returns. The arrays are views valid until the next step of this sequence. */
+/**
+ * What a step returns. The arrays are views valid until the next step of this sequence. On device `cuda` the
+ * outputs stay in device memory: the views are filled only by {@link Sequence.readOutputs}.
+ */
 export interface StepOutput {
   /** Expert logits of the last position, `[batch x vocabSize]` (view over native memory). */
   logits: Float32Array;
@@ -125,6 +143,7 @@ interface RawParams {
   alpha: number;
   minCandidates: number;
   beta?: number;
+  sample?: { temperature?: number; topK?: number; topP?: number; seed?: number };
 }
 interface RuntimeAddon {
   rtAvailable?: boolean;
@@ -135,12 +154,22 @@ interface RuntimeAddon {
   rtCreateSequence(
     h: unknown,
     o: object,
-  ): { handle: unknown; logits: Float32Array; exitLogits?: Float32Array; exitHidden?: Float32Array; scores?: Float32Array; kvBytes: number };
+  ): {
+    handle: unknown;
+    logits: Float32Array;
+    exitLogits?: Float32Array;
+    exitHidden?: Float32Array;
+    scores?: Float32Array;
+    kvBytes: number;
+    device?: 'cpu' | 'cuda';
+  };
   rtDisposeSequence(h: unknown): void;
   rtPrefill(h: unknown, tokens: Int32Array, lengths: Int32Array, p?: RawParams): Promise<RawStep>;
   rtStep(h: unknown, tokens: Int32Array): Promise<RawStep>;
   rtStepAndContrast(h: unknown, tokens: Int32Array, p: RawParams): Promise<RawStep>;
   rtReorder(h: unknown, parents: Int32Array): void;
+  rtReadOutputs?(h: unknown): void;
+  rtCudaStatus?(cudaDir: string, deviceId: number): string;
 }
 
 /** Where onnxruntime-node's shared library is (or $AUTOCONTRAST_ORT_LIBRARY). */
@@ -171,6 +200,26 @@ function addonOrThrow(libraryPath?: string): RuntimeAddon {
   const addon = loadNative() as unknown as RuntimeAddon;
   if (!ortInfo) ortInfo = addon.rtInit(libraryPath ?? ortLibraryPath());
   return addon;
+}
+
+/** The folder searched for libautocontrast_cuda.so (the addon's own folder, unless $AUTOCONTRAST_CUDA_LIB is set). */
+function cudaDir(): string {
+  const p = nativeInfo().path;
+  return p ? dirname(p) : '';
+}
+
+/**
+ * Whether `loadModel(..., { device: 'cuda' })` can work here, and if not, every reason why: ONNX Runtime's CUDA
+ * provider not installed next to onnxruntime-node's libonnxruntime (with the command that installs it), the
+ * autocontrast CUDA library not built, no CUDA driver, no device, or no device `deviceId`. Loads ONNX Runtime.
+ */
+export function cudaRuntimeStatus(options: { deviceId?: number; libraryPath?: string } = {}): { available: boolean; reason?: string } {
+  const st = runtimeStatus();
+  if (!st.available) return { available: false, reason: `the native runtime is unavailable: ${st.reason}` };
+  const addon = addonOrThrow(options.libraryPath);
+  if (typeof addon.rtCudaStatus !== 'function') return { available: false, reason: 'this addon build has no CUDA decode loop (rebuild it)' };
+  const why = addon.rtCudaStatus(cudaDir(), options.deviceId ?? 0);
+  return why ? { available: false, reason: why } : { available: true };
 }
 
 /** ONNX Runtime's version and the C API version the addon uses (loads the library on first call). */
@@ -236,6 +285,9 @@ function toRaw(d: GraphDescription, o: LoadOptions): object {
     interOpThreads: o.interOpThreads,
     allowSpinning: o.allowSpinning,
     optimizationLevel: o.optimizationLevel,
+    device: o.device ?? 'cpu',
+    deviceId: o.deviceId ?? 0,
+    cudaDir: o.device === 'cuda' ? cudaDir() : undefined,
   };
 }
 
@@ -245,10 +297,16 @@ function toRaw(d: GraphDescription, o: LoadOptions): object {
  * match the description (missing or unexpected inputs/outputs, wrong static shapes), with ONNX Runtime's message.
  */
 export async function loadModel(source: string | GraphDescription, options: LoadOptions = {}): Promise<RuntimeModel> {
+  if (options.device !== undefined && options.device !== 'cpu' && options.device !== 'cuda') {
+    throw new RangeError(`device must be 'cpu' or 'cuda', got ${String(options.device)}`);
+  }
+  if (options.deviceId !== undefined && (!Number.isInteger(options.deviceId) || options.deviceId < 0)) {
+    throw new RangeError(`deviceId must be a non-negative integer, got ${options.deviceId}`);
+  }
   const addon = addonOrThrow(options.libraryPath);
   const desc = typeof source === 'string' ? describeFromManifest(resolve(source), readManifest(resolve(source))) : source;
   const raw = await addon.rtLoadModel(toRaw(desc, options));
-  return new RuntimeModel(addon, raw.handle, desc, raw.inputs, raw.outputs, raw.threads);
+  return new RuntimeModel(addon, raw.handle, desc, raw.inputs, raw.outputs, raw.threads, options.device ?? 'cpu');
 }
 
 /** A loaded model (one ONNX Runtime session), shared by any number of sequences, also concurrently. */
@@ -264,9 +322,20 @@ export class RuntimeModel {
   readonly outputNames: readonly string[];
   /** Intra-op threads of the session. */
   readonly threads: number;
+  /** Where the session runs and the sequences keep their buffers. */
+  readonly device: 'cpu' | 'cuda';
 
   /** @internal Use {@link loadModel}. */
-  constructor(addon: RuntimeAddon, handle: unknown, d: GraphDescription, inputs: string[], outputs: string[], threads: number) {
+  constructor(
+    addon: RuntimeAddon,
+    handle: unknown,
+    d: GraphDescription,
+    inputs: string[],
+    outputs: string[],
+    threads: number,
+    device: 'cpu' | 'cuda' = 'cpu',
+  ) {
+    this.device = device;
     this.#addon = addon;
     this.#handle = handle;
     this.description = d;
@@ -322,7 +391,13 @@ function toInt32(values: ArrayLike<number>, what: string): Int32Array {
 function rawParams(o: StepContrastOptions): RawParams {
   const mode = o.mode ?? 'acd';
   if (mode !== 'acd' && mode !== 'cd') throw new RangeError(`contrast mode must be 'acd' or 'cd', got ${String(mode)}`);
-  return { mode: mode === 'acd' ? 0 : 1, alpha: o.alpha ?? 0.1, minCandidates: o.minCandidates ?? 1, ...(o.beta !== undefined ? { beta: o.beta } : {}) };
+  return {
+    mode: mode === 'acd' ? 0 : 1,
+    alpha: o.alpha ?? 0.1,
+    minCandidates: o.minCandidates ?? 1,
+    ...(o.beta !== undefined ? { beta: o.beta } : {}),
+    ...(o.sample !== undefined ? { sample: o.sample } : {}),
+  };
 }
 
 /**
@@ -341,8 +416,10 @@ export class Sequence {
   readonly maxLength: number;
   /** Vocabulary size. */
   readonly vocabSize: number;
-  /** Bytes of KV cache held natively. */
+  /** Bytes of KV cache held natively (device memory on `cuda`). */
   readonly kvBytes: number;
+  /** `cuda`: the output views are host copies that only {@link readOutputs} fills. */
+  readonly device: 'cpu' | 'cuda';
   /** Tokens in the cache (padding included). */
   pastLength = 0;
 
@@ -361,6 +438,7 @@ export class Sequence {
     this.maxLength = maxLength;
     this.vocabSize = vocabSize;
     this.kvBytes = raw.kvBytes;
+    this.device = raw.device ?? 'cpu';
   }
 
   #check(): void {
@@ -441,6 +519,17 @@ export class Sequence {
   reorder(parents: ArrayLike<number>): void {
     this.#check();
     this.#addon.rtReorder(this.#handle, toInt32(parents, 'parents'));
+  }
+
+  /**
+   * The last step's outputs as views (valid until the next step). On device `cuda` this first copies the logits,
+   * exit outputs and contrasted scores from device memory (synchronous; that copy is exactly what the device
+   * path otherwise avoids, so call it for inspection, not per token). On the CPU the views are already current.
+   */
+  readOutputs(): { logits: Float32Array; exitLogits?: Float32Array; exitHidden?: Float32Array; scores?: Float32Array } {
+    this.#check();
+    if (this.device === 'cuda') this.#addon.rtReadOutputs?.(this.#handle);
+    return { ...this.#views };
   }
 
   /** Frees the KV cache (after a running step, if any). Views handed out stay readable but stale. */

@@ -530,6 +530,15 @@ int contrast_host_impl(int device, int32_t dtype, const void* expert, const void
   return rc;
 }
 
+// ---- gather for the decode loop (ac_cuda_gather_rows) ----
+__global__ void gather_rows_kernel(const float* values, int64_t rows, int64_t vocab, const int32_t* index,
+                                   float* out) {
+  const int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  const int32_t i = index[r];
+  out[r] = (i >= 0 && i < vocab) ? values[r * vocab + i] : __int_as_float(0x7fc00000);
+}
+
 }  // namespace
 
 extern "C" {
@@ -721,6 +730,77 @@ AC_CUDA_API int ac_cuda_beam_candidates_host(int device, const float* logprobs, 
   AC_TRY(cudaStreamSynchronize(s->stream), "cudaStreamSynchronize");
   g_msg = keep;
   return rc;
+}
+
+AC_CUDA_API int ac_cuda_set_device(int device) {
+  AC_TRY(cudaSetDevice(device), "cudaSetDevice");
+  return AC_CUDA_OK;
+}
+
+AC_CUDA_API int ac_cuda_stream_create(int device, void** stream) {
+  if (!stream) return fail(AC_CUDA_ERR_INVALID_ARGUMENT, "stream is null");
+  *stream = nullptr;
+  AC_TRY(cudaSetDevice(device), "cudaSetDevice");
+  cudaStream_t st = nullptr;
+  AC_TRY(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+  *stream = st;
+  return AC_CUDA_OK;
+}
+
+AC_CUDA_API int ac_cuda_stream_destroy(void* stream) {
+  if (!stream) return AC_CUDA_OK;
+  cudaStream_t st = static_cast<cudaStream_t>(stream);
+  AC_TRY(cudaStreamSynchronize(st), "cudaStreamSynchronize");
+  {
+    std::lock_guard<std::mutex> lk(g_ws_mu);
+    for (auto it = g_ws.begin(); it != g_ws.end();) {
+      if (it->first.second == stream) {
+        free_ws(*it->second);
+        it = g_ws.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  AC_TRY(cudaStreamDestroy(st), "cudaStreamDestroy");
+  return AC_CUDA_OK;
+}
+
+AC_CUDA_API int ac_cuda_stream_synchronize(void* stream) {
+  AC_TRY(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)), "cudaStreamSynchronize");
+  return AC_CUDA_OK;
+}
+
+AC_CUDA_API int ac_cuda_malloc(int device, size_t bytes, void** ptr) {
+  if (!ptr) return fail(AC_CUDA_ERR_INVALID_ARGUMENT, "ptr is null");
+  *ptr = nullptr;
+  AC_TRY(cudaSetDevice(device), "cudaSetDevice");
+  AC_TRY(cudaMalloc(ptr, bytes ? bytes : 256), "cudaMalloc");
+  return AC_CUDA_OK;
+}
+
+AC_CUDA_API int ac_cuda_free(void* ptr) {
+  if (!ptr) return AC_CUDA_OK;
+  AC_TRY(cudaFree(ptr), "cudaFree");
+  return AC_CUDA_OK;
+}
+
+AC_CUDA_API int ac_cuda_memcpy_async(void* stream, void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return AC_CUDA_OK;
+  if (!dst || !src) return fail(AC_CUDA_ERR_INVALID_ARGUMENT, "dst or src is null");
+  AC_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, static_cast<cudaStream_t>(stream)), "cudaMemcpyAsync");
+  return AC_CUDA_OK;
+}
+
+AC_CUDA_API int ac_cuda_gather_rows(void* stream, const float* values, int64_t rows, int64_t vocab,
+                                    const int32_t* index, float* out) {
+  AC_CHECK(check_shape(rows, vocab));
+  if (!values || !index || !out) return fail(AC_CUDA_ERR_INVALID_ARGUMENT, "values, index or out is null");
+  const int threads = 128;
+  const unsigned blocks = static_cast<unsigned>((rows + threads - 1) / threads);
+  gather_rows_kernel<<<blocks, threads, 0, static_cast<cudaStream_t>(stream)>>>(values, rows, vocab, index, out);
+  AC_TRY(cudaGetLastError(), "gather kernel launch");
+  return AC_CUDA_OK;
 }
 
 }  // extern "C"
