@@ -18,16 +18,23 @@ Options:
   --exits L1,L2     exit layers (default: the checkpoint's trained heads, else every layer; "all")
   --heads FILE      safetensors file with trained heads exit_heads.{L}.weight [vocab, hidden]
   --exit-outputs K  both (default: exit.{L}.hidden and exit.{L}.logits) or hidden (cheaper steps)
+  --weights W       float32 (default: all weights dequantised) or q4: GGUF Q4_0/Q4_1 matrices stay
+                    4-bit (ONNX Runtime MatMulNBits); other tensor types stay float32
+  --accuracy-level N  MatMulNBits accuracy_level with --weights q4 (0 float, 4 int8; default 4)
   --force           replace DIR when it exists
   -h, --help        this help`;
 
 /** Runs `convert`. */
 export async function runConvert(argv: readonly string[]): Promise<void> {
-  const args = parseArgs(argv, { out: 'value', exits: 'value', heads: 'value', 'exit-outputs': 'value', force: 'flag', help: 'flag' }, 'convert');
+  const args = parseArgs(argv, { out: 'value', exits: 'value', heads: 'value', 'exit-outputs': 'value', weights: 'value', 'accuracy-level': 'value', force: 'flag', help: 'flag' }, 'convert');
   if (args.options.has('help')) return void console.log(CONVERT_HELP);
   if (args.positional.length !== 1) throw new UsageError('convert: expected one input (a .gguf file or a Hugging Face checkpoint folder)');
   const out = optionValue(args, 'out');
   if (!out) throw new UsageError('convert: --out DIR is required');
+  const weights = optionValue(args, 'weights');
+  if (weights !== undefined && weights !== 'q4' && weights !== 'float32') throw new UsageError(`convert: --weights must be q4 or float32 (got "${weights}")`);
+  const level = optionValue(args, 'accuracy-level');
+  if (level !== undefined && !['0', '1', '2', '3', '4'].includes(level)) throw new UsageError(`convert: --accuracy-level must be 0 to 4 (got "${level}")`);
   const bar = new ProgressBar();
   let res;
   try {
@@ -37,6 +44,8 @@ export async function runConvert(argv: readonly string[]): Promise<void> {
       heads: optionValue(args, 'heads'),
       exitOutputs: optionValue(args, 'exit-outputs') as 'both' | 'hidden' | undefined,
       overwrite: args.options.has('force'),
+      quantized: weights,
+      ...(level !== undefined ? { matMulNBits: { accuracyLevel: Number(level) as 0 | 1 | 2 | 3 | 4 } } : {}),
       onProgress: (done, total) => bar.update('writing weights', done, total),
       onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
     });

@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { buildDecoderGraph } from '../graph/build-decoder';
+import type { MatMulNBitsOptions } from '../graph/matmul-nbits';
 import type { BuiltDecoderGraph } from '../graph/decoder-graph';
 import { buildGptNeoGraph } from './gpt-neo-graph';
 import { writeBuiltFolder } from './write-built-folder';
@@ -41,6 +42,14 @@ export interface ConvertOptions {
   readonly logitPositions?: LogitPositions;
   /** Progress of the weight data written, in bytes. */
   readonly onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /**
+   * Weight storage: `float32` (default: every matrix dequantised) or `q4`: GGUF Q4_0 / Q4_1
+   * linear-layer matrices stay 4-bit as ONNX Runtime's `com.microsoft.MatMulNBits` (other tensor
+   * types, the embedding and the LM head stay float32). Has no effect on float checkpoints.
+   */
+  readonly quantized?: 'q4' | 'float32';
+  /** Tuning of the `q4` path (accuracy level, Q4_1 encoding). */
+  readonly matMulNBits?: MatMulNBitsOptions;
   /** Non-fatal notes (e.g. a tokenizer that could not be converted). */
   readonly onWarning?: (message: string) => void;
 }
@@ -63,7 +72,7 @@ export interface ConvertResult {
  * Opens `input` with the matching importer: a `.gguf` file (or any file starting with the GGUF
  * magic) or a folder with `config.json`.
  */
-export function importCheckpoint(input: string): ImportedModel {
+export function importCheckpoint(input: string, options: { quantized?: 'q4' | 'float32' } = {}): ImportedModel {
   let st: fs.Stats;
   try {
     st = fs.statSync(input);
@@ -78,7 +87,7 @@ export function importCheckpoint(input: string): ImportedModel {
   } finally {
     fs.closeSync(fd);
   }
-  if (magic.toString('latin1') === 'GGUF') return importGguf(input);
+  if (magic.toString('latin1') === 'GGUF') return importGguf(input, { weights: options.quantized });
   throw new ConvertError(`${input}: not a GGUF file (bad magic) and not a Hugging Face checkpoint folder`);
 }
 
@@ -109,7 +118,11 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
   const t0 = Date.now();
   const requested = typeof options.exits === 'string' ? parseExitList(options.exits) : options.exits ? [...options.exits] : undefined;
   if (fs.existsSync(options.out) && !options.overwrite) throw new ConvertError(`${options.out} already exists (use overwrite to replace it)`);
-  const m = importCheckpoint(input);
+  if (options.quantized !== undefined && options.quantized !== 'q4' && options.quantized !== 'float32') {
+    throw new ConvertError(`weights must be "q4" or "float32" (got "${String(options.quantized)}")`);
+  }
+  const q4 = options.quantized === 'q4';
+  const m = importCheckpoint(input, { quantized: options.quantized });
   let heads: HeadsFromFile | undefined;
   try {
     if (options.heads) heads = readHeadsFile(options.heads, m.config.vocabSize, m.config.hiddenSize);
@@ -126,7 +139,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
     try {
       built = config.architecture === 'gpt-neo'
         ? buildGptNeoGraph(config, weights, { exits, logitPositions })
-        : buildDecoderGraph(config, weights, { exits, logitPositions });
+        : buildDecoderGraph(config, weights, { exits, logitPositions, ...(q4 ? { matMulNBits: options.matMulNBits ?? {} } : {}) });
     } catch (e) {
       throw new ConvertError(`the weights do not match the configuration: ${(e as Error).message}`);
     }
@@ -138,8 +151,8 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
       overwrite: options.overwrite,
       onProgress: options.onProgress,
     };
-    const written = config.architecture === 'gpt-neo'
-      ? await writeBuiltFolder(options.out, built, { ...files, manifestConfig: config })
+    const written = config.architecture === 'gpt-neo' || q4
+      ? await writeBuiltFolder(options.out, built, { ...files, ...(config.architecture === 'gpt-neo' ? { manifestConfig: config } : {}) })
       : await writeModelFolder(options.out, { config, weights, exits, logitPositions, ...files });
     return {
       dir: written.dir,

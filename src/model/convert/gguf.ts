@@ -9,7 +9,7 @@ import { ropeInverseFrequencies } from '../graph/rotary';
 import { canDequantize } from '../import/gguf/dequantize/index';
 import { GgufError } from '../import/gguf/errors';
 import { readGguf, type GgufFile } from '../import/gguf/gguf-file';
-import { ggmlTypeName } from '../import/gguf/tensor-types';
+import { GgmlType, ggmlTypeName } from '../import/gguf/tensor-types';
 import { tokenizerJsonFromGguf } from '../import/tokenizer/tokenizer-from-gguf';
 import type { SpecialTokens } from '../manifest/manifest-types';
 import { ConvertError } from './convert-error';
@@ -103,12 +103,21 @@ export function ggufToHfName(name: string): string | undefined {
   return hit ? `model.layers.${m[1]}.${hit[1]}` : undefined;
 }
 
+/** Options of {@link importGguf}. */
+export interface GgufImportOptions {
+  /**
+   * `q4`: Q4_0 / Q4_1 matrices also carry their raw 4-bit blocks (`WeightTensor.q4`) so that the
+   * graph can keep them quantised; `float32` (default): dequantised data only.
+   */
+  readonly weights?: 'q4' | 'float32';
+}
+
 /**
  * Opens a GGUF file for conversion. Checks the architecture and that every used tensor can be
  * dequantised before anything is written.
  * @throws {ConvertError} for unsupported architectures or tensor types and malformed metadata.
  */
-export function importGguf(file: string): ImportedModel {
+export function importGguf(file: string, options: GgufImportOptions = {}): ImportedModel {
   let g: GgufFile;
   try {
     g = readGguf(file);
@@ -138,7 +147,13 @@ export function importGguf(file: string): ImportedModel {
       if (!canDequantize(t.type)) throw new ConvertError(`unsupported tensor type ${ggmlTypeName(t.type)} (tensor ${t.name})`);
       if (t.offset + t.byteSize > g.fileSize) throw new ConvertError(`${file}: tensor ${t.name} extends past the end of the file (truncated?)`);
       sourceBytes += t.byteSize;
-      weights.set(hf, { dims: [...t.shape], data: () => gg.readTensorFloat32(t) });
+      const q4Kind = t.type === GgmlType.Q4_0 ? 'q4_0' : t.type === GgmlType.Q4_1 ? 'q4_1' : undefined;
+      const keepQ4 = options.weights === 'q4' && q4Kind !== undefined && t.shape.length === 2;
+      weights.set(hf, {
+        dims: [...t.shape],
+        data: () => gg.readTensorFloat32(t),
+        ...(keepQ4 ? { q4: { kind: q4Kind, read: () => gg.readQ4Rows(t, 0, t.shape[0]) } } : {}),
+      });
     }
     const warnings: string[] = [];
     let tokenizerJson: object | undefined;

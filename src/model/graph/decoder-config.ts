@@ -7,6 +7,7 @@
  * `hidden_states[L]` and the reference package's `lm_head_layer_indices`. Exit `numLayers` with
  * kind `lens` equals the model's own `logits`.
  */
+import type { MatMulNBitsOptions } from './matmul-nbits';
 
 /** Hyper-parameters common to every decoder architecture. */
 export interface DecoderConfigBase {
@@ -137,4 +138,9 @@ export interface DecoderBuildOptions {
   readonly logitPositions?: LogitPositions;
   /** Default-domain opset (17 or 18; default 17). */
   readonly opset?: 17 | 18;
+  /**
+   * Keep 4-bit (Q4_0 / Q4_1) linear weights quantised as `com.microsoft.MatMulNBits` (Llama
+   * builder; weights without a `q4` form stay float32). Off (float32 everywhere) when undefined.
+   */
+  readonly matMulNBits?: MatMulNBitsOptions;
 }

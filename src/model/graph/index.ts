@@ -21,7 +21,8 @@ export {
   addRandomExitWeights,
   type RandomWeightOptions,
 } from './random-weights';
-export type { WeightTensor, WeightMap, Float32Data, TensorSource } from './onnx/tensor-source';
+export type { WeightTensor, WeightMap, Float32Data, TensorSource, Q4Weight, Q4WeightBlocks } from './onnx/tensor-source';
+export { matMulNBits, canQuantize, type MatMulNBitsOptions } from './matmul-nbits';
 export { writeOnnxModel, type WriteOnnxOptions, type WrittenOnnxModel } from './onnx/write-onnx-model';
 export { GraphBuilder } from './onnx/graph-builder';
 export { Ops } from './onnx/ops';

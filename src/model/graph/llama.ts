@@ -20,7 +20,7 @@ import { checkBaseConfig, declarePresentOutputs, newDecoderGraph, type BuiltDeco
 import { attentionBias, declareDecoderInputs } from './decoder-inputs';
 import { buildDecoderOutputs } from './decoder-outputs';
 import { presentName } from './io-names';
-import { linear, rmsNorm, silu } from './layers';
+import { rmsNorm, silu } from './layers';
 import { Ops } from './onnx/ops';
 import type { WeightMap } from './onnx/tensor-source';
 import { ropeInverseFrequencies, rotaryTables } from './rotary';
@@ -41,7 +41,7 @@ export function buildLlamaGraph(config: LlamaConfig, weights: WeightMap, options
   }
   const g = newDecoderGraph('llama_multi_exit', options);
   const ops = new Ops(g);
-  const w = new WeightReader(weights, g);
+  const w = new WeightReader(weights, g, options.matMulNBits);
   const positions = options.logitPositions ?? 'all';
   const inputs = declareDecoderInputs(g, n, KVH, hd, positions === 'input');
   const bias = attentionBias(ops, inputs);
@@ -58,11 +58,11 @@ export function buildLlamaGraph(config: LlamaConfig, weights: WeightMap, options
     const p = `model.layers.${i}`;
     const a = rmsNorm(ops, x, w.initializer(`${p}.input_layernorm.weight`, [d]), eps);
     const proj = (m: string) => `${p}.self_attn.${m}_proj`;
-    const qkvW = w.fusedLinear(`${p}.self_attn.qkv.weight_t`, [
+    const qkvParts = [
       { name: `${proj('q')}.weight`, dims: [qOut, d] },
       { name: `${proj('k')}.weight`, dims: [kvOut, d] },
       { name: `${proj('v')}.weight`, dims: [kvOut, d] },
-    ]);
+    ];
     const qkvB = config.attentionBias
       ? w.fusedVector(`${p}.self_attn.qkv.bias`, [
           { name: `${proj('q')}.bias`, dims: [qOut] },
@@ -70,24 +70,22 @@ export function buildLlamaGraph(config: LlamaConfig, weights: WeightMap, options
           { name: `${proj('v')}.bias`, dims: [kvOut] },
         ])
       : undefined;
-    const [q, k, v] = ops.split(linear(ops, a, qkvW, qkvB), [qOut, kvOut, kvOut], -1);
+    const [q, k, v] = ops.split(w.linear(ops, a, `${p}.self_attn.qkv.weight_t`, qkvParts, qkvB), [qOut, kvOut, kvOut], -1);
     const ctx = selfAttention(ops, {
       q, k, v, numHeads: H, numKvHeads: KVH, headDim: hd,
       pastKey: inputs.past[i].key, pastValue: inputs.past[i].value,
       presentKey: presentName(i, 'key'), presentValue: presentName(i, 'value'),
       bias, rotary,
     });
-    const oW = w.fusedLinear(`${proj('o')}.weight_t`, [{ name: `${proj('o')}.weight`, dims: [d, qOut] }]);
-    x = ops.add(x, linear(ops, ctx, oW));
+    x = ops.add(x, w.linear(ops, ctx, `${proj('o')}.weight_t`, [{ name: `${proj('o')}.weight`, dims: [d, qOut] }]));
     const m = rmsNorm(ops, x, w.initializer(`${p}.post_attention_layernorm.weight`, [d]), eps);
     const mlp = (name: string) => `${p}.mlp.${name}_proj.weight`;
-    const guW = w.fusedLinear(`${p}.mlp.gate_up.weight_t`, [
+    const guParts = [
       { name: mlp('gate'), dims: [I, d] },
       { name: mlp('up'), dims: [I, d] },
-    ]);
-    const [gate, up] = ops.split(linear(ops, m, guW), [I, I], -1);
-    const downW = w.fusedLinear(`${mlp('down')}_t`, [{ name: mlp('down'), dims: [d, I] }]);
-    x = ops.add(x, linear(ops, ops.mul(silu(ops, gate), up), downW));
+    ];
+    const [gate, up] = ops.split(w.linear(ops, m, `${p}.mlp.gate_up.weight_t`, guParts), [I, I], -1);
+    x = ops.add(x, w.linear(ops, ops.mul(silu(ops, gate), up), `${mlp('down')}_t`, [{ name: mlp('down'), dims: [d, I] }]));
     hiddens.push(x);
   }
   declarePresentOutputs(g, n, KVH, hd);

@@ -2,7 +2,10 @@
  * Looks weights up by name with shape checks and registers them as graph initializers
  * (lazily: their data is only read when the model is written).
  */
+import { linear } from './layers';
+import { canQuantize, matMulNBits, type MatMulNBitsOptions } from './matmul-nbits';
 import type { GraphBuilder } from './onnx/graph-builder';
+import type { Ops } from './onnx/ops';
 import {
   concatVectorsSource,
   fusedTransposedSource,
@@ -23,10 +26,13 @@ export class WeightReader {
   /**
    * @param weights the weight map
    * @param g the graph initializers are added to
+   * @param q4 when given, linear layers whose weights are all 4-bit (see {@link WeightReader.linear})
+   *   stay quantised as MatMulNBits
    */
   constructor(
     private readonly weights: WeightMap,
     private readonly g: GraphBuilder,
+    private readonly q4?: MatMulNBitsOptions,
   ) {}
 
   /** Whether a weight exists. */
@@ -62,6 +68,23 @@ export class WeightReader {
   fusedLinear(as: string, parts: readonly { name: string; dims: readonly number[] }[]): string {
     const resolved = parts.map((p) => ({ name: p.name, weight: this.get(p.name, p.dims) }));
     return this.g.initializer(as, fusedTransposedSource(resolved));
+  }
+
+  /**
+   * `x · [W_1; W_2; ...]^T (+ bias)` for `nn.Linear` weights `[out_i, in]` fused along the output
+   * axis: MatMulNBits on the 4-bit blocks when this reader keeps 4-bit weights and every part has
+   * them (same format), else one float MatMul on a fused transposed initializer named `as`.
+   * `x` must be `[batch, positions, in]`.
+   */
+  linear(ops: Ops, x: string, as: string, parts: readonly { name: string; dims: readonly number[] }[], bias?: string): string {
+    if (this.q4) {
+      const resolved = parts.map((p) => ({ name: p.name, weight: this.get(p.name, p.dims) }));
+      if (canQuantize(resolved)) {
+        const y = matMulNBits(ops, x, as.replace(/\.weight_t$|_t$/, ''), resolved, this.q4);
+        return bias ? ops.add(y, bias) : y;
+      }
+    }
+    return linear(ops, x, this.fusedLinear(as, parts), bias);
   }
 
   /** Registers 1-D weights concatenated into one initializer named `as`. */

@@ -17,6 +17,32 @@ export interface WeightTensor {
   readonly dims: readonly number[];
   /** The values, or a loader returning them. */
   readonly data: Float32Data;
+  /**
+   * The same matrix still 4-bit block-quantised (GGUF Q4_0 / Q4_1 rows of `dims = [out, in]`),
+   * when the importer has it: builders may keep it quantised (MatMulNBits) instead of `data`.
+   */
+  readonly q4?: Q4Weight;
+}
+
+/**
+ * A `[rows, cols]` matrix in 32-element 4-bit blocks along each row (row-major blocks).
+ * Element k of block b is `(code - 8) * scales[b]` (`q4_0`) or `code * scales[b] + mins[b]` (`q4_1`).
+ */
+export interface Q4Weight {
+  /** Block format. */
+  readonly kind: 'q4_0' | 'q4_1';
+  /** Loads the blocks (called at write time). */
+  read(): Q4WeightBlocks | Promise<Q4WeightBlocks>;
+}
+
+/** The blocks of a {@link Q4Weight}. */
+export interface Q4WeightBlocks {
+  /** Per-block scale d. */
+  readonly scales: Float32Array;
+  /** Per-block minimum m (`q4_1` only). */
+  readonly mins: Float32Array | null;
+  /** 16 bytes per block, ggml order: byte j = element j (low nibble) | element j+16 (high nibble). */
+  readonly codes: Uint8Array;
 }
 
 /** Weights by name (naming conventions are documented by each architecture builder). */

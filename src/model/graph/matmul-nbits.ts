@@ -1,0 +1,165 @@
+/**
+ * Linear layers whose weights stay 4-bit quantised in the graph: ONNX Runtime's contrib operator
+ * `com.microsoft.MatMulNBits` (Y = A · dequant(B)^T), fed directly from GGUF Q4_0 / Q4_1 blocks.
+ *
+ * Layout written (bits = 4, block_size = 32; N output features, K input features, K % 32 == 0):
+ * - `B`: uint8 `[N, K/32, 16]`: row n's blocks in order; within a block, byte i holds element 2i
+ *   in its low nibble and element 2i+1 in its high nibble (ggml's j / j+16 order is re-packed).
+ * - `scales`: float `[N * K/32]`, block (n, b) at n * K/32 + b.
+ * - Q4_0 (w = (q - 8) d): no `zero_points` input: the operator's default zero point is 8.
+ * - Q4_1 (w = q d + m), two encodings:
+ *   - `split` (default): the same symmetric operator as Q4_0, i.e. w = (q - 8) d + (m + 8 d), plus
+ *     the block-constant part as a small float product: blocksum(x) [.., K/32] · M^T, where
+ *     M[n, b] = m + 8 d. This keeps ONNX Runtime's fast packed kernel (no zero points).
+ *   - `float-zero-point`: `zero_points` float `[N * K/32]` = -m / d (so (q - zp) d = q d + m).
+ *
+ * Several `[out_i, K]` matrices of the same block format can be fused along N (q/k/v, gate/up):
+ * their rows simply follow each other.
+ */
+import { repackQ4Sequential } from '../import/gguf/q4-blocks';
+import type { GraphBuilder } from './onnx/graph-builder';
+import { attr, OnnxDataType } from './onnx/onnx-types';
+import type { Ops } from './onnx/ops';
+import type { Q4WeightBlocks, TensorSource, WeightTensor } from './onnx/tensor-source';
+
+/** Options of the MatMulNBits path. */
+export interface MatMulNBitsOptions {
+  /**
+   * `accuracy_level` attribute: 0 (unset: float compute), 1 fp32, 2 fp16, 3 bf16, 4 int8
+   * (activations quantised to int8 per block; fastest on most CPUs). Default 4.
+   */
+  readonly accuracyLevel?: 0 | 1 | 2 | 3 | 4;
+  /** How Q4_1's per-block minimum is expressed (see the module comment). Default `split`. */
+  readonly q4_1?: 'split' | 'float-zero-point';
+}
+
+/** Block size used (GGUF Q4_0 / Q4_1). */
+export const Q4_BLOCK = 32;
+
+/** The MatMulNBits contrib domain. */
+export const MS_DOMAIN = 'com.microsoft';
+
+interface Part {
+  readonly name: string;
+  readonly weight: WeightTensor;
+}
+
+/** Whether `parts` can be written as one MatMulNBits: all Q4 of the same kind, same K, K % 32 == 0. */
+export function canQuantize(parts: readonly Part[]): boolean {
+  if (parts.length === 0) return false;
+  const kind = parts[0].weight.q4?.kind;
+  const k = parts[0].weight.dims[1];
+  return parts.every(
+    (p) => p.weight.q4 !== undefined && p.weight.q4.kind === kind && p.weight.dims.length === 2 && p.weight.dims[1] === k && k % Q4_BLOCK === 0,
+  );
+}
+
+async function loadBlocks(p: Part): Promise<Q4WeightBlocks> {
+  const q = p.weight.q4;
+  if (!q) throw new Error(`weight ${p.name} is not 4-bit quantised`);
+  const b = await q.read();
+  const [rows, k] = p.weight.dims;
+  const blocks = (rows * k) / Q4_BLOCK;
+  if (b.scales.length !== blocks || b.codes.length !== blocks * 16 || (q.kind === 'q4_1' && b.mins?.length !== blocks)) {
+    throw new RangeError(`weight ${p.name}: 4-bit blocks do not match shape [${rows}, ${k}]`);
+  }
+  return b;
+}
+
+function bytesOf(a: Float32Array | Uint8Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** Concatenates per-part arrays of `perBlock` values (one per block, parts in order). */
+function concatParts<T extends Float32Array | Uint8Array>(
+  parts: readonly Part[],
+  make: (n: number) => T,
+  perBlock: number,
+  pick: (b: Q4WeightBlocks, kind: 'q4_0' | 'q4_1') => T,
+): () => Promise<T> {
+  return async () => {
+    const total = parts.reduce((s, p) => s + (p.weight.dims[0] * p.weight.dims[1]) / Q4_BLOCK, 0);
+    const out = make(total * perBlock);
+    let at = 0;
+    for (const p of parts) {
+      const v = pick(await loadBlocks(p), p.weight.q4!.kind);
+      out.set(v, at);
+      at += v.length;
+    }
+    return out;
+  };
+}
+
+/** Float zero point -m/d for Q4_1 (with a tiny stand-in scale where d is 0, so w = m holds). */
+function q4_1ZeroPoints(b: Q4WeightBlocks): { scales: Float32Array; zeroPoints: Float32Array } {
+  const n = b.scales.length;
+  const scales = new Float32Array(n);
+  const zeroPoints = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let d = b.scales[i];
+    const m = b.mins![i];
+    if (d === 0) d = m === 0 ? 1 : Math.abs(m) * 2 ** -24;
+    scales[i] = d;
+    zeroPoints[i] = -m / d;
+  }
+  return { scales, zeroPoints };
+}
+
+/**
+ * Registers the initializers of a MatMulNBits for `parts` (`[out_i, K]` matrices fused along N)
+ * and adds the node(s) computing `x · W^T` for `x` of shape `[.., K]`. Returns the output name.
+ */
+export function matMulNBits(ops: Ops, x: string, as: string, parts: readonly Part[], options: MatMulNBitsOptions = {}, out?: string): string {
+  if (!canQuantize(parts)) throw new Error(`${as}: weights are not fusable 4-bit matrices`);
+  const g: GraphBuilder = ops.g;
+  g.useDomain(MS_DOMAIN, 1);
+  const kind = parts[0].weight.q4!.kind;
+  const K = parts[0].weight.dims[1];
+  const N = parts.reduce((s, p) => s + p.weight.dims[0], 0);
+  const kb = K / Q4_BLOCK;
+  const src = (dataType: typeof OnnxDataType.FLOAT | typeof OnnxDataType.UINT8, dims: number[], data: () => Promise<Float32Array | Uint8Array>): TensorSource => ({
+    dataType,
+    dims,
+    bytes: async () => bytesOf(await data()),
+  });
+  const bName = g.initializer(`${as}.q4_b`, src(OnnxDataType.UINT8, [N, kb, 16], concatParts(parts, (n) => new Uint8Array(n), 16, (b) => repackQ4Sequential(b.codes))));
+  const floatZp = kind === 'q4_1' && options.q4_1 === 'float-zero-point';
+  const scales = g.initializer(
+    `${as}.q4_scales`,
+    src(OnnxDataType.FLOAT, [N * kb], concatParts(parts, (n) => new Float32Array(n), 1, (b, k) => (k === 'q4_1' && floatZp ? q4_1ZeroPoints(b).scales : b.scales))),
+  );
+  const inputs = [x, bName, scales];
+  if (floatZp) {
+    inputs.push(g.initializer(`${as}.q4_zero_points`, src(OnnxDataType.FLOAT, [N * kb], concatParts(parts, (n) => new Float32Array(n), 1, (b) => q4_1ZeroPoints(b).zeroPoints))));
+  }
+  const attrs = {
+    K: attr.int(K),
+    N: attr.int(N),
+    bits: attr.int(4),
+    block_size: attr.int(Q4_BLOCK),
+    accuracy_level: attr.int(options.accuracyLevel ?? 4),
+  };
+  const split = kind === 'q4_1' && !floatZp;
+  const y = g.node('MatMulNBits', inputs, attrs, { domain: MS_DOMAIN, ...(out && !split ? { outputs: [out] } : {}) })[0];
+  if (!split) return y;
+  // Block-constant part: M^T [K/32, N], M[n, b] = m + 8 d.
+  const mT = g.initializer(`${as}.q4_min_t`, src(OnnxDataType.FLOAT, [kb, N], async () => {
+    const t = new Float32Array(kb * N);
+    let row = 0;
+    for (const p of parts) {
+      const b = await loadBlocks(p);
+      const rows = p.weight.dims[0];
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < kb; j++) {
+          const i = r * kb + j;
+          t[j * N + row + r] = b.mins![i] + 8 * b.scales[i];
+        }
+      }
+      row += rows;
+    }
+    return t;
+  }));
+  const blocked = ops.reshape(x, [0, 0, kb, Q4_BLOCK]);
+  const sums = g.node('ReduceSum', [blocked, g.constInt64([-1])], { keepdims: attr.int(0) })[0];
+  return ops.add(y, ops.matMul(sums, mT), out);
+}

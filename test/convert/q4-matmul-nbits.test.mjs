@@ -1,0 +1,138 @@
+// MatMulNBits (4-bit weights kept quantised): layout checked numerically against float64.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import path from 'node:path';
+import { graph, manifest, ort, tempDir, step } from '../graph/helpers.mjs';
+import convertPkg from '../../dist/model/convert/write-built-folder.js';
+
+const { GraphBuilder, Ops, matMulNBits, buildLlamaGraph, tinyDecoderWeights, mulberry32 } = graph;
+
+/** A random Q4_0 / Q4_1 matrix [rows, k]: ggml-ordered codes, scales, mins and its float64 values. */
+function randomQ4(kind, rows, k, seed, { zeroScaleBlock = false } = {}) {
+  const rnd = mulberry32(seed);
+  const blocks = (rows * k) / 32;
+  const scales = new Float32Array(blocks);
+  const mins = kind === 'q4_1' ? new Float32Array(blocks) : null;
+  const codes = new Uint8Array(blocks * 16);
+  const values = new Float64Array(rows * k);
+  for (let b = 0; b < blocks; b++) {
+    scales[b] = 0.01 + 0.1 * rnd();
+    if (mins) mins[b] = rnd() - 0.5;
+    if (zeroScaleBlock && b === 1) scales[b] = 0;
+    const c = Array.from({ length: 32 }, () => Math.floor(rnd() * 16));
+    for (let j = 0; j < 16; j++) codes[b * 16 + j] = c[j] | (c[j + 16] << 4);
+    for (let e = 0; e < 32; e++) {
+      values[b * 32 + e] = kind === 'q4_0' ? (c[e] - 8) * scales[b] : c[e] * scales[b] + mins[b];
+    }
+  }
+  const data = Float32Array.from(values);
+  return { dims: [rows, k], data, q4: { kind, read: () => ({ scales, mins, codes }) }, values };
+}
+
+async function runNBits(parts, x, xDims, options) {
+  const g = new GraphBuilder('nbits');
+  const ops = new Ops(g);
+  const xin = g.input('x', 1, xDims.map((d, i) => (i === 2 ? d : `d${i}`)));
+  const y = matMulNBits(ops, xin, 'w', parts.map((p, i) => ({ name: `p${i}`, weight: p })), options, 'y');
+  const N = parts.reduce((s, p) => s + p.dims[0], 0);
+  g.output(y, 1, ['d0', 'd1', N]);
+  const dir = tempDir('ac-q4-');
+  await graph.writeOnnxModel(g, { dir, modelFile: 'm.onnx', dataFile: 'm.onnx.data' });
+  const s = await ort.InferenceSession.create(path.join(dir, 'm.onnx'));
+  const out = await s.run({ x: new ort.Tensor('float32', x, xDims) });
+  return out[y].data;
+}
+
+/** x · [W_1; W_2 ...]^T in float64. */
+function reference(parts, x, rowsX, k) {
+  const N = parts.reduce((s, p) => s + p.dims[0], 0);
+  const out = new Float64Array(rowsX * N);
+  for (let r = 0; r < rowsX; r++) {
+    let col = 0;
+    for (const p of parts) {
+      for (let n = 0; n < p.dims[0]; n++, col++) {
+        let acc = 0;
+        for (let i = 0; i < k; i++) acc += x[r * k + i] * p.values[n * k + i];
+        out[r * N + col] = acc;
+      }
+    }
+  }
+  return out;
+}
+
+function relErr(got, want) {
+  let maxRef = 0;
+  let maxDiff = 0;
+  for (let i = 0; i < want.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(want[i]));
+    maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+  }
+  return maxDiff / maxRef;
+}
+
+const K = 96;
+const xDims = [2, 3, K];
+const rnd = mulberry32(11);
+const x = Float32Array.from({ length: 2 * 3 * K }, () => rnd() * 2 - 1);
+
+for (const [kind, opts, tol] of [
+  ['q4_0', { accuracyLevel: 0 }, 1e-4],
+  ['q4_1', { accuracyLevel: 0 }, 1e-4],
+  ['q4_1', { accuracyLevel: 0, q4_1: 'float-zero-point' }, 1e-4],
+  ['q4_0', { accuracyLevel: 4 }, 2e-2],
+  ['q4_1', { accuracyLevel: 4 }, 2e-2],
+]) {
+  test(`MatMulNBits ${kind} ${JSON.stringify(opts)} equals x · dequant(W)^T (fused parts)`, async () => {
+    const parts = [randomQ4(kind, 5, K, 1, { zeroScaleBlock: true }), randomQ4(kind, 7, K, 2), randomQ4(kind, 4, K, 3)];
+    const got = await runNBits(parts, x, xDims, opts);
+    const e = relErr(got, reference(parts, x, 6, K));
+    assert.ok(e < tol, `relative error ${e} >= ${tol}`);
+  });
+}
+
+test('canQuantize: mixed formats, missing blocks or K % 32 != 0 fall back', () => {
+  const a = randomQ4('q4_0', 4, 64, 1);
+  const b = randomQ4('q4_1', 4, 64, 2);
+  assert.ok(graph.canQuantize([{ name: 'a', weight: a }]));
+  assert.not.ok(graph.canQuantize([{ name: 'a', weight: a }, { name: 'b', weight: b }]));
+  assert.not.ok(graph.canQuantize([{ name: 'a', weight: { dims: a.dims, data: a.data } }]));
+});
+
+// A small Llama whose linear weights are 4-bit: the MatMulNBits graph matches the float graph.
+const CFG = {
+  architecture: 'llama', numLayers: 2, hiddenSize: 64, numHeads: 4, numKvHeads: 2, vocabSize: 50,
+  contextLength: 64, intermediateSize: 96, normEpsilon: 1e-5, tieWordEmbeddings: true, ropeTheta: 10000, rotary: 'half',
+};
+
+async function tinyLlamaFolder(weights, opts) {
+  const built = buildLlamaGraph(CFG, weights, { logitPositions: 'all', exits: [{ layer: 1, kind: 'lens' }], ...opts });
+  const dir = path.join(tempDir('ac-q4-'), 'model');
+  const w = await convertPkg.writeBuiltFolder(dir, built, {});
+  return { session: await ort.InferenceSession.create(path.join(dir, 'model.onnx')), m: w.manifest, built };
+}
+
+test('Llama graph with 4-bit linear weights matches the float32 graph', async () => {
+  const base = tinyDecoderWeights(CFG, 5, { std: 0.2, vectorStd: 0.1 });
+  const weights = new Map(base);
+  let seed = 100;
+  for (const [name, w] of base) {
+    if (/_proj\.weight$/.test(name)) {
+      const kind = /mlp/.test(name) ? 'q4_1' : 'q4_0';
+      weights.set(name, randomQ4(kind, w.dims[0], w.dims[1], seed++));
+    }
+  }
+  const f = await tinyLlamaFolder(weights, {});
+  const q = await tinyLlamaFolder(weights, { matMulNBits: { accuracyLevel: 0 } });
+  const types = q.built.graph.nodes.filter((n) => n.opType === 'MatMulNBits').length;
+  assert.is(types, 2 * 4, 'qkv, o, gate/up and down in each layer');
+  const ids = [[3, 17, 8, 42, 1]];
+  const run = (s, mf) => step(s, mf, { ids, mask: [[1, 1, 1, 1, 1]], positions: [[0, 1, 2, 3, 4]] });
+  const a = await run(f.session, f.m);
+  const b = await run(q.session, q.m);
+  for (const out of ['logits', 'exit.1.logits']) {
+    const e = relErr(b[out].data, a[out].data);
+    assert.ok(e < 1e-4, `${out}: relative error ${e}`);
+  }
+});
+
+test.run();
