@@ -176,15 +176,15 @@ export function cdScoresAsync(expert: Logits, amateur: Logits, options?: Contras
   return denseAsync(expert, amateur, options, 'cd');
 }
 
-/** `acdLogProbsSparse` on a worker thread. */
-export async function acdLogProbsSparseAsync(
+async function sparseAsync(
   expert: Logits,
   hidden: Float32Array,
   headWeight: Logits,
-  options?: SparseContrastOptions,
+  options: SparseContrastOptions | undefined,
+  mode: ContrastMode,
 ): Promise<Float32Array> {
   const { native, isa, cudaDir } = route(options);
-  const req = sparseRequest(expert, hidden, headWeight, options, 'acd');
+  const req = sparseRequest(expert, hidden, headWeight, options, mode);
   if (isa) req.isa = isa;
   if (cudaDir !== undefined) req.cudaDir = cudaDir;
   if (!native) return contrastSparseJs(req);
@@ -194,6 +194,26 @@ export async function acdLogProbsSparseAsync(
   } catch (e) {
     throw withCallSite(e, site);
   }
+}
+
+/** `acdLogProbsSparse` on a worker thread. */
+export function acdLogProbsSparseAsync(
+  expert: Logits,
+  hidden: Float32Array,
+  headWeight: Logits,
+  options?: SparseContrastOptions,
+): Promise<Float32Array> {
+  return sparseAsync(expert, hidden, headWeight, options, 'acd');
+}
+
+/** `cdScoresSparse` on a worker thread. */
+export function cdScoresSparseAsync(
+  expert: Logits,
+  hidden: Float32Array,
+  headWeight: Logits,
+  options?: SparseContrastOptions,
+): Promise<Float32Array> {
+  return sparseAsync(expert, hidden, headWeight, options, 'cd');
 }
 
 /**

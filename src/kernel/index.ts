@@ -12,6 +12,7 @@ export {
   cdScores,
   cdScoresAsync,
   cdScoresSparse,
+  cdScoresSparseAsync,
   contrast,
   contrastDevicePointers,
   cudaInfo,
@@ -30,3 +31,5 @@ export type {
   Logits,
   SparseContrastOptions,
 } from './types';
+export { headLogits } from './head';
+export type { HeadLogitsOptions } from './head';

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import lib from '../helpers/lib.mjs';
 import { normals } from '../helpers/random.mjs';
 
-const { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse, contrast, availableBackends, toFloat16, fromHalfBits, acdLogProbsSparseAsync } = lib;
+const { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse, contrast, availableBackends, toFloat16, fromHalfBits, acdLogProbsSparseAsync, cdScoresSparseAsync } = lib;
 
 function denseAmateur(W, h, b, V, d, rows) {
   const z = new Float32Array(rows * V);
@@ -54,11 +54,12 @@ for (const backend of availableBackends()) {
   }
 }
 
-test('async sparse equals sync sparse', async () => {
+test('async sparse equals sync sparse (ACD and CD)', async () => {
   const V = 1000, d = 32;
   const E = normals(V, 1, 3), h = normals(d, 2), W = normals(V * d, 3, 0.3);
   const a = await acdLogProbsSparseAsync(E, h, W);
   assert.equal(a, acdLogProbsSparse(E, h, W));
+  assert.equal(await cdScoresSparseAsync(E, h, W, { alpha: 0.3 }), cdScoresSparse(E, h, W, { alpha: 0.3 }));
 });
 
 test('sparse head reads only head rows: NaN in a weight row outside the head is not read', () => {
