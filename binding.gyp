@@ -45,6 +45,7 @@
         "native/binding/contrast_job.cc",
         "native/binding/cuda_binding.cc",
         "native/binding/cuda_loader.cc",
+        "native/binding/head_binding.cc",
         "native/binding/runtime_binding.cc"
       ],
       "include_dirs": ["<(ac_napi_dir)"],

@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "cuda_binding.h"
+#include "head_binding.h"
 #include "contrast.h"
 #include "contrast_job.h"
 #include "parallel.h"
@@ -115,6 +116,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 return Napi::Number::New(i.Env(), ac::default_threads());
               }));
   InitRuntime(env, exports);
+  InitHead(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

@@ -216,7 +216,7 @@ Napi::Value DisposeModel(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// ---- rtCreateSequence(model, { batch, maxLength, exitLayer?, exitLogits?, exitHidden? }) ----
+// ---- rtCreateSequence(model, { batch, maxLength, exitLayer?, exitLogits?, exitHidden?, exits? }) ----
 Napi::Value CreateSequence(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelHandle* m = LiveModel(info, 0);
@@ -228,6 +228,19 @@ Napi::Value CreateSequence(const Napi::CallbackInfo& info) {
     so.exit_layer = static_cast<int>(GetInt(o, "exitLayer", 0, 1 << 20));
     so.exit_logits = Has(o, "exitLogits") && o.Get("exitLogits").ToBoolean();
     so.exit_hidden = Has(o, "exitHidden") && o.Get("exitHidden").ToBoolean();
+  }
+  if (Has(o, "exits")) {  // several exits: [{ layer, logits?, hidden? }, ...]
+    if (!o.Get("exits").IsArray()) ThrowType(env, "Expected exits to be an array of { layer, logits?, hidden? }");
+    const Napi::Array a = o.Get("exits").As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsObject()) ThrowType(env, "Expected exits to hold { layer, logits?, hidden? } objects");
+      const Napi::Object e = a.Get(i).As<Napi::Object>();
+      acr::ExitRequest x;
+      x.layer = static_cast<int>(GetInt(e, "layer", 0, 1 << 20));
+      x.logits = Has(e, "logits") && e.Get("logits").ToBoolean();
+      x.hidden = Has(e, "hidden") && e.Get("hidden").ToBoolean();
+      so.exits.push_back(x);
+    }
   }
   std::shared_ptr<acr::Sequence> seq;
   try {
@@ -243,6 +256,16 @@ Napi::Value CreateSequence(const Napi::CallbackInfo& info) {
     r.Set("scores", View(env, seq->scores()));
   }
   if (seq->exit_hidden()) r.Set("exitHidden", View(env, seq->exit_hidden()));
+  Napi::Array xs = Napi::Array::New(env);  // every bound exit: { layer, logits?, hidden? } views
+  for (size_t i = 0; i < seq->exits().size(); ++i) {
+    const acr::ExitBuffers& x = seq->exits()[i];
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("layer", x.layer);
+    if (x.logits) e.Set("logits", View(env, x.logits));
+    if (x.hidden) e.Set("hidden", View(env, x.hidden));
+    xs.Set(static_cast<uint32_t>(i), e);
+  }
+  r.Set("exitOutputs", xs);
   r.Set("kvBytes", static_cast<double>(seq->kv_bytes()));
   r.Set("device", seq->on_device() ? "cuda" : "cpu");
   return r;

@@ -409,8 +409,9 @@ struct Sequence::Device {
   int id = 0;
   std::vector<void*> kv[2];  // as Sequence::kv_
   void* logits = nullptr;       // [B x V] f32
-  void* exit_logits = nullptr;  // [B x V] f32 or null
-  void* exit_hidden = nullptr;  // [B x H] f32 or null
+  void* exit_logits = nullptr;  // [B x V] f32 or null (the first exit's)
+  void* exit_hidden = nullptr;  // [B x H] f32 or null (the first exit's)
+  std::vector<void*> exits_logits, exits_hidden;  // per bound exit (index 0 = exit_logits / exit_hidden), or null
   void* scores = nullptr;       // [B x V] f32 (contrasted log-probs) or null
   void* token = nullptr;        // [B] i32
   void* head = nullptr;         // [B] i32
@@ -443,24 +444,39 @@ Sequence::Sequence(std::shared_ptr<Model> model, const SequenceOptions& opts) : 
   head_dim_ = c.head_dim;
   vocab_ = c.vocab;
   hidden_ = c.hidden;
-  if (opts.exit_layer >= 0) {
-    const ExitConfig* e = nullptr;
-    for (const ExitConfig& x : c.exits)
-      if (x.layer == opts.exit_layer) e = &x;
+  {
+    std::vector<ExitRequest> wanted;
+    if (opts.exit_layer >= 0) wanted.push_back({opts.exit_layer, opts.exit_logits, opts.exit_hidden});
+    wanted.insert(wanted.end(), opts.exits.begin(), opts.exits.end());
     std::string have;
     for (const ExitConfig& x : c.exits) have += (have.empty() ? "" : ", ") + std::to_string(x.layer);
-    if (!e)
-      throw RuntimeError(RuntimeError::kRange, "the model has no exit at layer " + std::to_string(opts.exit_layer) +
-                                                   " (exits: " + (have.empty() ? "none" : have) + ")");
-    if (opts.exit_logits) {
-      if (e->logits.empty())
-        throw RuntimeError(RuntimeError::kRange, "exit " + std::to_string(opts.exit_layer) + " has no logits output");
-      exit_logits_name_ = e->logits;
+    for (const ExitRequest& w : wanted) {
+      const ExitConfig* e = nullptr;
+      for (const ExitConfig& x : c.exits)
+        if (x.layer == w.layer) e = &x;
+      if (!e)
+        throw RuntimeError(RuntimeError::kRange, "the model has no exit at layer " + std::to_string(w.layer) +
+                                                     " (exits: " + (have.empty() ? "none" : have) + ")");
+      for (const ExitBuffers& b : exits_)
+        if (b.layer == w.layer)
+          throw RuntimeError(RuntimeError::kRange, "exit " + std::to_string(w.layer) + " is requested twice");
+      ExitBuffers b;
+      b.layer = w.layer;
+      if (w.logits) {
+        if (e->logits.empty())
+          throw RuntimeError(RuntimeError::kRange, "exit " + std::to_string(w.layer) + " has no logits output");
+        b.logits_name = e->logits;
+      }
+      if (w.hidden) {
+        if (e->hidden.empty())
+          throw RuntimeError(RuntimeError::kRange, "exit " + std::to_string(w.layer) + " has no hidden output");
+        b.hidden_name = e->hidden;
+      }
+      exits_.push_back(std::move(b));
     }
-    if (opts.exit_hidden) {
-      if (e->hidden.empty())
-        throw RuntimeError(RuntimeError::kRange, "exit " + std::to_string(opts.exit_layer) + " has no hidden output");
-      exit_hidden_name_ = e->hidden;
+    if (!exits_.empty()) {
+      exit_logits_name_ = exits_[0].logits_name;
+      exit_hidden_name_ = exits_[0].hidden_name;
     }
   }
   const size_t B = static_cast<size_t>(opts.batch);
@@ -475,11 +491,15 @@ Sequence::Sequence(std::shared_ptr<Model> model, const SequenceOptions& opts) : 
       for (int half = 0; half < 2; ++half)
         for (int i = 0; i < 2 * layers_; ++i) dev_->kv[half].push_back(dev_->Alloc(kv_capacity_ * sizeof(float)));
       dev_->logits = dev_->Alloc(B * vocab_ * sizeof(float));
-      if (!exit_logits_name_.empty()) {
-        dev_->exit_logits = dev_->Alloc(B * vocab_ * sizeof(float));
-        dev_->scores = dev_->Alloc(B * vocab_ * sizeof(float));
+      for (const ExitBuffers& x : exits_) {
+        dev_->exits_logits.push_back(x.logits_name.empty() ? nullptr : dev_->Alloc(B * vocab_ * sizeof(float)));
+        dev_->exits_hidden.push_back(x.hidden_name.empty() ? nullptr : dev_->Alloc(B * hidden_ * sizeof(float)));
       }
-      if (!exit_hidden_name_.empty()) dev_->exit_hidden = dev_->Alloc(B * hidden_ * sizeof(float));
+      if (!exits_.empty()) {
+        dev_->exit_logits = dev_->exits_logits[0];
+        dev_->exit_hidden = dev_->exits_hidden[0];
+      }
+      if (dev_->exit_logits) dev_->scores = dev_->Alloc(B * vocab_ * sizeof(float));
       dev_->token = dev_->Alloc(B * sizeof(int32_t));
       dev_->head = dev_->Alloc(B * sizeof(int32_t));
       dev_->logprob = dev_->Alloc(B * sizeof(float));
@@ -499,8 +519,14 @@ Sequence::Sequence(std::shared_ptr<Model> model, const SequenceOptions& opts) : 
     mask_.reserve(B * opts.max_length);
     pos_.reserve(B * opts.max_length);
     logits_ = std::make_shared<std::vector<float>>(B * vocab_);
-    if (!exit_logits_name_.empty()) exit_logits_ = std::make_shared<std::vector<float>>(B * vocab_);
-    if (!exit_hidden_name_.empty()) exit_hidden_ = std::make_shared<std::vector<float>>(B * hidden_);
+    for (ExitBuffers& x : exits_) {
+      if (!x.logits_name.empty()) x.logits = std::make_shared<std::vector<float>>(B * vocab_);
+      if (!x.hidden_name.empty()) x.hidden = std::make_shared<std::vector<float>>(B * hidden_);
+    }
+    if (!exits_.empty()) {
+      exit_logits_ = exits_[0].logits;
+      exit_hidden_ = exits_[0].hidden;
+    }
     if (dev_ && exit_logits_) scores_ = std::make_shared<std::vector<float>>(B * vocab_);
     stats_.resize(B);
   } catch (const std::bad_alloc&) {
@@ -688,10 +714,13 @@ void Sequence::Run() {
     int64_t width;
   };
   std::vector<Out> outs = {{&c.logits, dev_ ? static_cast<float*>(dev_->logits) : logits_->data(), V}};
-  if (exit_logits_)
-    outs.push_back({&exit_logits_name_, dev_ ? static_cast<float*>(dev_->exit_logits) : exit_logits_->data(), V});
-  if (exit_hidden_)
-    outs.push_back({&exit_hidden_name_, dev_ ? static_cast<float*>(dev_->exit_hidden) : exit_hidden_->data(), H});
+  for (size_t i = 0; i < exits_.size(); ++i) {  // every bound exit, each into its own buffers
+    const ExitBuffers& x = exits_[i];
+    if (x.logits)
+      outs.push_back({&x.logits_name, dev_ ? static_cast<float*>(dev_->exits_logits[i]) : x.logits->data(), V});
+    if (x.hidden)
+      outs.push_back({&x.hidden_name, dev_ ? static_cast<float*>(dev_->exits_hidden[i]) : x.hidden->data(), H});
+  }
   for (const Out& o : outs) {
     if (direct)
       Check(api.BindOutput(binding_, o.name->c_str(), tensor(o.dst, B * o.width * 4, {B, 1, o.width}, F32, where)),
@@ -746,8 +775,10 @@ void Sequence::ReadOutputs() {
       CudaCheck(c, c->memcpy_async(dev_->stream, host->data(), dev, host->size() * sizeof(float)), "output copy");
   };
   get(logits_, dev_->logits);
-  get(exit_logits_, dev_->exit_logits);
-  get(exit_hidden_, dev_->exit_hidden);
+  for (size_t i = 0; i < exits_.size(); ++i) {
+    get(exits_[i].logits, dev_->exits_logits[i]);
+    get(exits_[i].hidden, dev_->exits_hidden[i]);
+  }
   get(scores_, dev_->scores);
   CudaCheck(c, c->stream_synchronize(dev_->stream), "output copy");
 }

@@ -103,12 +103,30 @@ class Model {
   std::unique_ptr<Impl> impl_;
 };
 
+// One exit a sequence reads every step.
+struct ExitRequest {
+  int layer = 0;
+  bool logits = false;  // bind exit.{L}.logits
+  bool hidden = false;  // bind exit.{L}.hidden
+};
+
 struct SequenceOptions {
   int batch = 1;
   int max_length = 0;       // prompt + generated tokens, <= the model's context length
+  // The one-exit form (kept for compatibility): when exit_layer >= 0 it is the first bound exit.
   int exit_layer = -1;      // -1: no exit outputs
   bool exit_logits = false;  // bind exit.{L}.logits
   bool exit_hidden = false;  // bind exit.{L}.hidden
+  // Further exits (after exit_layer's, if any); layers must be distinct. The first bound exit is the one
+  // exit_logits() / exit_hidden() and Contrast() use.
+  std::vector<ExitRequest> exits;
+};
+
+// The output buffers of one bound exit ([batch x vocab] logits, [batch x hidden] hidden; null when not bound).
+struct ExitBuffers {
+  int layer = 0;
+  std::string logits_name, hidden_name;
+  std::shared_ptr<std::vector<float>> logits, hidden;
 };
 
 class Sequence {
@@ -151,6 +169,8 @@ class Sequence {
   const std::shared_ptr<std::vector<float>>& exit_logits() const { return exit_logits_; }
   const std::shared_ptr<std::vector<float>>& exit_hidden() const { return exit_hidden_; }
   const std::shared_ptr<std::vector<float>>& scores();
+  // Every bound exit, in binding order (the first is the one exit_logits() / exit_hidden() return).
+  const std::vector<ExitBuffers>& exits() const { return exits_; }
   const Timing& timing() const { return timing_; }
   // Bytes of KV cache this sequence holds (both ping-pong halves).
   size_t kv_bytes() const;
@@ -161,6 +181,7 @@ class Sequence {
   SequenceOptions opts_;
   int layers_ = 0, kv_heads_ = 0, head_dim_ = 0, vocab_ = 0, hidden_ = 0;
   std::string exit_logits_name_, exit_hidden_name_;
+  std::vector<ExitBuffers> exits_;  // all bound exits; exits_[0] shares its buffers with exit_logits_/exit_hidden_
   // kv_[half][layer * 2 + (0 key | 1 value)]: capacity batch * kv_heads * max_len * head_dim floats each.
   std::vector<std::unique_ptr<float[]>> kv_[2];
   size_t kv_capacity_ = 0;

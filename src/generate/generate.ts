@@ -5,7 +5,7 @@
 import { generateTokens, type FinishReason } from '../decoding/generate';
 import type { GenerateOptions as DecodingOptions } from '../decoding/options';
 import { logSoftmaxInPlace } from '../decoding/processors';
-import type { AmateurPath, ContrastModel, ContrastPlan, RuntimeSession } from './model';
+import type { AmateurPath, ContrastModel, ContrastPlan, ExpertPlan, RuntimeSession } from './model';
 
 /** A prompt: text, or token ids (used as given). */
 export type Prompt = string | number[];
@@ -17,8 +17,19 @@ export interface GenerateTextOptions extends Omit<DecodingOptions, 'contrast'> {
    * its fields at the top level.
    */
   contrast?: boolean;
-  /** Exit layer of the amateur (default: the middle exit, `floor(numLayers / 2)`, as the paper). */
+  /**
+   * Exit layer of the amateur (default: the middle exit, `floor(numLayers / 2)`, as the paper; with an early
+   * `expertLayer`, the exit nearest to `floor(expertLayer / 2)` below it). Must be below `expertLayer` when that is given.
+   */
   amateurLayer?: number;
+  /**
+   * Layer of the expert (default: the final layer, the model's own `logits`). An exit layer L below
+   * `numLayers` decodes from exit L (early exit; its logits output, else its hidden state times its head),
+   * contrasted with an amateur below L, or plainly with `contrast: false`. `numLayers` selects the trained
+   * final head when the folder has a `head` exit at that layer, else it is the default. See
+   * {@link ContrastModel.expertPlan}.
+   */
+  expertLayer?: number;
   /** Plausibility threshold in [0, 1] (default 0.1). */
   alpha?: number;
   /** Minimum head size (default 1). */
@@ -74,14 +85,21 @@ export interface GenerateResult extends GeneratedText {
   timing: GenerationTiming;
   /** The contrast used (null: plain). */
   contrast: ContrastPlan | null;
+  /** The expert exit used (null: the model's own logits). */
+  expert: ExpertPlan | null;
 }
 
-const OWN = new Set(['contrast', 'amateurLayer', 'alpha', 'minCandidates', 'mode', 'beta', 'amateurPath', 'stopStrings', 'chatTemplate', 'addSpecialTokens']);
+const OWN = new Set(['contrast', 'expertLayer', 'amateurLayer', 'alpha', 'minCandidates', 'mode', 'beta', 'amateurPath', 'stopStrings', 'chatTemplate', 'addSpecialTokens']);
 
 function num(name: string, v: unknown, lo: number, hi: number): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`Expected ${name} to be a number but received ${String(v)}`);
   if (v < lo || v > hi) throw new RangeError(`Expected ${name} in [${lo}, ${hi}] but received ${v}`);
   return v;
+}
+
+/** Resolves `expertLayer` (null = the model's own logits), with clear errors; see {@link ContrastModel.expertPlan}. */
+export function expertPlan(model: ContrastModel, o: Pick<GenerateTextOptions, 'expertLayer'>): ExpertPlan | null {
+  return model.expertPlan(o.expertLayer);
 }
 
 /** Resolves the contrast options into a plan (null = plain), with clear errors. */
@@ -94,13 +112,26 @@ export function contrastPlan(model: ContrastModel, o: GenerateTextOptions): Cont
     }
     return null;
   }
+  const expertLayer = o.expertLayer;
+  if (expertLayer !== undefined && (typeof expertLayer !== 'number' || !Number.isInteger(expertLayer))) {
+    throw new TypeError(`Expected expertLayer to be an integer but received ${String(expertLayer)}`);
+  }
   let layer = o.amateurLayer;
   if (layer === undefined) {
-    layer = model.defaultAmateurLayer();
-    if (layer === undefined) throw new RangeError('this model has no exit below the last layer to contrast with (pass contrast: false, or convert with --exits)');
+    layer = model.defaultAmateurLayer(expertLayer ?? model.numLayers);
+    if (layer === undefined) {
+      throw new RangeError(
+        expertLayer === undefined
+          ? 'this model has no exit below the last layer to contrast with (pass contrast: false, or convert with --exits)'
+          : `this model has no exit below the expert layer ${expertLayer} to contrast with (pass contrast: false, or a higher expertLayer)`,
+      );
+    }
   }
   if (!Number.isInteger(layer)) throw new TypeError(`Expected amateurLayer to be an integer but received ${String(layer)}`);
   if (layer < 0 || layer > model.numLayers) throw new RangeError(`amateurLayer ${layer} is out of range: layers are 0..${model.numLayers}`);
+  if (expertLayer !== undefined && layer >= expertLayer) {
+    throw new RangeError(`amateurLayer ${layer} must be below expertLayer ${expertLayer} (the amateur is the earlier exit)`);
+  }
   const mode = o.mode ?? 'acd';
   if (mode !== 'acd' && mode !== 'cd') throw new TypeError(`Expected mode 'acd' or 'cd' but received '${String(mode)}'`);
   const alpha = num('alpha', o.alpha ?? 0.1, 0, 1);
@@ -196,6 +227,7 @@ export async function generate(model: ContrastModel, input: Prompt | Prompt[], o
   if (single && Array.isArray(input) && input.length === 0) throw new RangeError('Prompt 0 is empty: it has no tokens');
   if (options === null || typeof options !== 'object') throw new TypeError('Expected options to be an object');
   const stops = checkStops(options.stopStrings);
+  const expert = expertPlan(model, options);
   const plan = contrastPlan(model, options);
   const ids = prompts.map((p, i) => encodePrompt(model, p, options, i));
   const longest = Math.max(...ids.map((p) => p.length));
@@ -208,7 +240,7 @@ export async function generate(model: ContrastModel, input: Prompt | Prompt[], o
     if (beam) throw new TypeError('stopStrings are not supported with beam search (rows are beams, not prompts)');
     dec.stopWhen = (row, tokens) => (user?.(row, tokens) ?? false) || cutAtStop(continuationText(model, ids[row], tokens as number[]), stops).stopped;
   }
-  const res = await generateTokens(model.decoder(plan), ids, dec);
+  const res = await generateTokens(model.decoder(plan, expert), ids, dec);
   const count = res.sequences.reduce((s, seqs) => s + (seqs[0]?.tokens.length ?? 0), 0);
   const timing: GenerationTiming = {
     prefillMs: res.timing.prefillMs,
@@ -230,7 +262,7 @@ export async function generate(model: ContrastModel, input: Prompt | Prompt[], o
       };
     });
     const best = texts[0] ?? { text: '', promptTokens: ids[p], tokens: [], logProbs: [], finishReason: 'length' as FinishReason };
-    return { ...best, sequences: texts, timing, contrast: plan };
+    return { ...best, sequences: texts, timing, contrast: plan, expert };
   });
   return single ? out[0] : out;
 }
@@ -321,7 +353,7 @@ export async function* stream(model: ContrastModel, prompt: Prompt, options: Str
 }
 
 /** Options of {@link score}. */
-export interface ScoreOptions extends Pick<GenerateTextOptions, 'contrast' | 'amateurLayer' | 'alpha' | 'minCandidates' | 'mode' | 'beta' | 'amateurPath' | 'addSpecialTokens'> {}
+export interface ScoreOptions extends Pick<GenerateTextOptions, 'contrast' | 'expertLayer' | 'amateurLayer' | 'alpha' | 'minCandidates' | 'mode' | 'beta' | 'amateurPath' | 'addSpecialTokens'> {}
 
 /** What {@link score} returns. */
 export interface ScoreResult {
@@ -335,6 +367,8 @@ export interface ScoreResult {
   perplexity: number;
   /** The contrast used (null: plain). */
   contrast: ContrastPlan | null;
+  /** The expert exit used (null: the model's own logits). */
+  expert: ExpertPlan | null;
 }
 
 /**
@@ -344,11 +378,12 @@ export interface ScoreResult {
  * log-probabilities equal those generate reports for the same tokens; it costs one decode step per token.
  */
 export async function score(model: ContrastModel, text: Prompt, options: ScoreOptions = {}): Promise<ScoreResult> {
+  const expert = expertPlan(model, options);
   const plan = contrastPlan(model, { contrast: false, ...options });
   const ids = encodePrompt(model, text, { addSpecialTokens: options.addSpecialTokens });
   if (ids.length < 2) throw new RangeError(`score needs at least two tokens (the text has ${ids.length})`);
   const V = model.vocabSize;
-  const session = (await model.decoder(plan).createSession({ rows: 1, maxLength: ids.length })) as RuntimeSession;
+  const session = (await model.decoder(plan, expert).createSession({ rows: 1, maxLength: ids.length })) as RuntimeSession;
   const row = new Float32Array(V);
   const logProbs: number[] = [];
   try {
@@ -363,5 +398,5 @@ export async function score(model: ContrastModel, text: Prompt, options: ScoreOp
     session.dispose();
   }
   const total = logProbs.reduce((a, b) => a + b, 0);
-  return { tokens: ids, logProbs, total, perplexity: Math.exp(-total / logProbs.length), contrast: plan };
+  return { tokens: ids, logProbs, total, perplexity: Math.exp(-total / logProbs.length), contrast: plan, expert };
 }

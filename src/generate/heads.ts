@@ -7,7 +7,7 @@
  * logit-lens and conversion exits without a logits output, the model's `logits`), whose B input is the
  * `[V, d]` matrix (the tied embedding, `lm_head.weight` or `exit_heads.{L}.weight`) and C the optional bias.
  * A trained-head exit without a logits output is looked up by its weight name (`exit_heads.{L}.weight`, or the
- * name recorded in the manifest's builder config).
+ * name recorded in the manifest's builder config), its bias likewise (`exit_heads.{L}.bias` when present).
  */
 import { join } from 'node:path';
 
@@ -59,7 +59,14 @@ export function findHeadInitializers(graph: OnnxGraphInfo, m: ModelManifest, lay
   const spec = (m.config as { exits?: { layer: number; weight?: string; bias?: string }[] } | undefined)?.exits?.find((e) => e.layer === layer);
   const matrix = spec?.weight ?? `exit_heads.${layer}.weight`;
   if (!isMatrix(matrix)) return null;
-  return { matrix, bias: spec?.bias && graph.initializers.has(spec.bias) ? spec.bias : undefined };
+  // The bias: the name in the builder config, else the converter's default name `exit_heads.{L}.bias` when
+  // the folder holds a [V] vector of that name (a hidden-only graph keeps its head's initializers).
+  const isVector = (name: string) => {
+    const t = graph.initializers.get(name);
+    return !!t && t.dims.length === 1 && t.dims[0] === V;
+  };
+  const bias = spec?.bias ?? (spec?.weight === undefined ? `exit_heads.${layer}.bias` : undefined);
+  return { matrix, bias: bias !== undefined && isVector(bias) ? bias : undefined };
 }
 
 /** Reads the graph of a model folder once (the `.onnx` file holds only the graph; weights are external). */

@@ -1,7 +1,7 @@
 /** Text generation on model folders: load, generate, stream, score. */
-export { ContrastModel, load, RuntimeSession, type AmateurPath, type ContrastPlan, type ExitInfo, type LoadModelOptions } from './model';
+export { ContrastModel, load, RuntimeSession, type AmateurPath, type ContrastPlan, type ExitInfo, type ExpertPlan, type LoadModelOptions } from './model';
 export {
-  continuationText, contrastPlan, encodePrompt, generate, score, stream,
+  continuationText, contrastPlan, encodePrompt, expertPlan, generate, score, stream,
   type GeneratedText, type GenerateResult, type GenerateTextOptions, type GenerationTiming, type Prompt, type ScoreOptions, type ScoreResult, type StreamOptions,
 } from './generate';
 export { findHeadInitializers, loadHeadWeights, type HeadWeights } from './heads';

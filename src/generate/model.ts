@@ -5,13 +5,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse } from '../kernel';
+import { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse, headLogits } from '../kernel';
 import type { DecoderModel, DecoderSession, StepOutput } from '../decoding/session';
 import { loadTokenizer, type LoadedTokenizer } from '../model/import';
 import type { ManifestExit, ModelManifest } from '../model/manifest/manifest-types';
 import { validateModelFolder } from '../model/manifest/validate-model-folder';
 import { resolveModel } from '../model/pull/resolve-model';
-import { loadModel as loadRuntimeModel, type LoadOptions as RuntimeLoadOptions, type RuntimeModel, type Sequence } from '../runtime';
+import {
+  loadModel as loadRuntimeModel,
+  type LoadOptions as RuntimeLoadOptions,
+  type RuntimeModel,
+  type Sequence,
+  type StepOutput as RuntimeStepOutput,
+} from '../runtime';
 import { loadHeadWeights, readFolderGraph, type HeadWeights } from './heads';
 import type { OnnxGraphInfo } from './onnx-reader';
 
@@ -34,6 +40,17 @@ export interface ContrastPlan {
   beta?: number;
   /** `sparse`: exit hidden state x head matrix for head tokens only; `dense`: the graph's exit logits. */
   path: AmateurPath;
+}
+
+/**
+ * Where the expert distribution comes from when it is not the model's own `logits` (early exit, or a trained
+ * final head): exit `layer`'s logits output (`logits`), or its hidden state times its head matrix (`head`,
+ * computed per step with the native `headLogits`).
+ */
+export interface ExpertPlan {
+  /** Exit layer of the expert. */
+  layer: number;
+  source: 'logits' | 'head';
 }
 
 /** What an exit offers. */
@@ -89,10 +106,14 @@ export class ContrastModel {
     return this.manifest.contextLength;
   }
 
-  /** The default amateur layer: the middle exit (`floor(numLayers / 2)`), else the exit nearest to it. */
-  defaultAmateurLayer(): number | undefined {
-    const mid = Math.floor(this.numLayers / 2);
-    const usable = this.exits.filter((e) => e.layer < this.numLayers);
+  /**
+   * The default amateur layer: the middle exit (`floor(numLayers / 2)`), else the exit nearest to it. With
+   * `below` (the expert's layer when it is an early exit), the exit nearest to `floor(below / 2)` among those
+   * below it.
+   */
+  defaultAmateurLayer(below: number = this.numLayers): number | undefined {
+    const mid = Math.floor(below / 2);
+    const usable = this.exits.filter((e) => e.layer < below);
     if (usable.length === 0) return undefined;
     return usable.reduce((best, e) => (Math.abs(e.layer - mid) < Math.abs(best.layer - mid) ? e : best)).layer;
   }
@@ -143,8 +164,43 @@ export class ContrastModel {
     throw new RangeError(`exit ${layer} has neither a logits output nor a head matrix the sparse amateur can use`);
   }
 
-  /** A `DecoderModel` whose sessions return the (contrasted, when `plan` is given) distribution as `expert`. */
-  decoder(plan: ContrastPlan | null): DecoderModel {
+  /**
+   * Resolves the expert exit for `expertLayer` (null: the model's own `logits`, the default).
+   *
+   * - `undefined`: null.
+   * - `numLayers`: the model's final layer. When the folder has an exit at layer `numLayers` of kind `head` (a
+   *   trained final head, as multi-exit checkpoints have when their lm_head layer indices include the last
+   *   layer), that head is the expert; otherwise (no such exit, or a `lens` exit, which equals `logits`) null.
+   * - `L < numLayers`: early exit at L. The exit must exist; its `logits` output is used when the folder has
+   *   it, else its hidden state times its head matrix.
+   * @throws TypeError for a non-integer, RangeError for a layer out of range or without a usable exit.
+   */
+  expertPlan(expertLayer: number | undefined): ExpertPlan | null {
+    if (expertLayer === undefined) return null;
+    if (typeof expertLayer !== 'number' || !Number.isInteger(expertLayer)) {
+      throw new TypeError(`Expected expertLayer to be an integer but received ${String(expertLayer)}`);
+    }
+    const N = this.numLayers;
+    if (expertLayer < 1 || expertLayer > N) throw new RangeError(`expertLayer ${expertLayer} is out of range: layers are 1..${N}`);
+    const e = this.exits.find((x) => x.layer === expertLayer);
+    if (expertLayer === N && (!e || e.kind !== 'head')) return null;
+    if (!e) {
+      throw new RangeError(
+        `expert layer ${expertLayer} has no exit in this model (exits: ${this.exits.map((x) => x.layer).join(', ') || 'none'}; ` +
+          'convert with --exits to add one)',
+      );
+    }
+    if (e.logits) return { layer: expertLayer, source: 'logits' };
+    if (e.hidden && this.headWeights(expertLayer) !== null) return { layer: expertLayer, source: 'head' };
+    throw new RangeError(`exit ${expertLayer} has neither a logits output nor a head matrix to compute its logits from`);
+  }
+
+  /**
+   * A `DecoderModel` whose sessions return the (contrasted, when `plan` is given) distribution as `expert`;
+   * with `expert`, the expert distribution is that exit's instead of the model's `logits`.
+   */
+  decoder(plan: ContrastPlan | null, expert: ExpertPlan | null = null): DecoderModel {
+    if (plan && expert && plan.layer === expert.layer) throw new RangeError(`the amateur and the expert are both exit ${plan.layer}`);
     return {
       vocabSize: this.vocabSize,
       eosTokenId: this.eosTokenIds[0],
@@ -153,8 +209,13 @@ export class ContrastModel {
           batch: rows,
           maxLength: Math.min(maxLength ?? this.contextLength, this.contextLength),
           ...(plan ? { exit: { layer: plan.layer, logits: plan.path === 'dense', hidden: plan.path === 'sparse' } } : {}),
+          ...(expert ? { exits: [{ layer: expert.layer, logits: expert.source === 'logits', hidden: expert.source === 'head' }] } : {}),
         });
-        return new RuntimeSession(seq, plan, plan?.path === 'sparse' ? this.headWeights(plan.layer)! : null, this.vocabSize);
+        return new RuntimeSession(seq, plan, plan?.path === 'sparse' ? this.headWeights(plan.layer)! : null, this.vocabSize, {
+          expert,
+          expertHead: expert?.source === 'head' ? this.headWeights(expert.layer)! : null,
+          hiddenSize: this.manifest.hiddenSize,
+        });
       },
     };
   }
@@ -177,11 +238,24 @@ export class RuntimeSession implements DecoderSession {
   #plan: ContrastPlan | null;
   #head: HeadWeights | null;
   #buf?: Float32Array;
+  #expert: ExpertPlan | null;
+  #expertHead: HeadWeights | null;
+  #expertBuf?: Float32Array;
+  #hiddenSize: number;
   /** Native step time of the last step (ms) and time inside ONNX Runtime's Run. */
   lastStepMs = 0;
   lastRunMs = 0;
 
-  constructor(seq: Sequence, plan: ContrastPlan | null, head: HeadWeights | null, vocabSize: number) {
+  constructor(
+    seq: Sequence,
+    plan: ContrastPlan | null,
+    head: HeadWeights | null,
+    vocabSize: number,
+    early: { expert: ExpertPlan | null; expertHead: HeadWeights | null; hiddenSize: number } = { expert: null, expertHead: null, hiddenSize: 0 },
+  ) {
+    this.#expert = early.expert;
+    this.#expertHead = early.expertHead;
+    this.#hiddenSize = early.hiddenSize;
     this.#seq = seq;
     this.#plan = plan;
     this.#head = head;
@@ -204,20 +278,38 @@ export class RuntimeSession implements DecoderSession {
     this.#seq.dispose();
   }
 
-  #out(o: { logits: Float32Array; exitLogits?: Float32Array; exitHidden?: Float32Array; stepMs: number; runMs: number }): StepOutput {
+  /** The expert logits of this step: the model's `logits`, or the expert exit's (read, or hidden x head). */
+  #expertLogits(o: RuntimeStepOutput): Float32Array {
+    const ex = this.#expert;
+    if (!ex) return o.logits;
+    const got = o.exitOutputs.get(ex.layer);
+    if (ex.source === 'logits') return got!.logits!;
+    const h = this.#expertHead!;
+    const out = (this.#expertBuf ??= new Float32Array(o.logits.length));
+    return headLogits(got!.hidden!, h.weight, {
+      hiddenSize: this.#hiddenSize,
+      vocabSize: this.vocabSize,
+      weightDtype: h.dtype,
+      ...(h.bias ? { headBias: h.bias } : {}),
+      out,
+    });
+  }
+
+  #out(o: RuntimeStepOutput): StepOutput {
     this.lastStepMs = o.stepMs;
     this.lastRunMs = o.runMs;
     const p = this.#plan;
-    if (!p) return { expert: o.logits };
+    const expert = this.#expertLogits(o);
+    if (!p) return { expert };
     const out = (this.#buf ??= new Float32Array(o.logits.length));
     const common = { vocabSize: this.vocabSize, alpha: p.alpha, minCandidates: p.minCandidates, beta: p.beta, out };
     if (p.path === 'sparse') {
       const h = this.#head!;
       const fn = p.mode === 'cd' ? cdScoresSparse : acdLogProbsSparse;
-      fn(o.logits, o.exitHidden!, h.weight, { ...common, weightDtype: h.dtype, headBias: h.bias });
+      fn(expert, o.exitHidden!, h.weight, { ...common, weightDtype: h.dtype, headBias: h.bias });
     } else {
       const fn = p.mode === 'cd' ? cdScores : acdLogProbs;
-      fn(o.logits, o.exitLogits!, common);
+      fn(expert, o.exitLogits!, common);
     }
     return { expert: out };
   }

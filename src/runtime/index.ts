@@ -100,12 +100,32 @@ export interface StepOutput {
   exitLogits?: Float32Array;
   /** The exit's hidden state, `[batch x hiddenSize]`, when created with `exit.hidden`. */
   exitHidden?: Float32Array;
+  /**
+   * Every bound exit's outputs by layer (`exit` and `exits` alike; views like the others). `exitLogits` and
+   * `exitHidden` are the first bound exit's.
+   */
+  exitOutputs: ReadonlyMap<number, ExitOutput>;
   /** Tokens in the cache after this step (padding included). */
   pastLength: number;
   /** Native step time in ms (binding, Run, post-processing). */
   stepMs: number;
   /** Time inside ONNX Runtime's Run in ms. */
   runMs: number;
+}
+
+/** One exit's last-position outputs (views over native memory, valid until the next step). */
+export interface ExitOutput {
+  /** `exit.{L}.logits`, `[batch x vocabSize]`, when requested. */
+  logits?: Float32Array;
+  /** `exit.{L}.hidden`, `[batch x hiddenSize]`, when requested. */
+  hidden?: Float32Array;
+}
+
+/** An exit a sequence reads every step: logits (default true) and/or the hidden state (default false). */
+export interface ExitRequest {
+  layer: number;
+  logits?: boolean;
+  hidden?: boolean;
 }
 
 /** A step with the native contrast applied. */
@@ -126,8 +146,13 @@ export interface SequenceOptions {
   batch: number;
   /** Hard context limit for this sequence (prompt + generated, padding included), <= the model's context length. */
   maxLength: number;
-  /** Exit outputs to fetch every step. */
-  exit?: { layer: number; logits?: boolean; hidden?: boolean };
+  /** Exit outputs to fetch every step (the one-exit form; it becomes the first bound exit). */
+  exit?: ExitRequest;
+  /**
+   * Several exits to fetch every step (after `exit`, if given; distinct layers). The first bound exit is the
+   * one `exitLogits` / `exitHidden` and the native contrast use; all appear in `exitOutputs`.
+   */
+  exits?: ExitRequest[];
 }
 
 interface RawStep {
@@ -160,6 +185,7 @@ interface RuntimeAddon {
     exitLogits?: Float32Array;
     exitHidden?: Float32Array;
     scores?: Float32Array;
+    exitOutputs?: { layer: number; logits?: Float32Array; hidden?: Float32Array }[];
     kvBytes: number;
     device?: 'cpu' | 'cuda';
   };
@@ -355,16 +381,25 @@ export class RuntimeModel {
    */
   createSequence(options: SequenceOptions): Sequence {
     if (this.#disposed) throw new Error('RuntimeModel was disposed');
-    const { batch, maxLength, exit } = options;
+    const { batch, maxLength, exit, exits } = options;
     if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
     if (!Number.isInteger(maxLength) || maxLength < 1) throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
     if (maxLength > this.description.contextLength) {
       throw new RangeError(`maxLength ${maxLength} exceeds the model's context length ${this.description.contextLength}`);
     }
+    if (exits !== undefined && !Array.isArray(exits)) throw new TypeError('exits must be an array of { layer, logits?, hidden? }');
+    const all = [...(exit ? [exit] : []), ...(exits ?? [])];
+    const seen = new Set<number>();
+    for (const e of all) {
+      if (!e || typeof e !== 'object' || !Number.isInteger(e.layer)) throw new TypeError(`an exit must be { layer: integer, logits?, hidden? }, got ${JSON.stringify(e)}`);
+      if (seen.has(e.layer)) throw new RangeError(`exit ${e.layer} is requested twice`);
+      seen.add(e.layer);
+    }
     const raw = this.#addon.rtCreateSequence(this.#handle, {
       batch,
       maxLength,
       ...(exit ? { exitLayer: exit.layer, exitLogits: exit.logits ?? true, exitHidden: exit.hidden ?? false } : {}),
+      ...(exits?.length ? { exits: exits.map((e) => ({ layer: e.layer, logits: e.logits ?? true, hidden: e.hidden ?? false })) } : {}),
     });
     return new Sequence(this.#addon, raw, batch, maxLength, this.description.vocabSize);
   }
@@ -410,6 +445,7 @@ export class Sequence {
   #disposed = false;
   #busy = false;
   #views: { logits: Float32Array; exitLogits?: Float32Array; exitHidden?: Float32Array; scores?: Float32Array };
+  #exits: ReadonlyMap<number, ExitOutput>;
   /** Rows. */
   readonly batch: number;
   /** Context limit. */
@@ -434,6 +470,13 @@ export class Sequence {
     this.#addon = addon;
     this.#handle = raw.handle;
     this.#views = { logits: raw.logits, exitLogits: raw.exitLogits, exitHidden: raw.exitHidden, scores: raw.scores };
+    this.#exits = new Map((raw.exitOutputs ?? []).map((e) => [e.layer, { logits: e.logits, hidden: e.hidden }]));
+    const first = raw.exitOutputs?.[0];
+    if (first) {
+      // The same memory as raw.exitLogits / raw.exitHidden: hand out one view object for both names.
+      this.#views.exitLogits = first.logits;
+      this.#views.exitHidden = first.hidden;
+    }
     this.batch = batch;
     this.maxLength = maxLength;
     this.vocabSize = vocabSize;
@@ -455,6 +498,7 @@ export class Sequence {
         logits: this.#views.logits,
         exitLogits: this.#views.exitLogits,
         exitHidden: this.#views.exitHidden,
+        exitOutputs: this.#exits,
         scores: this.#views.scores as Float32Array,
         pastLength: r.pastLength,
         stepMs: r.stepMs,
@@ -526,10 +570,16 @@ export class Sequence {
    * exit outputs and contrasted scores from device memory (synchronous; that copy is exactly what the device
    * path otherwise avoids, so call it for inspection, not per token). On the CPU the views are already current.
    */
-  readOutputs(): { logits: Float32Array; exitLogits?: Float32Array; exitHidden?: Float32Array; scores?: Float32Array } {
+  readOutputs(): {
+    logits: Float32Array;
+    exitLogits?: Float32Array;
+    exitHidden?: Float32Array;
+    scores?: Float32Array;
+    exitOutputs: ReadonlyMap<number, ExitOutput>;
+  } {
     this.#check();
     if (this.device === 'cuda') this.#addon.rtReadOutputs?.(this.#handle);
-    return { ...this.#views };
+    return { ...this.#views, exitOutputs: this.#exits };
   }
 
   /** Frees the KV cache (after a running step, if any). Views handed out stay readable but stale. */

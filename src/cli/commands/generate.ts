@@ -26,7 +26,10 @@ Options:
   --model DIR|NAME      model folder or pulled model name (default ${DEFAULT_MODEL}, pulled on first use)
   --prompt TEXT         the prompt (required)
   --strategy S          greedy (default), beam, top-k, top-p or sample
-  --amateur-layer L     exit layer of the amateur (default: the middle layer)
+  --amateur-layer L     exit layer of the amateur (default: the middle layer; below --expert-layer)
+  --expert-layer L      layer of the expert (default: the final layer): an exit layer below it decodes
+                        from that exit (early exit); the last layer picks a trained final head if the
+                        model has one
   --no-contrast         plain decoding from the final layer
   --alpha A             plausibility threshold in [0, 1] (default 0.1)
   --min-candidates N    minimum head size (default 1)
@@ -45,7 +48,7 @@ Options:
   -h, --help            this help`;
 
 const SPEC = {
-  model: 'value', prompt: 'value', strategy: 'value', 'amateur-layer': 'value', 'no-contrast': 'flag', alpha: 'value',
+  model: 'value', prompt: 'value', strategy: 'value', 'amateur-layer': 'value', 'expert-layer': 'value', 'no-contrast': 'flag', alpha: 'value',
   'min-candidates': 'value', mode: 'value', 'max-new-tokens': 'value', seed: 'value', temperature: 'value', 'top-k': 'value',
   'top-p': 'value', 'num-beams': 'value', 'repetition-penalty': 'value', stop: 'value', chat: 'flag', compare: 'flag', json: 'flag',
   help: 'flag',
@@ -82,6 +85,7 @@ function options(args: ParsedArgs): { common: GenerateTextOptions; contrast: Gen
   const stop = optionValue(args, 'stop');
   if (stop !== undefined) common.stopStrings = [stop];
   if (args.options.has('chat')) common.chatTemplate = 'chatml';
+  set('expertLayer', numberOpt(args, 'expert-layer', true));
   const contrast: GenerateTextOptions = {};
   const layer = numberOpt(args, 'amateur-layer', true);
   if (layer !== undefined) contrast.amateurLayer = layer;
@@ -136,6 +140,7 @@ function jsonOf(r: GenerateResult): object {
     logProbs: r.logProbs.map((x) => Math.round(x * 1e6) / 1e6),
     finishReason: r.finishReason,
     contrast: r.contrast,
+    expert: r.expert,
     timing: r.timing,
   };
 }
@@ -178,7 +183,7 @@ export async function runGenerate(argv: readonly string[]): Promise<void> {
       }
       const c = acd.contrast!;
       console.log(`prompt: ${prompt}\n`);
-      console.log(`--- plain (layer ${model.numLayers}) [${plain.timing.tokensPerSecond.toFixed(1)} tokens/s]\n${prompt}${plain.text}\n`);
+      console.log(`--- plain (layer ${plain.expert?.layer ?? model.numLayers}) [${plain.timing.tokensPerSecond.toFixed(1)} tokens/s]\n${prompt}${plain.text}\n`);
       console.log(`--- contrasted (${c.mode}, amateur layer ${c.layer}, alpha ${c.alpha}, ${c.path}) [${acd.timing.tokensPerSecond.toFixed(1)} tokens/s]\n${prompt}${acd.text}`);
       return;
     }
