@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse, headLogits } from '../kernel';
+import { acdLogProbs, acdLogProbsAsync, acdLogProbsSparseAsync, cdScores, cdScoresAsync, cdScoresSparseAsync, headLogits } from '../kernel';
 import type { DecoderModel, DecoderSession, StepOutput } from '../decoding/session';
 import { loadTokenizer, type LoadedTokenizer } from '../model/import';
 import type { ManifestExit, ModelManifest } from '../model/manifest/manifest-types';
@@ -295,7 +295,7 @@ export class RuntimeSession implements DecoderSession {
     });
   }
 
-  #out(o: RuntimeStepOutput): StepOutput {
+  async #out(o: RuntimeStepOutput): Promise<StepOutput> {
     this.lastStepMs = o.stepMs;
     this.lastRunMs = o.runMs;
     const p = this.#plan;
@@ -303,13 +303,17 @@ export class RuntimeSession implements DecoderSession {
     if (!p) return { expert };
     const out = (this.#buf ??= new Float32Array(o.logits.length));
     const common = { vocabSize: this.vocabSize, alpha: p.alpha, minCandidates: p.minCandidates, beta: p.beta, out };
+    const rows = o.logits.length / this.vocabSize;
     if (p.path === 'sparse') {
+      // The sparse amateur costs |head| x d per row: tiny for a peaked distribution, a full head product for a
+      // flat one. It runs on the thread pool so that a large head never stalls the event loop.
       const h = this.#head!;
-      const fn = p.mode === 'cd' ? cdScoresSparse : acdLogProbsSparse;
-      fn(expert, o.exitHidden!, h.weight, { ...common, weightDtype: h.dtype, headBias: h.bias });
+      const fn = p.mode === 'cd' ? cdScoresSparseAsync : acdLogProbsSparseAsync;
+      await fn(expert, o.exitHidden!, h.weight, { ...common, weightDtype: h.dtype, headBias: h.bias });
+    } else if (rows >= 4) {
+      await (p.mode === 'cd' ? cdScoresAsync : acdLogProbsAsync)(expert, o.exitLogits!, common);
     } else {
-      const fn = p.mode === 'cd' ? cdScores : acdLogProbs;
-      fn(expert, o.exitLogits!, common);
+      (p.mode === 'cd' ? cdScores : acdLogProbs)(expert, o.exitLogits!, common);
     }
     return { expert: out };
   }
