@@ -315,8 +315,12 @@ if (!skip.has('smollm')) {
       }
     }
     const table = mdTable(['batch', 'variant', 'autocontrast tokens/s', 'runs', 'ACD overhead', 'PyTorch tokens/s', 'speed-up vs PyTorch', 'same tokens as PyTorch (row 0)'], rows);
+    // The pulled folder keeps Q4_0/Q4_1 matrices 4-bit (MatMulNBits, int8 activations) unless converted otherwise.
+    const oursWeights = fs.readFileSync(path.join(model.dir, model.manifest.graph.file)).includes('MatMulNBits')
+      ? '4-bit MatMulNBits weights, accuracy level 4'
+      : 'float32 weights';
     const torchNote = torch?.ok
-      ? `PyTorch ${torch.torch}, transformers ${torch.transformers}, ${torch.threads} threads, model from the Q4_1 GGUF dequantised to float32 (ours: the pulled float32 folder; token agreement is informative only). Reference contrast: ${torch.reference}`
+      ? `PyTorch ${torch.torch}, transformers ${torch.transformers}, ${torch.threads} threads, model from the Q4_1 GGUF dequantised to float32 (ours: the pulled folder, ${oursWeights}; token agreement is informative only). Reference contrast: ${torch.reference}`
       : `PyTorch peer: ${sec.torchSkipped}`;
     md.push(`## 5. SmolLM2-135M: plain vs ACD (exit ${L} of 30, logit lens, sparse), ${P.promptTokens}-token prompts, ${P.maxNew} new tokens, median of ${P.reps} (PyTorch: ${P.torchReps})\n\nTargets: ACD overhead <= 5%; faster than PyTorch. ${torchNote}\n\n${table}`);
     log(`\n${table}\n${torchNote}\n`);
