@@ -501,7 +501,7 @@ async function checkSmollm() {
 
 // ---------- (d) PyTorch timing baseline (optional) ----------
 async function benchTorch() {
-  log('SKIP [d] PyTorch generate timing baseline: not implemented yet (plan: transformers generate, greedy, on the same GGUF, plain and with calculate_contrasted_logits as a LogitsProcessor on (final, exit 15 lens) logits, torch.set_num_threads(PARITY_THREADS), tokens/s to bench/results/torch-smollm2.json)');
+  log('SKIP [d] PyTorch generate timing baseline: a timing, not a parity check; it lives in the decode benchmark (npm run bench:decode, section 5: transformers generate on the same GGUF, plain and with calculate_contrasted_logits as a logits processor)');
 }
 
 // ---------- results ----------
