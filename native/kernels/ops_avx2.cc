@@ -278,50 +278,7 @@ float dot_t(const void* w, const float* h, size_t d) {
   return static_cast<float>(hsum_pd(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))));
 }
 
-// --- dtype dispatch ---
-
-bool max_sumexp(const void* z, DType dt, size_t n, float* max_out, float* sum_out) {
-  switch (dt) {
-    case DType::F32: return max_sumexp_t<LoadF32>(z, n, max_out, sum_out);
-    case DType::F16: return max_sumexp_t<LoadF16>(z, n, max_out, sum_out);
-    case DType::BF16: return max_sumexp_t<LoadBF16>(z, n, max_out, sum_out);
-  }
-  return false;
-}
-
-size_t write_collect(const void* z, DType dt, size_t n, float sub, float thr, bool mask_outside, float* out,
-                     int32_t* idx) {
-  switch (dt) {
-    case DType::F32:
-      return mask_outside ? write_collect_t<LoadF32, true>(z, n, sub, thr, out, idx)
-                          : write_collect_t<LoadF32, false>(z, n, sub, thr, out, idx);
-    case DType::F16:
-      return mask_outside ? write_collect_t<LoadF16, true>(z, n, sub, thr, out, idx)
-                          : write_collect_t<LoadF16, false>(z, n, sub, thr, out, idx);
-    case DType::BF16:
-      return mask_outside ? write_collect_t<LoadBF16, true>(z, n, sub, thr, out, idx)
-                          : write_collect_t<LoadBF16, false>(z, n, sub, thr, out, idx);
-  }
-  return 0;
-}
-
-bool all_finite(const void* z, DType dt, size_t n) {
-  switch (dt) {
-    case DType::F32: return all_finite_t<LoadF32>(z, n);
-    case DType::F16: return all_finite_t<LoadF16>(z, n);
-    case DType::BF16: return all_finite_t<LoadBF16>(z, n);
-  }
-  return false;
-}
-
-float dot(const void* w, DType dt, const float* h, size_t d) {
-  switch (dt) {
-    case DType::F32: return dot_t<LoadF32>(w, h, d);
-    case DType::F16: return dot_t<LoadF16>(w, h, d);
-    case DType::BF16: return dot_t<LoadBF16>(w, h, d);
-  }
-  return 0.f;
-}
+#include "ops_dispatch.inc"
 
 const Ops kAvx2{"avx2", max_sumexp, write_collect, all_finite, dot};
 
