@@ -438,18 +438,23 @@ int staging(int device, Staging** out) {
   return AC_CUDA_OK;
 }
 
+// Grows staging slot `i` to at least `bytes` (after the stream is idle, since the old buffer may be in use).
+int ensure_capacity(Staging& s, int i, size_t bytes) {
+  if (s.cap[i] >= bytes) return AC_CUDA_OK;
+  AC_TRY(cudaStreamSynchronize(s.stream), "cudaStreamSynchronize");
+  cudaFree(s.buf[i]);
+  s.buf[i] = nullptr;
+  s.cap[i] = 0;
+  AC_TRY(cudaMalloc(&s.buf[i], bytes), "cudaMalloc (staging)");
+  s.cap[i] = bytes;
+  return AC_CUDA_OK;
+}
+
 // Device copy of a host array in slot `i` (or null when host is null / bytes is 0 and nullable).
 int stage_in(Staging& s, int i, const void* host, size_t bytes, void** dev) {
   *dev = nullptr;
   if (!host) return AC_CUDA_OK;
-  if (s.cap[i] < bytes) {
-    AC_TRY(cudaStreamSynchronize(s.stream), "cudaStreamSynchronize");
-    cudaFree(s.buf[i]);
-    s.buf[i] = nullptr;
-    s.cap[i] = 0;
-    AC_TRY(cudaMalloc(&s.buf[i], bytes), "cudaMalloc (staging)");
-    s.cap[i] = bytes;
-  }
+  if (const int st = ensure_capacity(s, i, bytes)) return st;
   if (bytes) AC_TRY(cudaMemcpyAsync(s.buf[i], host, bytes, cudaMemcpyHostToDevice, s.stream), "cudaMemcpyAsync (to device)");
   *dev = s.buf[i];
   return AC_CUDA_OK;
@@ -457,14 +462,7 @@ int stage_in(Staging& s, int i, const void* host, size_t bytes, void** dev) {
 int stage_out_buf(Staging& s, int i, void* host, size_t bytes, void** dev) {
   *dev = nullptr;
   if (!host) return AC_CUDA_OK;
-  if (s.cap[i] < bytes) {
-    AC_TRY(cudaStreamSynchronize(s.stream), "cudaStreamSynchronize");
-    cudaFree(s.buf[i]);
-    s.buf[i] = nullptr;
-    s.cap[i] = 0;
-    AC_TRY(cudaMalloc(&s.buf[i], bytes), "cudaMalloc (staging)");
-    s.cap[i] = bytes;
-  }
+  if (const int st = ensure_capacity(s, i, bytes)) return st;
   *dev = s.buf[i];
   return AC_CUDA_OK;
 }
