@@ -11,13 +11,13 @@
  */
 import { selfAttention } from '../graph/attention';
 import type { DecoderBuildOptions, Gpt2Config } from '../graph/decoder-config';
-import { checkBaseConfig, declarePresentOutputs, newDecoderGraph, type BuiltDecoderGraph } from '../graph/decoder-graph';
+import { checkBaseConfig, newDecoderGraph, type BuiltDecoderGraph } from '../graph/decoder-graph';
 import { attentionBias, declareDecoderInputs } from '../graph/decoder-inputs';
-import { buildDecoderOutputs } from '../graph/decoder-outputs';
 import { presentName } from '../graph/io-names';
 import { geluErf, geluTanh, layerNorm, linear } from '../graph/layers';
 import { Ops } from '../graph/onnx/ops';
 import type { WeightMap } from '../graph/onnx/tensor-source';
+import { gpt2Embeddings, gpt2Outputs } from '../graph/gpt2';
 import { WeightReader } from '../graph/weight-reader';
 
 /** GPT-Neo hyper-parameters (a GPT-2 shaped config plus the attention pattern). */
@@ -41,7 +41,7 @@ export function gptNeoInterfaceConfig(c: GptNeoConfig): Gpt2Config {
 
 /** Builds a GPT-Neo multi-exit decoder graph. See the module comment for weight names. */
 export function buildGptNeoGraph(config: GptNeoConfig, weights: WeightMap, options: DecoderBuildOptions = {}): BuiltDecoderGraph {
-  const { numLayers: n, hiddenSize: d, numHeads: H, vocabSize: V, intermediateSize: I } = config;
+  const { numLayers: n, hiddenSize: d, numHeads: H, intermediateSize: I } = config;
   const hd = d / H;
   const view = gptNeoInterfaceConfig(config);
   checkBaseConfig(view, hd, H);
@@ -58,9 +58,8 @@ export function buildGptNeoGraph(config: GptNeoConfig, weights: WeightMap, optio
   const eps = config.normEpsilon;
   const act = config.activation === 'gelu' ? geluErf : geluTanh;
 
-  const wte = w.initializer('wte.weight', [V, d]);
-  const wpe = w.initializer('wpe.weight', [config.contextLength, d]);
-  let x = ops.add(ops.gather(wte, inputs.inputIds), ops.gather(wpe, inputs.positionIds));
+  const emb = gpt2Embeddings(ops, w, inputs, view);
+  let x = emb.x;
   const hiddens = [x];
   for (let i = 0; i < n; i++) {
     const p = `h.${i}`;
@@ -85,17 +84,5 @@ export function buildGptNeoGraph(config: GptNeoConfig, weights: WeightMap, optio
     x = ops.add(x, linear(ops, up, projW, vec('mlp.c_proj.bias', d)));
     hiddens.push(x);
   }
-  declarePresentOutputs(g, n, H, hd);
-  const lnW = w.initializer('ln_f.weight', [d]);
-  const lnB = w.initializer('ln_f.bias', [d]);
-  const exits = buildDecoderOutputs(
-    {
-      ops, reader: w, inputs, config: view, positions,
-      finalNorm: (h, out) => layerNorm(ops, h, lnW, lnB, eps, out),
-      lmHead: { matrix: config.tieWordEmbeddings ? wte : w.initializer('lm_head.weight', [V, d]) },
-    },
-    hiddens,
-    options.exits ?? [],
-  );
-  return { graph: g, config: view, numKvHeads: H, headDim: hd, logitPositions: positions, exits, unusedWeights: w.unused() };
+  return gpt2Outputs(ops, w, inputs, view, emb.wte, hiddens, options);
 }

@@ -13,7 +13,7 @@
 import { selfAttention } from './attention';
 import type { DecoderBuildOptions, Gpt2Config } from './decoder-config';
 import { checkBaseConfig, declarePresentOutputs, newDecoderGraph, type BuiltDecoderGraph } from './decoder-graph';
-import { attentionBias, declareDecoderInputs } from './decoder-inputs';
+import { attentionBias, declareDecoderInputs, type DecoderInputs } from './decoder-inputs';
 import { buildDecoderOutputs } from './decoder-outputs';
 import { presentName } from './io-names';
 import { geluErf, geluTanh, layerNorm, linear } from './layers';
@@ -21,9 +21,46 @@ import { Ops } from './onnx/ops';
 import type { WeightMap } from './onnx/tensor-source';
 import { WeightReader } from './weight-reader';
 
+/** GPT-2-family input embeddings: token (`wte`) plus learned position (`wpe`) embeddings. */
+export function gpt2Embeddings(ops: Ops, w: WeightReader, inputs: DecoderInputs, config: Gpt2Config): { wte: string; x: string } {
+  const wte = w.initializer('wte.weight', [config.vocabSize, config.hiddenSize]);
+  const wpe = w.initializer('wpe.weight', [config.contextLength, config.hiddenSize]);
+  return { wte, x: ops.add(ops.gather(wte, inputs.inputIds), ops.gather(wpe, inputs.positionIds)) };
+}
+
+/**
+ * GPT-2-family graph end: the present outputs, the final LayerNorm (`ln_f`), the LM head (tied to `wte` or
+ * `lm_head.weight`), logits and exits from the residual stream after each block (`hiddens`, embeddings first).
+ */
+export function gpt2Outputs(
+  ops: Ops,
+  w: WeightReader,
+  inputs: DecoderInputs,
+  config: Gpt2Config,
+  wte: string,
+  hiddens: readonly string[],
+  options: DecoderBuildOptions,
+): BuiltDecoderGraph {
+  const { numLayers: n, hiddenSize: d, numHeads: H, vocabSize: V } = config;
+  const positions = options.logitPositions ?? 'all';
+  declarePresentOutputs(ops.g, n, H, d / H);
+  const lnW = w.initializer('ln_f.weight', [d]);
+  const lnB = w.initializer('ln_f.bias', [d]);
+  const exits = buildDecoderOutputs(
+    {
+      ops, reader: w, inputs, config, positions,
+      finalNorm: (h, out) => layerNorm(ops, h, lnW, lnB, config.normEpsilon, out),
+      lmHead: { matrix: config.tieWordEmbeddings ? wte : w.initializer('lm_head.weight', [V, d]) },
+    },
+    hiddens,
+    options.exits ?? [],
+  );
+  return { graph: ops.g, config, numKvHeads: H, headDim: d / H, logitPositions: positions, exits, unusedWeights: w.unused() };
+}
+
 /** Builds a GPT-2 style multi-exit decoder graph. See the module comment for weight names. */
 export function buildGpt2Graph(config: Gpt2Config, weights: WeightMap, options: DecoderBuildOptions = {}): BuiltDecoderGraph {
-  const { numLayers: n, hiddenSize: d, numHeads: H, vocabSize: V, intermediateSize: I } = config;
+  const { numLayers: n, hiddenSize: d, numHeads: H, intermediateSize: I } = config;
   const hd = d / H;
   checkBaseConfig(config, hd, H);
   const g = newDecoderGraph('gpt2_multi_exit', options);
@@ -35,9 +72,8 @@ export function buildGpt2Graph(config: Gpt2Config, weights: WeightMap, options: 
   const eps = config.normEpsilon;
   const act = config.activation === 'gelu' ? geluErf : geluTanh;
 
-  const wte = w.initializer('wte.weight', [V, d]);
-  const wpe = w.initializer('wpe.weight', [config.contextLength, d]);
-  let x = ops.add(ops.gather(wte, inputs.inputIds), ops.gather(wpe, inputs.positionIds));
+  const emb = gpt2Embeddings(ops, w, inputs, config);
+  let x = emb.x;
   const hiddens = [x];
   for (let i = 0; i < n; i++) {
     const p = `h.${i}`;
@@ -57,17 +93,5 @@ export function buildGpt2Graph(config: Gpt2Config, weights: WeightMap, options: 
     x = ops.add(x, linear(ops, up, w.initializer(`${p}.mlp.c_proj.weight`, [I, d]), vec('mlp.c_proj.bias', d)));
     hiddens.push(x);
   }
-  declarePresentOutputs(g, n, H, hd);
-  const lnW = w.initializer('ln_f.weight', [d]);
-  const lnB = w.initializer('ln_f.bias', [d]);
-  const exits = buildDecoderOutputs(
-    {
-      ops, reader: w, inputs, config, positions,
-      finalNorm: (h, out) => layerNorm(ops, h, lnW, lnB, eps, out),
-      lmHead: { matrix: config.tieWordEmbeddings ? wte : w.initializer('lm_head.weight', [V, d]) },
-    },
-    hiddens,
-    options.exits ?? [],
-  );
-  return { graph: g, config, numKvHeads: H, headDim: hd, logitPositions: positions, exits, unusedWeights: w.unused() };
+  return gpt2Outputs(ops, w, inputs, config, emb.wte, hiddens, options);
 }
