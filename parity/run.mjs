@@ -31,6 +31,8 @@ const THREADS = Number(process.env.PARITY_THREADS ?? 2);
 const DATA = path.resolve(process.env.PARITY_DATA ?? path.join(ROOT, '..', 'shared', 'data'));
 const args = process.argv.slice(2);
 const only = (args.find((a) => a.startsWith('--only='))?.slice(7).split(',')) ?? ['a', 'b', 'c', 'd'];
+// A partial run (--only) must not replace the committed full results.
+const RESULT_NAME = args.some((a) => a.startsWith('--only=')) ? 'parity-partial' : 'parity';
 if (args.includes('--fresh')) fs.rmSync(path.join(PARITY, '.work'), { recursive: true, force: true });
 const t0 = Date.now();
 const results = [];
@@ -522,7 +524,7 @@ function writeResults(passed, failed) {
   fs.mkdirSync(RESULTS, { recursive: true });
   const mach = machine();
   const doc = { date: new Date().toISOString(), machine: mach, timings: { ...timings, totalS: (Date.now() - t0) / 1000 }, passed, failed, results };
-  fs.writeFileSync(path.join(RESULTS, 'parity.json'), `${JSON.stringify(doc, null, 2)}\n`);
+  fs.writeFileSync(path.join(RESULTS, `${RESULT_NAME}.json`), `${JSON.stringify(doc, null, 2)}\n`);
   const md = [
     '# Parity results (`npm run parity`)', '',
     `${doc.date}: **${passed} passed, ${failed} failed**, ${doc.timings.totalS.toFixed(0)} s.`, '',
@@ -531,7 +533,7 @@ function writeResults(passed, failed) {
     ...results.map((r) => `| ${r.check} | ${r.status} | ${r.name.replace(/\|/g, '\\|')} | ${Object.entries(r.numbers ?? {}).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join('; ') : fmt(v)}`).join(', ').replace(/\|/g, '\\|')} | ${(r.note ?? '').replace(/\|/g, '\\|')} |`),
     '', `Timings (s): ${Object.entries(doc.timings).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(1) : v}`).join(', ')}`, '',
   ];
-  fs.writeFileSync(path.join(RESULTS, 'parity.md'), md.join('\n'));
+  fs.writeFileSync(path.join(RESULTS, `${RESULT_NAME}.md`), md.join('\n'));
 }
 
 async function main() {
@@ -554,7 +556,7 @@ async function main() {
     // keep the downloaded GGUF (parity/.work/gguf) for the next run; drop the rest
     for (const f of fs.readdirSync(WORK)) if (f !== 'gguf') fs.rmSync(path.join(WORK, f), { recursive: true, force: true });
   }
-  log(`results: ${path.relative(ROOT, path.join(RESULTS, 'parity.md'))}, total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  log(`results: ${path.relative(ROOT, path.join(RESULTS, `${RESULT_NAME}.md`))}, total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   log(`${passed} passed, ${failed} failed`);
   process.exitCode = failed > 0 ? 1 : 0;
 }
