@@ -4,6 +4,7 @@
 // the runtime rewrites on every step (zero-copy; valid until the next step of that sequence).
 #include "runtime_binding.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -324,7 +325,7 @@ class StepWorker : public Napi::AsyncWorker {
     r.Set("stepMs", seq_->timing().step_ms);
     r.Set("runMs", seq_->timing().run_ms);
     if (contrast_) {
-      const size_t B = token_.size();
+      const size_t B = std::min(token_.size(), static_cast<size_t>(seq_->rows()));
       Napi::Int32Array t = Napi::Int32Array::New(env, B), hs = Napi::Int32Array::New(env, B);
       Napi::Float32Array lp = Napi::Float32Array::New(env, B);
       for (size_t i = 0; i < B; ++i) {
@@ -485,6 +486,107 @@ Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
   }
 }
 
+// ---- rows joining and leaving (continuous batching) ----
+// rtAdmit(dst, src, srcRow) -> Promise<{ row, pastLength }>: src's row joins dst as its last row (the copy runs on
+// the thread pool; both sequences are busy until it resolves).
+class AdmitWorker : public Napi::AsyncWorker {
+ public:
+  AdmitWorker(Napi::Env env, Napi::Value dst_handle, SeqHandle* dst, Napi::Value src_handle, SeqHandle* src, int src_row)
+      : Napi::AsyncWorker(env, "autocontrast:admit"),
+        deferred_(env),
+        dst_ref_(Napi::Persistent(dst_handle)),
+        src_ref_(Napi::Persistent(src_handle)),
+        dst_h_(dst),
+        src_h_(src),
+        dst_(dst->seq),
+        src_(src->seq),
+        src_row_(src_row) {}
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      row_ = dst_->Admit(*src_, src_row_);
+    } catch (const acr::RuntimeError& e) {
+      failed_ = true;
+      kind_ = e.kind;
+      error_ = e.what();
+    } catch (const std::exception& e) {
+      failed_ = true;
+      kind_ = acr::RuntimeError::kState;
+      error_ = std::string("admitting the row failed: ") + e.what();
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    dst_h_->busy = false;
+    src_h_->busy = false;
+    if (failed_) {
+      deferred_.Reject(MakeError(env, kind_, error_));
+      return;
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("row", row_);
+    r.Set("pastLength", dst_->past_length());
+    deferred_.Resolve(r);
+  }
+  void OnError(const Napi::Error& e) override {
+    dst_h_->busy = false;
+    src_h_->busy = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Value> dst_ref_, src_ref_;  // keep the handles alive while the copy runs
+  SeqHandle *dst_h_, *src_h_;
+  std::shared_ptr<acr::Sequence> dst_, src_;
+  int src_row_;
+  int row_ = -1;
+  bool failed_ = false;
+  int kind_ = 0;
+  std::string error_;
+};
+
+Napi::Value Admit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SeqHandle* dst = LiveSeq(info, 0);
+  SeqHandle* src = LiveSeq(info, 1);
+  if (info.Length() < 3 || !info[2].IsNumber()) ThrowType(env, "Expected (sequence, source sequence, source row)");
+  const double r = info[2].As<Napi::Number>().DoubleValue();
+  if (!(r >= 0 && r < 65536) || std::floor(r) != r) ThrowRange(env, "Expected the source row to be an integer in [0, 65536)");
+  if (dst == src) ThrowRange(env, "a sequence cannot admit a row of itself");
+  try {
+    dst->seq->CheckAdmit(*src->seq, static_cast<int>(r));
+  } catch (const acr::RuntimeError& e) {
+    Rethrow(env, e);
+  }
+  auto* w = new AdmitWorker(env, info[0], dst, info[1], src, static_cast<int>(r));
+  dst->busy = true;
+  src->busy = true;
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// rtRemoveRow(seq, row) -> the index the last row had (it now lives at `row`; == row when it was the last).
+Napi::Value RemoveRow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SeqHandle* h = LiveSeq(info, 0);
+  if (info.Length() < 2 || !info[1].IsNumber()) ThrowType(env, "Expected (sequence, row)");
+  const double r = info[1].As<Napi::Number>().DoubleValue();
+  if (!(r >= 0 && r < 65536) || std::floor(r) != r) ThrowRange(env, "Expected the row to be an integer in [0, 65536)");
+  try {
+    return Napi::Number::New(env, h->seq->StageRemove(static_cast<int>(r)));
+  } catch (const acr::RuntimeError& e) {
+    Rethrow(env, e);
+  }
+}
+
+Napi::Value Rows(const Napi::CallbackInfo& info) {
+  SeqHandle* h = LiveSeq(info, 0);  // idle only: an admit changes the count on the worker thread
+  return Napi::Number::New(info.Env(), h->seq->rows());
+}
+
 Napi::Value PastLength(const Napi::CallbackInfo& info) {
   SeqHandle* h = LiveSeq(info, 0, false);
   return Napi::Number::New(info.Env(), h->seq->past_length());
@@ -505,6 +607,9 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return StepImpl(i, true); }));
   exports.Set("rtReorder", Napi::Function::New(env, Reorder));
   exports.Set("rtPastLength", Napi::Function::New(env, PastLength));
+  exports.Set("rtAdmit", Napi::Function::New(env, Admit));
+  exports.Set("rtRemoveRow", Napi::Function::New(env, RemoveRow));
+  exports.Set("rtRows", Napi::Function::New(env, Rows));
   exports.Set("rtReadOutputs", Napi::Function::New(env, ReadOutputs));
   exports.Set("rtCudaStatus", Napi::Function::New(env, CudaStatus));
 }

@@ -576,14 +576,19 @@ void Sequence::StagePrefill(const std::vector<std::vector<int32_t>>& rows) {
     }
   }
   new_len_ = static_cast<int>(T);
+  rows_ = opts_.batch;
 }
 
 void Sequence::StageStep(const int32_t* tokens, size_t count) {
   if (!prefilled_) throw RuntimeError(RuntimeError::kState, "call prefill before step");
-  if (count != static_cast<size_t>(opts_.batch))
-    throw RuntimeError(RuntimeError::kRange, "step expects one token per row (" + std::to_string(opts_.batch) +
+  if (count != static_cast<size_t>(rows_))
+    throw RuntimeError(RuntimeError::kRange, "step expects one token per row (" + std::to_string(rows_) +
                                                  "), got " + std::to_string(count));
-  if (past_len_ + 1 > opts_.max_length)
+  if (rows_ == 0) throw RuntimeError(RuntimeError::kState, "the sequence has no rows to step (admit one first)");
+  // Shared left padding is dropped before the Run (ApplyRowChanges), so only the longest row has to fit.
+  int min_pad = past_len_;
+  for (int b = 0; b < rows_; ++b) min_pad = std::min(min_pad, pad_[b]);
+  if (past_len_ - min_pad + 1 > opts_.max_length)
     throw RuntimeError(RuntimeError::kRange, "context length exceeded: the sequence holds " +
                                                  std::to_string(past_len_) + " tokens and its maxLength is " +
                                                  std::to_string(opts_.max_length));
@@ -607,6 +612,8 @@ void Sequence::StageReorder(const int32_t* parents, size_t count) {
       throw RuntimeError(RuntimeError::kRange, "parent index " + std::to_string(parents[b]) + " (row " +
                                                    std::to_string(b) + ") is outside [0, " + std::to_string(B) + ")");
   if (!prefilled_) throw RuntimeError(RuntimeError::kState, "call prefill before reorder");
+  if (rows_ != B || !pending_moves_.empty())
+    throw RuntimeError(RuntimeError::kState, "reorder needs every row slot in use (rows joined or left this sequence)");
   std::vector<int32_t> next(parents, parents + count);
   if (!pending_parents_.empty())  // compose: new row b continues old row pending[parents[b]]
     for (size_t b = 0; b < count; ++b) next[b] = pending_parents_[parents[b]];
@@ -653,8 +660,10 @@ void Sequence::Run() {
   Model::Impl& im = *model_->impl();
   const ModelConfig& c = model_->config();
   if (dev_) CudaCheck(dev_->api, dev_->api->set_device(dev_->id), "set device");
+  ApplyRowChanges(new_len_);
   ApplyReorder();
-  const int64_t B = opts_.batch, T = new_len_, P = past_len_, total = P + T;
+  if (rows_ < 1) throw RuntimeError(RuntimeError::kState, "the sequence has no rows to run");
+  const int64_t B = rows_, T = new_len_, P = past_len_, total = P + T;
   const int64_t h = kv_heads_, d = head_dim_, V = vocab_, H = hidden_;
   if (total > opts_.max_length) throw RuntimeError(RuntimeError::kRange, "context length exceeded");
 
@@ -787,7 +796,7 @@ void Sequence::Contrast(const ac::Params& p, int32_t* token, float* logprob, int
                         const SampleOptions& sample) {
   if (!exit_logits_)
     throw RuntimeError(RuntimeError::kState, "stepAndContrast needs a sequence created with exit logits (exit: { layer, logits: true })");
-  const size_t B = static_cast<size_t>(opts_.batch), V = static_cast<size_t>(vocab_);
+  const size_t B = static_cast<size_t>(rows_), V = static_cast<size_t>(vocab_);
   if (dev_) {
     // Contrast (+ fused argmax, or sampling) on the model's stream, right behind ORT's kernels; only the per-row
     // token, its log-prob and the head size come back. One synchronisation (check_error) per step.

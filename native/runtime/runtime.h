@@ -13,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../kernels/contrast.h"
@@ -175,8 +176,31 @@ class Sequence {
   // Bytes of KV cache this sequence holds (both ping-pong halves).
   size_t kv_bytes() const;
 
+  // ---- Rows joining and leaving a running batch (continuous batching; rows.cc). A sequence created with
+  // batch B has B row slots; `rows()` of them are in use, always the first ones, and only those are run. prefill
+  // uses every slot; a sequence never prefilled starts with none. CPU only (device 'cuda' refuses).
+  int rows() const { return rows_; }
+  // Validates on the JS thread that src's row `src_row` can join this sequence as row rows(): same model, a free
+  // slot, src prefilled and idle of reorders, its tokens (padding excluded) fitting maxLength.
+  void CheckAdmit(const Sequence& src, int src_row) const;
+  // Worker thread: applies pending removals, then appends src's row as row rows(): its KV cache rows (tokens
+  // only, no padding) are copied right-aligned into this sequence's current past, left-padded and masked. When
+  // the row holds more tokens than this sequence's past, every row here first moves right (more left padding).
+  // Returns the new row's index.
+  int Admit(const Sequence& src, int src_row);
+  // JS thread, cheap: row `row` leaves; the last row takes its slot (its KV cache moves before the next Run or
+  // Admit, on the worker thread). Returns the index the last row had (== row when it was the last one).
+  int StageRemove(int row);
+
  private:
   void ApplyReorder();
+  // Applies staged row moves and drops left padding shared by every row when it is worth it (rows.cc).
+  void ApplyRowChanges(int next_tokens);
+  // Moves every row so that the past becomes `new_past` positions long (tokens right-aligned; more or less left
+  // padding), into the spare half, then swaps halves.
+  void Relayout(int new_past);
+  int rows_ = 0;  // slots in use (== batch after prefill)
+  std::vector<std::pair<int32_t, int32_t>> pending_moves_;  // (to, from) row KV copies staged by StageRemove
   std::shared_ptr<Model> model_;
   SequenceOptions opts_;
   int layers_ = 0, kv_heads_ = 0, head_dim_ = 0, vocab_ = 0, hidden_ = 0;

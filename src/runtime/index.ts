@@ -194,6 +194,8 @@ interface RuntimeAddon {
   rtStep(h: unknown, tokens: Int32Array): Promise<RawStep>;
   rtStepAndContrast(h: unknown, tokens: Int32Array, p: RawParams): Promise<RawStep>;
   rtReorder(h: unknown, parents: Int32Array): void;
+  rtAdmit?(dst: unknown, src: unknown, srcRow: number): Promise<{ row: number; pastLength: number }>;
+  rtRemoveRow?(h: unknown, row: number): number;
   rtReadOutputs?(h: unknown): void;
   rtCudaStatus?(cudaDir: string, deviceId: number): string;
 }
@@ -458,6 +460,7 @@ export class Sequence {
   readonly device: 'cpu' | 'cuda';
   /** Tokens in the cache (padding included). */
   pastLength = 0;
+  #rows = 0;
 
   /** @internal Use {@link RuntimeModel.createSequence}. */
   constructor(
@@ -534,7 +537,9 @@ export class Sequence {
       off += p.length;
     });
     const params = options?.contrast ? rawParams(options.contrast) : undefined;
-    return this.#run(this.#addon.rtPrefill(this.#handle, flat, lengths, params));
+    const run = this.#run(this.#addon.rtPrefill(this.#handle, flat, lengths, params));
+    this.#rows = this.batch;
+    return run;
   }
 
   /**
@@ -580,6 +585,54 @@ export class Sequence {
     this.#check();
     if (this.device === 'cuda') this.#addon.rtReadOutputs?.(this.#handle);
     return { ...this.#views, exitOutputs: this.#exits };
+  }
+
+  /**
+   * Continuous batching: row `srcRow` of `source` (a prefilled sequence of the same model, CPU) joins this
+   * sequence as its last row in use, with its KV cache copied in (right-aligned, left padding masked, on the
+   * thread pool). A sequence created with `batch` B has B row slots; {@link rows} of them are in use (the first
+   * ones, and only those are stepped, so `step` takes {@link rows} tokens). A sequence that was never
+   * prefilled starts with none in use. Resolves with the new row's index. Both sequences are busy until then;
+   * `source` may be disposed afterwards.
+   */
+  async admit(source: Sequence, srcRow = 0): Promise<number> {
+    this.#check();
+    if (!(source instanceof Sequence)) throw new TypeError('admit expects a Sequence of the same model');
+    if (source === this) throw new RangeError('a sequence cannot admit a row of itself');
+    if (typeof this.#addon.rtAdmit !== 'function') throw new Error('this addon build cannot admit rows (rebuild it)');
+    const r = await source.#lend((h) => this.#lend(() => this.#addon.rtAdmit!(this.#handle, h, srcRow)));
+    this.pastLength = r.pastLength;
+    this.#rows = r.row + 1;
+    return r.row;
+  }
+
+  /**
+   * Continuous batching: row `row` leaves; the last row in use takes its slot (its KV cache moves before the
+   * next step, on the thread pool). Returns the index the last row had, which now lives at `row` (equal to
+   * `row` when it was the last).
+   */
+  removeRow(row: number): number {
+    this.#check();
+    if (typeof this.#addon.rtRemoveRow !== 'function') throw new Error('this addon build cannot remove rows (rebuild it)');
+    const last = this.#addon.rtRemoveRow(this.#handle, row);
+    this.#rows = last;
+    if (this.#rows === 0) this.pastLength = 0;
+    return last;
+  }
+
+  /** Rows in use: the batch after a prefill; those admitted (minus those removed) otherwise. */
+  get rows(): number {
+    return this.#rows;
+  }
+
+  async #lend<T>(fn: (handle: unknown) => Promise<T>): Promise<T> {
+    this.#check();
+    this.#busy = true;
+    try {
+      return await fn(this.#handle);
+    } finally {
+      this.#busy = false;
+    }
   }
 
   /** Frees the KV cache (after a running step, if any). Views handed out stay readable but stale. */
