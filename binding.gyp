@@ -20,14 +20,14 @@
     {
       "target_name": "ac_avx2",
       "type": "static_library",
-      "sources": ["native/kernels/ops_avx2.cc"],
+      "sources": ["native/kernels/ops_avx2.cc", "native/kernels/dola_avx2.cc"],
       "cflags": ["-mavx2", "-mfma", "-mf16c"],
       "xcode_settings": {"OTHER_CFLAGS": ["-mavx2", "-mfma", "-mf16c"]}
     },
     {
       "target_name": "ac_avx512",
       "type": "static_library",
-      "sources": ["native/kernels/ops_avx512.cc"],
+      "sources": ["native/kernels/ops_avx512.cc", "native/kernels/dola_avx512.cc"],
       "cflags": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma", "-mf16c"],
       "xcode_settings": {"OTHER_CFLAGS": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma", "-mf16c"]}
     },
@@ -37,6 +37,7 @@
       "sources": [
         "native/kernels/contrast.cc",
         "native/kernels/dispatch.cc",
+        "native/kernels/dola.cc",
         "native/kernels/ops_scalar.cc",
         "native/kernels/ops_neon.cc",
         "native/kernels/parallel.cc",
@@ -45,6 +46,7 @@
         "native/binding/contrast_job.cc",
         "native/binding/cuda_binding.cc",
         "native/binding/cuda_loader.cc",
+        "native/binding/dola_binding.cc",
         "native/binding/head_binding.cc",
         "native/binding/runtime_binding.cc"
       ],

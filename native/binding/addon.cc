@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "cuda_binding.h"
+#include "dola_binding.h"
 #include "head_binding.h"
 #include "contrast.h"
 #include "contrast_job.h"
@@ -117,6 +118,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
               }));
   InitRuntime(env, exports);
   InitHead(env, exports);
+  InitDola(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

@@ -33,3 +33,7 @@ export type {
 } from './types';
 export { headLogits } from './head';
 export type { HeadLogitsOptions } from './head';
+export { candidateLogits, dolaContrast, dolaContrastAsync, dolaError } from './dola';
+export type { DolaCandidates, DolaDivergence, DolaError, DolaOptions, DolaOutput, DolaResult } from './dola';
+export { dolaBucket, resolveDolaLayers } from './dola-layers';
+export type { DolaLayers } from './dola-layers';

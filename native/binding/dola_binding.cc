@@ -1,0 +1,279 @@
+// Layer selection by divergence (DoLa, amateurLayer 'auto'; native/kernels/dola.h): request parsing, the
+// synchronous call and the libuv-pool form. Every size, type and overlap is checked here again after the
+// TypeScript layer (src/kernel/dola.ts), so no JavaScript input reaches the kernel with a wrong shape.
+#include "dola_binding.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "cuda_params.h"
+#include "dola.h"
+
+namespace acb {
+namespace {
+
+constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+
+struct Span {
+  std::string name;
+  const void* begin;
+  size_t bytes;
+};
+
+bool Overlaps(const Span& a, const Span& b) {
+  const auto a0 = reinterpret_cast<uintptr_t>(a.begin), b0 = reinterpret_cast<uintptr_t>(b.begin);
+  return a.bytes && b.bytes && a0 < b0 + b.bytes && b0 < a0 + a.bytes;
+}
+
+// Element i of the JavaScript Array at key: a Float32Array of exactly `want` values.
+const float* ListItem(const Napi::Object& req, const char* key, uint32_t i, size_t want, const std::string& shape,
+                      std::vector<Span>* spans) {
+  const Napi::Env env = req.Env();
+  const Napi::Value v = req.Get(key).As<Napi::Array>().Get(i);
+  const std::string name = std::string(key) + "[" + std::to_string(i) + "]";
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    ThrowType(env, "Expected " + name + " to be a Float32Array");
+  const Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  if (ta.ElementLength() != want)
+    ThrowRange(env, "Expected " + name + " to have " + std::to_string(want) + " elements (" + shape + ") but it has " +
+                        std::to_string(ta.ElementLength()));
+  const float* p = reinterpret_cast<const float*>(static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  spans->push_back({name, p, want * 4});
+  return p;
+}
+
+void CheckLength(Napi::Env env, const char* key, size_t got, size_t want, const std::string& shape) {
+  if (got != want)
+    ThrowRange(env, std::string("Expected ") + key + " to have " + std::to_string(want) + " elements (" + shape +
+                        ") but it has " + std::to_string(got));
+}
+
+// A parsed request; the pointer tables live here so the kernel's Request can point into them.
+struct DolaJob {
+  ac::dola::Request req;
+  std::vector<const float*> lists;
+  std::vector<ac::RowStats> stats;
+  int32_t* head_size_out = nullptr;
+  float* head_mass_out = nullptr;
+  const ac::Ops* ops = nullptr;
+  int threads = 0;
+
+  std::string Run() {
+    stats.resize(req.rows);
+    req.stats = stats.data();
+    try {
+      ac::dola::select_and_contrast(*ops, req, threads);
+    } catch (const ac::KernelError& e) {
+      const char* what = e.code == ac::KernelError::kNonFiniteExpert ? "final logits" : "candidate logits";
+      return NonFiniteMessage(what, static_cast<int64_t>(e.row), static_cast<int64_t>(e.index));
+    }
+    for (size_t r = 0; r < req.rows; ++r) {
+      if (head_size_out) head_size_out[r] = stats[r].head_size;
+      if (head_mass_out) head_mass_out[r] = stats[r].head_mass;
+    }
+    return {};
+  }
+};
+
+void ParseDola(const Napi::Object& o, DolaJob* job, std::vector<Napi::Value>* keep) {
+  const Napi::Env env = o.Env();
+  ac::dola::Request& r = job->req;
+  r.vocab = static_cast<size_t>(GetInt(o, "vocab", 1, kMax));
+  r.rows = static_cast<size_t>(GetInt(o, "rows", 1, kMax));
+  const size_t V = r.vocab, R = r.rows;
+  const std::string rv = "rows x vocabSize = " + std::to_string(R) + " x " + std::to_string(V);
+  std::vector<Span> inputs, outputs;
+
+  const ArrayArg fin = GetArray(o, "finalLogits", napi_float32_array, "a Float32Array");
+  CheckLength(env, "finalLogits", fin.length, R * V, rv);
+  r.final_logits = static_cast<const float*>(fin.data);
+  keep->push_back(o.Get("finalLogits"));
+  inputs.push_back({"finalLogits", fin.data, fin.length * 4});
+
+  const bool projected = Has(o, "hidden");
+  const char* key = projected ? "hidden" : "candidateLogits";
+  if (!o.Get(key).IsArray()) ThrowType(env, std::string("Expected ") + key + " to be an Array of Float32Arrays");
+  const uint32_t C = o.Get(key).As<Napi::Array>().Length();
+  if (C < 1) ThrowRange(env, std::string("Expected ") + key + " to hold at least one candidate layer");
+  keep->push_back(o.Get(key));
+  r.cand.count = C;
+  job->lists.resize(C);
+  if (projected) {
+    const size_t d = static_cast<size_t>(GetInt(o, "hiddenSize", 1, 1 << 20));
+    const std::string rd = "rows x hiddenSize = " + std::to_string(R) + " x " + std::to_string(d);
+    for (uint32_t c = 0; c < C; ++c) {
+      job->lists[c] = ListItem(o, key, c, R * d, rd, &inputs);
+      for (size_t i = 0; i < R * d; ++i)
+        if (!std::isfinite(job->lists[c][i]))
+          ThrowRange(env, "Expected finite values in hidden[" + std::to_string(c) + "] but row " +
+                              std::to_string(i / d) + ", index " + std::to_string(i % d) + " is " +
+                              (std::isnan(job->lists[c][i]) ? "NaN" : "infinite"));
+    }
+    const ac::DType wdt = GetDType(o, "weightDtype");
+    const ArrayArg w = GetLogits(o, "headWeight", wdt);
+    if (w.length / V != d || w.length % V != 0) CheckLength(env, "headWeight", w.length, V * d, "vocabSize x hiddenSize");
+    keep->push_back(o.Get("headWeight"));
+    inputs.push_back({"headWeight", w.data, w.length * ac::dtype_size(wdt)});
+    r.cand.hidden = job->lists.data();
+    r.cand.d = d;
+    r.cand.weight = w.data;
+    r.cand.weight_dtype = wdt;
+    if (Has(o, "headBias")) {
+      const ArrayArg b = GetLogits(o, "headBias", wdt);
+      CheckLength(env, "headBias", b.length, V, "vocabSize");
+      keep->push_back(o.Get("headBias"));
+      inputs.push_back({"headBias", b.data, b.length * ac::dtype_size(wdt)});
+      r.cand.bias = b.data;
+    }
+  } else {
+    for (uint32_t c = 0; c < C; ++c) job->lists[c] = ListItem(o, key, c, R * V, rv, &inputs);
+    r.cand.logits = job->lists.data();
+  }
+
+  const int64_t div = GetInt(o, "divergence", 0, 1);
+  r.divergence = static_cast<ac::dola::Divergence>(div);
+  const int64_t output = GetInt(o, "output", 0, 2);
+  r.output = static_cast<ac::dola::Output>(output);
+  r.params = GetParams(o, V);
+
+  const ArrayArg out = GetArray(o, "out", napi_float32_array, "a Float32Array");
+  CheckLength(env, "out", out.length, R * V, rv);
+  r.out = static_cast<float*>(out.data);
+  keep->push_back(o.Get("out"));
+  outputs.push_back({"out", out.data, out.length * 4});
+  const ArrayArg chosen = GetArray(o, "chosen", napi_int32_array, "an Int32Array");
+  CheckLength(env, "chosen", chosen.length, R, "one per row");
+  r.chosen = static_cast<int32_t*>(chosen.data);
+  keep->push_back(o.Get("chosen"));
+  outputs.push_back({"chosen", chosen.data, chosen.length * 4});
+  if (Has(o, "divergences")) {
+    const ArrayArg dv = GetArray(o, "divergences", napi_float32_array, "a Float32Array");
+    CheckLength(env, "divergences", dv.length, R * C, "rows x candidates");
+    r.divergences = static_cast<float*>(dv.data);
+    keep->push_back(o.Get("divergences"));
+    outputs.push_back({"divergences", dv.data, dv.length * 4});
+  }
+  if (Has(o, "headSize")) {
+    const ArrayArg hs = GetArray(o, "headSize", napi_int32_array, "an Int32Array");
+    CheckLength(env, "headSize", hs.length, R, "one per row");
+    job->head_size_out = static_cast<int32_t*>(hs.data);
+    keep->push_back(o.Get("headSize"));
+    outputs.push_back({"headSize", hs.data, hs.length * 4});
+  }
+  if (Has(o, "headMass")) {
+    const ArrayArg hm = GetArray(o, "headMass", napi_float32_array, "a Float32Array");
+    CheckLength(env, "headMass", hm.length, R, "one per row");
+    job->head_mass_out = static_cast<float*>(hm.data);
+    keep->push_back(o.Get("headMass"));
+    outputs.push_back({"headMass", hm.data, hm.length * 4});
+  }
+  // Outputs are written while inputs are still read: any overlap would corrupt the result.
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    for (const Span& in : inputs)
+      if (Overlaps(outputs[i], in)) ThrowRange(env, outputs[i].name + " must not share memory with " + in.name);
+    for (size_t j = i + 1; j < outputs.size(); ++j)
+      if (Overlaps(outputs[i], outputs[j]))
+        ThrowRange(env, outputs[i].name + " must not share memory with " + outputs[j].name);
+  }
+  job->ops = &GetOps(o);
+  job->threads = Has(o, "threads") ? static_cast<int>(GetInt(o, "threads", 0, 1024)) : 0;
+}
+
+Napi::Value DolaSync(const Napi::CallbackInfo& info) {
+  const Napi::Object req = RequireObject(info, 0, "a layer-selection request object");
+  std::vector<Napi::Value> keep;
+  DolaJob job;
+  ParseDola(req, &job, &keep);
+  const std::string err = job.Run();
+  if (!err.empty()) ThrowRange(info.Env(), err);
+  return req.Get("out");
+}
+
+class DolaWorker : public Napi::AsyncWorker {
+ public:
+  DolaWorker(Napi::Env env, DolaJob job, const std::vector<Napi::Value>& keep, Napi::Value out)
+      : Napi::AsyncWorker(env, "autocontrast:dola"), job_(std::move(job)), deferred_(env) {
+    // Hold every array the job points into so the GC cannot free them while the worker runs.
+    for (const Napi::Value& v : keep) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+    out_ = Napi::Persistent(out.As<Napi::Object>());
+    // The pointer table moved with the job: point the request at the moved copy.
+    if (job_.req.cand.hidden) job_.req.cand.hidden = job_.lists.data();
+    if (job_.req.cand.logits) job_.req.cand.logits = job_.lists.data();
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+  void Execute() override { error_ = job_.Run(); }
+  void OnOK() override {
+    Napi::HandleScope scope(Env());
+    if (error_.empty()) deferred_.Resolve(out_.Value());
+    else deferred_.Reject(Napi::RangeError::New(Env(), error_).Value());
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  DolaJob job_;
+  Napi::Promise::Deferred deferred_;
+  std::vector<Napi::ObjectReference> refs_;
+  Napi::ObjectReference out_;
+  std::string error_;
+};
+
+Napi::Value DolaAsync(const Napi::CallbackInfo& info) {
+  const Napi::Object req = RequireObject(info, 0, "a layer-selection request object");
+  std::vector<Napi::Value> keep;
+  DolaJob job;
+  ParseDola(req, &job, &keep);
+  auto* worker = new DolaWorker(info.Env(), std::move(job), keep, req.Get("out"));
+  const Napi::Promise promise = worker->Promise();
+  worker->Queue();  // owned by libuv from here; deletes itself after OnOK/OnError
+  return promise;
+}
+
+// Only the batched projection, for tests and benchmarks: { hidden: Float32Array[] (each d floats x n rows... one
+// row each), headWeight, weightDtype, headBias?, vocab, hiddenSize, out: Float32Array [n x V], isa?, threads? }.
+Napi::Value ProjectRows(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const Napi::Object o = RequireObject(info, 0, "a projection request object");
+  const size_t V = static_cast<size_t>(GetInt(o, "vocab", 1, kMax));
+  const size_t d = static_cast<size_t>(GetInt(o, "hiddenSize", 1, 1 << 20));
+  const ArrayArg h = GetArray(o, "hidden", napi_float32_array, "a Float32Array");
+  if (h.length == 0 || h.length % d != 0) ThrowRange(env, "Expected hidden to hold rows x hiddenSize values");
+  const size_t n = h.length / d;
+  const ac::DType wdt = GetDType(o, "weightDtype");
+  const ArrayArg w = GetLogits(o, "headWeight", wdt);
+  if (w.length / V != d || w.length % V != 0) CheckLength(env, "headWeight", w.length, V * d, "vocabSize x hiddenSize");
+  const void* bias = nullptr;
+  if (Has(o, "headBias")) {
+    const ArrayArg b = GetLogits(o, "headBias", wdt);
+    CheckLength(env, "headBias", b.length, V, "vocabSize");
+    bias = b.data;
+  }
+  const ArrayArg out = GetArray(o, "out", napi_float32_array, "a Float32Array");
+  CheckLength(env, "out", out.length, n * V, "rows x vocabSize");
+  if (Overlaps({"out", out.data, out.length * 4}, {"hidden", h.data, h.length * 4}) ||
+      Overlaps({"out", out.data, out.length * 4}, {"headWeight", w.data, w.length * ac::dtype_size(wdt)}))
+    ThrowRange(env, "out must not share memory with hidden or headWeight");
+  std::vector<const float*> hs(n);
+  std::vector<float*> outs(n);
+  for (size_t i = 0; i < n; ++i) {
+    hs[i] = static_cast<const float*>(h.data) + i * d;
+    outs[i] = static_cast<float*>(out.data) + i * V;
+  }
+  const int threads = Has(o, "threads") ? static_cast<int>(GetInt(o, "threads", 0, 1024)) : 0;
+  ac::dola::project_rows(ac::dola::dola_ops_for(GetOps(o)), w.data, wdt, bias, V, d, hs.data(), n, outs.data(),
+                         threads);
+  return o.Get("out");
+}
+
+}  // namespace
+
+void InitDola(Napi::Env env, Napi::Object exports) {
+  exports.Set("dolaSelect", Napi::Function::New(env, DolaSync));
+  exports.Set("dolaSelectAsync", Napi::Function::New(env, DolaAsync));
+  exports.Set("candidateLogits", Napi::Function::New(env, ProjectRows));
+}
+
+}  // namespace acb

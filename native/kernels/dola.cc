@@ -1,0 +1,228 @@
+// Layer selection by divergence (see dola.h): the scalar passes, which the tests compare the SIMD ones against,
+// and the request driver shared by every instruction set.
+#include "dola.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "load.h"
+#include "parallel.h"
+
+namespace ac {
+namespace dola {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr size_t kVocabBlock = 64;  // head rows per parallel task (a multiple of every micro-tile height)
+
+// --- scalar passes ---
+
+void project_scalar(const void* W, DType wdt, size_t v0, size_t nv, size_t d, const float* const* H, size_t nh,
+                    float* const* out) {
+  const size_t esz = dtype_size(wdt);
+  const char* base = static_cast<const char*>(W);
+  for (size_t v = v0; v < v0 + nv; ++v) {
+    const void* wv = base + v * d * esz;
+    for (size_t h = 0; h < nh; ++h) {
+      float s = 0.f;
+      for (size_t i = 0; i < d; ++i) s += load_one(wv, wdt, i) * H[h][i];
+      out[h][v] = s;
+    }
+  }
+}
+
+// The per-token divergence term; p_e and q_e are the probabilities, lp and lq their logarithms, s = p + q.
+inline double term(double lp, double p, double lq, double q, Divergence kind) {
+  const double s = p + q;
+  if (!(s > 0.0)) return 0.0;  // both underflowed: M = 0 contributes nothing (0 log 0 = 0)
+  const double lm = std::log(s) - 0.6931471805599453;
+  if (kind == Divergence::kDolaCode) return 0.25 * s * (2.0 * lm - lp - lq);
+  return 0.5 * (p * (lp - lm) + q * (lq - lm));
+}
+
+double divergence_scalar(const float* zf, float lse_f, const float* p, const float* zc, float lse_c, size_t V,
+                         Divergence kind) {
+  double acc = 0.0;
+  for (size_t v = 0; v < V; ++v) {
+    const float lq = zc[v] - lse_c;
+    acc += term(static_cast<double>(zf[v] - lse_f), p[v], lq, std::exp(lq), kind);
+  }
+  return acc;
+}
+
+void exp_shift_scalar(const float* z, float lse, size_t V, float* p) {
+  for (size_t v = 0; v < V; ++v) p[v] = std::exp(z[v] - lse);
+}
+
+const DolaOps kScalar{"scalar", project_scalar, divergence_scalar, exp_shift_scalar};
+
+size_t first_non_finite_f32(const float* z, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(z[i])) return i;
+  return 0;
+}
+
+// Per-thread working memory of the row pass.
+struct RowScratch {
+  std::vector<float> p;       // the final layer's probabilities
+  std::vector<float> values;  // k-th largest search
+  Scratch contrast;           // contrast_row's
+};
+
+// Writes DoLa's scores for one row: lp - lq on the head, -inf elsewhere; returns the head statistics.
+RowStats dola_row(const float* zf, float lse_f, float max_f, const float* zc, float lse_c, size_t V,
+                  const Params& prm, const float* p, float* out, std::vector<float>& values) {
+  // transformers: scores_normalized < max + log(relative_top) are filtered, with the threshold lowered to the
+  // min_tokens_to_keep-th largest; the comparison is on log-probabilities, as here.
+  const float lmax = max_f - lse_f;
+  float thr = prm.alpha > 0.f ? lmax + static_cast<float>(std::log(static_cast<double>(prm.alpha))) : kNegInf;
+  const size_t k = static_cast<size_t>(std::max<int32_t>(prm.min_candidates, 1));
+  if (k > 1) {
+    size_t count = 0;
+    for (size_t v = 0; v < V; ++v) count += (zf[v] - lse_f) >= thr;
+    if (count < k) {
+      values.resize(V);
+      for (size_t v = 0; v < V; ++v) values[v] = zf[v] - lse_f;
+      std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k - 1), values.end(),
+                       std::greater<float>());
+      thr = std::min(thr, values[k - 1]);
+    }
+  }
+  RowStats st;
+  double mass = 0.0;
+  for (size_t v = 0; v < V; ++v) {
+    const float lp = zf[v] - lse_f;
+    if (lp >= thr) {
+      out[v] = lp - (zc[v] - lse_c);
+      ++st.head_size;
+      mass += p[v];
+    } else {
+      out[v] = kNegInf;
+    }
+  }
+  st.head_mass = static_cast<float>(mass);
+  return st;
+}
+
+}  // namespace
+
+const DolaOps& dola_scalar_ops() { return kScalar; }
+
+const DolaOps& dola_ops_for(const Ops& ops) {
+  if (std::strcmp(ops.name, "avx512") == 0) {
+    if (const DolaOps* d = dola_avx512_ops()) return *d;
+  }
+  if (std::strcmp(ops.name, "avx2") == 0 || std::strcmp(ops.name, "avx512") == 0) {
+    if (const DolaOps* d = dola_avx2_ops()) return *d;
+  }
+  return kScalar;
+}
+
+void project_rows(const DolaOps& dops, const void* W, DType wdt, const void* bias, size_t V, size_t d,
+                  const float* const* hidden, size_t n, float* const* out, int threads) {
+  const size_t blocks = (V + kVocabBlock - 1) / kVocabBlock;
+  // Small products are not worth a thread hop.
+  const int use = n * V * d < (size_t(1) << 16) ? 1 : threads;
+  parallel_for(blocks, use, [&](size_t b0, size_t b1) {
+    const size_t v0 = b0 * kVocabBlock;
+    const size_t v1 = std::min(V, b1 * kVocabBlock);
+    dops.project(W, wdt, v0, v1 - v0, d, hidden, n, out);
+    if (bias) {
+      for (size_t h = 0; h < n; ++h)
+        for (size_t v = v0; v < v1; ++v) out[h][v] += load_one(bias, wdt, v);
+    }
+  });
+}
+
+void select_and_contrast(const Ops& ops, const Request& r, int threads) {
+  const size_t R = r.rows, V = r.vocab, C = r.cand.count;
+  const DolaOps& dops = dola_ops_for(ops);
+
+  // 1. candidate logits, [rows x C x V]: the given ones, or one projection over all rows x candidates.
+  thread_local std::vector<float> buf;
+  std::vector<const float*> zc(R * C);
+  if (r.cand.hidden) {
+    buf.resize(R * C * V);
+    std::vector<const float*> hs(R * C);
+    std::vector<float*> outs(R * C);
+    for (size_t row = 0; row < R; ++row)
+      for (size_t c = 0; c < C; ++c) {
+        hs[row * C + c] = r.cand.hidden[c] + row * r.cand.d;
+        outs[row * C + c] = buf.data() + (row * C + c) * V;
+        zc[row * C + c] = outs[row * C + c];
+      }
+    project_rows(dops, r.cand.weight, r.cand.weight_dtype, r.cand.bias, V, r.cand.d, hs.data(), R * C,
+                 outs.data(), threads);
+  } else {
+    for (size_t row = 0; row < R; ++row)
+      for (size_t c = 0; c < C; ++c) zc[row * C + c] = r.cand.logits[c] + row * V;
+  }
+
+  // 2. log-sum-exp of the final rows and of every candidate row (also the finiteness check).
+  std::vector<float> lse(R * (C + 1)), mx(R);
+  parallel_for(R * (C + 1), threads, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) {
+      const size_t row = i / (C + 1), c = i % (C + 1);
+      const float* z = c == 0 ? r.final_logits + row * V : zc[row * C + c - 1];
+      float m = 0.f, s = 0.f;
+      if (!ops.max_sumexp(z, DType::F32, V, &m, &s)) {
+        throw KernelError{c == 0 ? KernelError::kNonFiniteExpert : KernelError::kNonFiniteAmateur, row,
+                          first_non_finite_f32(z, V)};
+      }
+      lse[i] = m + std::log(s);
+      if (c == 0) mx[row] = m;
+    }
+  });
+
+  // 3. the final layer's probabilities, then every candidate's divergence.
+  std::vector<float> p(R * V);
+  parallel_for(R, threads, [&](size_t i0, size_t i1) {
+    for (size_t row = i0; row < i1; ++row) dops.exp_shift(r.final_logits + row * V, lse[row * (C + 1)], V, &p[row * V]);
+  });
+  std::vector<double> div(R * C);
+  if (C > 1) {
+    parallel_for(R * C, threads, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) {
+        const size_t row = i / C, c = i % C;
+        div[i] = dops.divergence(r.final_logits + row * V, lse[row * (C + 1)], &p[row * V], zc[i],
+                                 lse[row * (C + 1) + c + 1], V, r.divergence);
+      }
+    });
+  }
+
+  // 4. selection and contrast per row. transformers reports its divergence as a mean over the vocabulary.
+  const double scale = r.divergence == Divergence::kDolaCode ? static_cast<double>(V) : 1.0;
+  parallel_for(R, threads, [&](size_t i0, size_t i1) {
+    thread_local RowScratch rs;
+    for (size_t row = i0; row < i1; ++row) {
+      size_t best = 0;
+      for (size_t c = 1; c < C; ++c)
+        if (div[row * C + c] > div[row * C + best]) best = c;
+      if (r.chosen) r.chosen[row] = static_cast<int32_t>(best);
+      if (r.divergences)
+        for (size_t c = 0; c < C; ++c) r.divergences[row * C + c] = static_cast<float>(div[row * C + c] / scale);
+      const float* zf = r.final_logits + row * V;
+      float* out = r.out + row * V;
+      RowStats st;
+      if (r.output == Output::kDola) {
+        st = dola_row(zf, lse[row * (C + 1)], mx[row], zc[row * C + best], lse[row * (C + 1) + best + 1], V,
+                      r.params, &p[row * V], out, rs.values);
+      } else {
+        Params prm = r.params;
+        prm.mode = r.output == Output::kCd ? Mode::CD : Mode::ACD;
+        try {
+          st = contrast_row(ops, zf, zc[row * C + best], nullptr, DType::F32, V, prm, out, rs.contrast);
+        } catch (KernelError& e) {
+          e.row = row;
+          throw;
+        }
+      }
+      if (r.stats) r.stats[row] = st;
+    }
+  });
+}
+
+}  // namespace dola
+}  // namespace ac

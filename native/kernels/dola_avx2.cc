@@ -1,0 +1,237 @@
+// AVX2 + FMA + F16C passes of the layer-selection kernel (dola.h, DolaOps). CMake compiles this file alone with
+// -mavx2 -mfma -mf16c; dola_ops_for only hands the table out when the contrast dispatch chose AVX2 or AVX-512
+// (which checked the CPU and OS support). Same ODR rule as ops_avx2.cc: an anonymous namespace and no call to a
+// shared inline function. Tails (lengths not a multiple of 8) go through zero-padded copies or scalar code.
+#include "dola.h"
+
+#if defined(AC_HAVE_X86)
+
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace ac {
+namespace dola {
+namespace {
+
+constexpr size_t kW = 8;
+constexpr size_t kFlush = 1024;
+
+struct F32 {
+  static constexpr size_t kSize = 4;
+  static __m256 load(const void* p, size_t i) { return _mm256_loadu_ps(static_cast<const float*>(p) + i); }
+  static float one(const void* p, size_t i) { return static_cast<const float*>(p)[i]; }
+};
+struct F16 {
+  static constexpr size_t kSize = 2;
+  static __m256 load(const void* p, size_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
+  }
+  static float one(const void* p, size_t i) {
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<const uint16_t*>(p)[i])));
+  }
+};
+struct BF16 {
+  static constexpr size_t kSize = 2;
+  static __m256 load(const void* p, size_t i) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  static float one(const void* p, size_t i) {
+    const uint32_t bits = static_cast<uint32_t>(static_cast<const uint16_t*>(p)[i]) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+};
+
+inline float hsum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+// --- the projection: NV head rows x NH hidden rows per micro-tile ---
+template <class L, int NV, int NH>
+inline void micro(const char* const* w, const float* const* h, size_t d, float* res) {
+  __m256 acc[NV][NH];
+  for (int a = 0; a < NV; ++a)
+    for (int j = 0; j < NH; ++j) acc[a][j] = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + kW <= d; i += kW) {
+    __m256 hv[NH];
+    for (int j = 0; j < NH; ++j) hv[j] = _mm256_loadu_ps(h[j] + i);
+    for (int a = 0; a < NV; ++a) {
+      const __m256 wv = L::load(w[a], i);
+      for (int j = 0; j < NH; ++j) acc[a][j] = _mm256_fmadd_ps(wv, hv[j], acc[a][j]);
+    }
+  }
+  for (int a = 0; a < NV; ++a)
+    for (int j = 0; j < NH; ++j) {
+      float s = hsum(acc[a][j]);
+      for (size_t t = i; t < d; ++t) s += L::one(w[a], t) * h[j][t];
+      res[a * NH + j] = s;
+    }
+}
+
+template <class L, int NV>
+inline void rows_against_all(const char* const* w, size_t v, size_t d, const float* const* H, size_t nh,
+                             float* const* out) {
+  float res[NV * 2];
+  size_t h = 0;
+  for (; h + 2 <= nh; h += 2) {
+    micro<L, NV, 2>(w, H + h, d, res);
+    for (int a = 0; a < NV; ++a) {
+      out[h][v + a] = res[a * 2];
+      out[h + 1][v + a] = res[a * 2 + 1];
+    }
+  }
+  for (; h < nh; ++h) {
+    micro<L, NV, 1>(w, H + h, d, res);
+    for (int a = 0; a < NV; ++a) out[h][v + a] = res[a];
+  }
+}
+
+template <class L>
+void project_t(const void* W, size_t v0, size_t nv, size_t d, const float* const* H, size_t nh, float* const* out) {
+  const char* base = static_cast<const char*>(W);
+  const size_t row = d * L::kSize;
+  size_t v = v0;
+  for (; v + 4 <= v0 + nv; v += 4) {
+    const char* w[4] = {base + v * row, base + (v + 1) * row, base + (v + 2) * row, base + (v + 3) * row};
+    rows_against_all<L, 4>(w, v, d, H, nh, out);
+  }
+  for (; v < v0 + nv; ++v) {
+    const char* w[1] = {base + v * row};
+    rows_against_all<L, 1>(w, v, d, H, nh, out);
+  }
+}
+
+void project(const void* W, DType wdt, size_t v0, size_t nv, size_t d, const float* const* H, size_t nh,
+             float* const* out) {
+  switch (wdt) {
+    case DType::F32: return project_t<F32>(W, v0, nv, d, H, nh, out);
+    case DType::F16: return project_t<F16>(W, v0, nv, d, H, nh, out);
+    case DType::BF16: return project_t<BF16>(W, v0, nv, d, H, nh, out);
+  }
+}
+
+// --- exp and log (the schemes of dola_avx512.cc with 8 lanes; exponents handled with integer ops) ---
+inline __m256 exp_ps(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.3f);
+  const __m256 keep = _mm256_cmp_ps(x, lo, _CMP_GE_OQ);
+  x = _mm256_max_ps(x, lo);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.4426950408889634f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.4286068203094173e-06f), r);
+  __m256 p = _mm256_set1_ps(1.3888889e-3f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3333333e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1666667e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666667e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  // 2^n by building the exponent field; n >= -126 after the clamp.
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), keep);
+}
+
+// log for positive normal x (lanes with x <= 0 are garbage; callers mask them).
+inline __m256 log_ps(__m256 x) {
+  const __m256i bits = _mm256_castps_si256(x);
+  __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
+  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)),
+                                                 _mm256_set1_epi32(0x3F800000)));
+  const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+  e = _mm256_add_ps(e, _mm256_and_ps(big, _mm256_set1_ps(1.0f)));
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 s = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+  const __m256 s2 = _mm256_mul_ps(s, s);
+  __m256 p = _mm256_set1_ps(1.0f / 9.0f);
+  p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(1.0f / 7.0f));
+  p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(1.0f / 5.0f));
+  p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(1.0f / 3.0f));
+  p = _mm256_fmadd_ps(p, s2, one);
+  return _mm256_fmadd_ps(e, _mm256_set1_ps(0.6931471805599453f), _mm256_mul_ps(_mm256_add_ps(s, s), p));
+}
+
+template <Divergence K>
+inline __m256 term(__m256 lp, __m256 p, __m256 lq, __m256 q) {
+  const __m256 s = _mm256_add_ps(p, q);
+  const __m256 live = _mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_GT_OQ);
+  const __m256 lm = _mm256_sub_ps(log_ps(_mm256_blendv_ps(_mm256_set1_ps(1.0f), s, live)),
+                                  _mm256_set1_ps(0.6931471805599453f));
+  __m256 t;
+  if (K == Divergence::kDolaCode) {
+    t = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.25f), s), _mm256_sub_ps(_mm256_add_ps(lm, lm), _mm256_add_ps(lp, lq)));
+  } else {
+    t = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_fmadd_ps(p, _mm256_sub_ps(lp, lm), _mm256_mul_ps(q, _mm256_sub_ps(lq, lm))));
+  }
+  return _mm256_and_ps(t, live);
+}
+
+inline double term_scalar(double lp, double p, double lq, double q, Divergence kind) {
+  const double s = p + q;
+  if (!(s > 0.0)) return 0.0;
+  const double lm = std::log(s) - 0.6931471805599453;
+  return kind == Divergence::kDolaCode ? 0.25 * s * (2.0 * lm - lp - lq) : 0.5 * (p * (lp - lm) + q * (lq - lm));
+}
+
+template <Divergence K>
+double divergence_t(const float* zf, float lse_f, const float* p, const float* zc, float lse_c, size_t V) {
+  const __m256 vf = _mm256_set1_ps(lse_f), vc = _mm256_set1_ps(lse_c);
+  double total = 0.0;
+  size_t i = 0;
+  for (size_t b = 0; b + kW <= V; b += kFlush) {
+    const size_t end = V - b < kFlush ? V : b + kFlush;
+    __m256 acc = _mm256_setzero_ps();
+    for (i = b; i + kW <= end; i += kW) {
+      const __m256 lp = _mm256_sub_ps(_mm256_loadu_ps(zf + i), vf);
+      const __m256 lq = _mm256_sub_ps(_mm256_loadu_ps(zc + i), vc);
+      acc = _mm256_add_ps(acc, term<K>(lp, _mm256_loadu_ps(p + i), lq, exp_ps(lq)));
+    }
+    total += hsum(acc);
+    if (i < end) break;  // only the final block has a tail
+  }
+  for (; i < V; ++i) {
+    const float lq = zc[i] - lse_c;
+    total += term_scalar(zf[i] - lse_f, p[i], lq, std::exp(lq), K);
+  }
+  return total;
+}
+
+double divergence(const float* zf, float lse_f, const float* p, const float* zc, float lse_c, size_t V,
+                  Divergence kind) {
+  return kind == Divergence::kDolaCode ? divergence_t<Divergence::kDolaCode>(zf, lse_f, p, zc, lse_c, V)
+                                       : divergence_t<Divergence::kJsd>(zf, lse_f, p, zc, lse_c, V);
+}
+
+void exp_shift(const float* z, float lse, size_t V, float* p) {
+  const __m256 vl = _mm256_set1_ps(lse);
+  size_t i = 0;
+  for (; i + kW <= V; i += kW) _mm256_storeu_ps(p + i, exp_ps(_mm256_sub_ps(_mm256_loadu_ps(z + i), vl)));
+  for (; i < V; ++i) p[i] = std::exp(z[i] - lse);
+}
+
+const DolaOps kAvx2{"avx2", project, divergence, exp_shift};
+
+}  // namespace
+
+const DolaOps* dola_avx2_ops() { return &kAvx2; }
+
+}  // namespace dola
+}  // namespace ac
+
+#else
+
+namespace ac {
+namespace dola {
+const DolaOps* dola_avx2_ops() { return nullptr; }
+}  // namespace dola
+}  // namespace ac
+
+#endif

@@ -1,0 +1,241 @@
+// AVX-512 (F/BW/VL/DQ) passes of the layer-selection kernel (dola.h, DolaOps). CMake compiles this file alone with
+// the AVX-512 flags; dola_ops_for only hands the table out when the contrast dispatch chose AVX-512 (which checked
+// the CPU and the OS's ZMM state). Same ODR rule as ops_avx512.cc: everything lives in an anonymous namespace and
+// no shared inline function is called from here.
+#include "dola.h"
+
+#if defined(AC_HAVE_X86)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC bug 105593, see ops_avx512.cc
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace ac {
+namespace dola {
+namespace {
+
+constexpr size_t kW = 16;
+constexpr size_t kFlush = 1024;  // elements summed in float before the partial sum moves to double
+
+inline __mmask16 tail_mask(size_t r) { return static_cast<__mmask16>((1u << r) - 1u); }
+
+// --- weight loaders: 16 elements (or the lanes of k) of a row as floats ---
+struct F32 {
+  static constexpr size_t kSize = 4;
+  static __m512 load(const void* p, size_t i) { return _mm512_loadu_ps(static_cast<const float*>(p) + i); }
+  static __m512 load(const void* p, size_t i, __mmask16 k) { return _mm512_maskz_loadu_ps(k, static_cast<const float*>(p) + i); }
+};
+struct F16 {
+  static constexpr size_t kSize = 2;
+  static __m512 load(const void* p, size_t i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i)));
+  }
+  static __m512 load(const void* p, size_t i, __mmask16 k) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, static_cast<const uint16_t*>(p) + i));
+  }
+};
+struct BF16 {
+  static constexpr size_t kSize = 2;
+  static __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+  static __m512 load(const void* p, size_t i) {
+    return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i)));
+  }
+  static __m512 load(const void* p, size_t i, __mmask16 k) {
+    return widen(_mm256_maskz_loadu_epi16(k, static_cast<const uint16_t*>(p) + i));
+  }
+};
+
+// --- the projection: NV head rows x NH hidden rows per micro-tile, accumulators in registers ---
+template <class L, int NV, int NH>
+inline void micro(const char* const* w, const float* const* h, size_t d, float* res) {
+  __m512 acc[NV][NH];
+  for (int a = 0; a < NV; ++a)
+    for (int j = 0; j < NH; ++j) acc[a][j] = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + kW <= d; i += kW) {
+    __m512 hv[NH];
+    for (int j = 0; j < NH; ++j) hv[j] = _mm512_loadu_ps(h[j] + i);
+    for (int a = 0; a < NV; ++a) {
+      const __m512 wv = L::load(w[a], i);
+      for (int j = 0; j < NH; ++j) acc[a][j] = _mm512_fmadd_ps(wv, hv[j], acc[a][j]);
+    }
+  }
+  if (i < d) {
+    const __mmask16 k = tail_mask(d - i);
+    __m512 hv[NH];
+    for (int j = 0; j < NH; ++j) hv[j] = _mm512_maskz_loadu_ps(k, h[j] + i);
+    for (int a = 0; a < NV; ++a) {
+      const __m512 wv = L::load(w[a], i, k);
+      for (int j = 0; j < NH; ++j) acc[a][j] = _mm512_fmadd_ps(wv, hv[j], acc[a][j]);
+    }
+  }
+  for (int a = 0; a < NV; ++a)
+    for (int j = 0; j < NH; ++j) res[a * NH + j] = _mm512_reduce_add_ps(acc[a][j]);
+}
+
+template <class L, int NV>
+inline void rows_against_all(const char* const* w, size_t v, size_t d, const float* const* H, size_t nh,
+                             float* const* out) {
+  float res[NV * 4];
+  size_t h = 0;
+  for (; h + 4 <= nh; h += 4) {
+    micro<L, NV, 4>(w, H + h, d, res);
+    for (int a = 0; a < NV; ++a)
+      for (int j = 0; j < 4; ++j) out[h + j][v + a] = res[a * 4 + j];
+  }
+  for (; h < nh; ++h) {
+    micro<L, NV, 1>(w, H + h, d, res);
+    for (int a = 0; a < NV; ++a) out[h][v + a] = res[a];
+  }
+}
+
+template <class L>
+void project_t(const void* W, size_t v0, size_t nv, size_t d, const float* const* H, size_t nh, float* const* out) {
+  const char* base = static_cast<const char*>(W);
+  const size_t row = d * L::kSize;
+  size_t v = v0;
+  for (; v + 4 <= v0 + nv; v += 4) {
+    const char* w[4] = {base + v * row, base + (v + 1) * row, base + (v + 2) * row, base + (v + 3) * row};
+    rows_against_all<L, 4>(w, v, d, H, nh, out);
+  }
+  for (; v < v0 + nv; ++v) {
+    const char* w[1] = {base + v * row};
+    rows_against_all<L, 1>(w, v, d, H, nh, out);
+  }
+}
+
+void project(const void* W, DType wdt, size_t v0, size_t nv, size_t d, const float* const* H, size_t nh,
+             float* const* out) {
+  switch (wdt) {
+    case DType::F32: return project_t<F32>(W, v0, nv, d, H, nh, out);
+    case DType::F16: return project_t<F16>(W, v0, nv, d, H, nh, out);
+    case DType::BF16: return project_t<BF16>(W, v0, nv, d, H, nh, out);
+  }
+}
+
+// --- exp and log ---
+// exp: x = n ln2 + r (two-constant reduction), e^r by a degree-6 polynomial on |r| <= ln2/2 (relative error about
+// 2e-7), scaled by 2^n; x < -87.3 gives 0 so that no result is denormal.
+inline __m512 exp_ps(__m512 x) {
+  const __m512 lo = _mm512_set1_ps(-87.3f);
+  const __mmask16 keep = _mm512_cmp_ps_mask(x, lo, _CMP_GE_OQ);
+  x = _mm512_max_ps(x, lo);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.4426950408889634f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.4286068203094173e-06f), r);
+  __m512 p = _mm512_set1_ps(1.3888889e-3f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3333333e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1666667e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666667e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_maskz_scalef_ps(keep, p, n);
+}
+
+// log for positive normal x: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1),
+// |s| <= 0.172, by its series to s^9 (relative error below 1e-7). Lanes with x <= 0 are garbage; callers mask them.
+inline __m512 log_ps(__m512 x) {
+  __m512 e = _mm512_getexp_ps(x);
+  __m512 m = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
+  const __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356f), _CMP_GT_OQ);
+  m = _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));
+  e = _mm512_mask_add_ps(e, big, e, _mm512_set1_ps(1.0f));
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 s = _mm512_div_ps(_mm512_sub_ps(m, one), _mm512_add_ps(m, one));
+  const __m512 s2 = _mm512_mul_ps(s, s);
+  __m512 p = _mm512_set1_ps(1.0f / 9.0f);
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(1.0f / 7.0f));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(1.0f / 5.0f));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(1.0f / 3.0f));
+  p = _mm512_fmadd_ps(p, s2, one);
+  const __m512 logm = _mm512_mul_ps(_mm512_add_ps(s, s), p);
+  return _mm512_fmadd_ps(e, _mm512_set1_ps(0.6931471805599453f), logm);
+}
+
+inline double hsum_pd(__m512d v) { return _mm512_reduce_add_pd(v); }
+inline __m512d widen_add(__m512d acc, __m512 v) {
+  acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+  return _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+}
+
+template <Divergence K>
+inline __m512 term(__m512 lp, __m512 p, __m512 lq, __m512 q, __mmask16 valid) {
+  const __m512 s = _mm512_add_ps(p, q);
+  const __mmask16 live = _mm512_mask_cmp_ps_mask(valid, s, _mm512_setzero_ps(), _CMP_GT_OQ);
+  const __m512 lm = _mm512_sub_ps(log_ps(_mm512_mask_blend_ps(live, _mm512_set1_ps(1.0f), s)),
+                                  _mm512_set1_ps(0.6931471805599453f));
+  __m512 t;
+  if (K == Divergence::kDolaCode) {
+    t = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.25f), s),
+                      _mm512_sub_ps(_mm512_add_ps(lm, lm), _mm512_add_ps(lp, lq)));
+  } else {
+    t = _mm512_mul_ps(_mm512_set1_ps(0.5f),
+                      _mm512_fmadd_ps(p, _mm512_sub_ps(lp, lm), _mm512_mul_ps(q, _mm512_sub_ps(lq, lm))));
+  }
+  return _mm512_maskz_mov_ps(live, t);
+}
+
+template <Divergence K>
+double divergence_t(const float* zf, float lse_f, const float* p, const float* zc, float lse_c, size_t V) {
+  const __m512 vf = _mm512_set1_ps(lse_f), vc = _mm512_set1_ps(lse_c);
+  __m512d total = _mm512_setzero_pd();
+  for (size_t b = 0; b < V; b += kFlush) {
+    const size_t end = V - b < kFlush ? V : b + kFlush;
+    __m512 acc = _mm512_setzero_ps();
+    size_t i = b;
+    for (; i + kW <= end; i += kW) {
+      const __m512 lp = _mm512_sub_ps(_mm512_loadu_ps(zf + i), vf);
+      const __m512 lq = _mm512_sub_ps(_mm512_loadu_ps(zc + i), vc);
+      acc = _mm512_add_ps(acc, term<K>(lp, _mm512_loadu_ps(p + i), lq, exp_ps(lq), 0xFFFF));
+    }
+    if (i < end) {
+      const __mmask16 k = tail_mask(end - i);
+      const __m512 lp = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, zf + i), vf);
+      const __m512 lq = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, zc + i), vc);
+      acc = _mm512_add_ps(acc, term<K>(lp, _mm512_maskz_loadu_ps(k, p + i), lq, exp_ps(lq), k));
+    }
+    total = widen_add(total, acc);
+  }
+  return hsum_pd(total);
+}
+
+double divergence(const float* zf, float lse_f, const float* p, const float* zc, float lse_c, size_t V,
+                  Divergence kind) {
+  return kind == Divergence::kDolaCode ? divergence_t<Divergence::kDolaCode>(zf, lse_f, p, zc, lse_c, V)
+                                       : divergence_t<Divergence::kJsd>(zf, lse_f, p, zc, lse_c, V);
+}
+
+void exp_shift(const float* z, float lse, size_t V, float* p) {
+  const __m512 vl = _mm512_set1_ps(lse);
+  size_t i = 0;
+  for (; i + kW <= V; i += kW) _mm512_storeu_ps(p + i, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(z + i), vl)));
+  if (i < V) {
+    const __mmask16 k = tail_mask(V - i);
+    _mm512_mask_storeu_ps(p + i, k, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, z + i), vl)));
+  }
+}
+
+const DolaOps kAvx512{"avx512", project, divergence, exp_shift};
+
+}  // namespace
+
+const DolaOps* dola_avx512_ops() { return &kAvx512; }
+
+}  // namespace dola
+}  // namespace ac
+
+#else
+
+namespace ac {
+namespace dola {
+const DolaOps* dola_avx512_ops() { return nullptr; }
+}  // namespace dola
+}  // namespace ac
+
+#endif
