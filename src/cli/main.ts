@@ -11,6 +11,7 @@ import { runConvert } from './commands/convert';
 import { runGenerate } from './commands/generate';
 import { runInspect } from './commands/inspect';
 import { runPull } from './commands/pull';
+import { runServe } from './commands/serve';
 import { UsageError } from './usage-error';
 
 /** Help text of the command. */
@@ -21,6 +22,7 @@ Commands:
   generate --prompt TEXT [--model DIR|name]   continue a text, contrasted (--compare: plain and contrasted)
   inspect <folder | name>                      show what a model folder holds
   pull <name> | pull --hub ORG/NAME            download, convert and cache a model
+  serve --model DIR|name [--port 8080]         OpenAI-compatible HTTP server (continuous batching)
 
 Run "autocontrast <command> --help" for a command's options.`;
 
@@ -29,6 +31,7 @@ const COMMANDS: Record<string, (argv: readonly string[]) => Promise<void>> = {
   generate: runGenerate,
   inspect: runInspect,
   pull: runPull,
+  serve: runServe,
 };
 
 /** Errors reported as one line (anything else is a bug and keeps its stack trace). */

@@ -39,7 +39,7 @@ function checkPrompts(prompts: number[][], vocab: number): void {
 }
 
 /** Draws an index from log-scores (all -Infinity except the allowed ones). */
-function sample(scores: Float32Array, rng: SeededRandom): number {
+export function sample(scores: Float32Array, rng: SeededRandom): number {
   let m = -Infinity;
   for (let i = 0; i < scores.length; i++) if (scores[i] > m) m = scores[i];
   let total = 0;

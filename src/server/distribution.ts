@@ -1,0 +1,94 @@
+/**
+ * Per row of a batched step: the distribution a request decodes from (contrasted with its own settings, or the
+ * plain expert), its token choice and its top alternatives. The same kernels and processors as generate(), so a
+ * row decodes as it would alone.
+ */
+import { buildProcessors } from '../decoding/chain';
+import { sample } from '../decoding/generate';
+import { resolveOptions } from '../decoding/options';
+import { argmax, logSoftmaxInPlace, type LogitsProcessor } from '../decoding/processors';
+import { SeededRandom } from '../decoding/random';
+import type { ContrastModel, ContrastPlan } from '../generate/model';
+import { acdLogProbs, acdLogProbsSparseAsync, cdScores, cdScoresSparseAsync } from '../kernel';
+import type { Sampling, TokenLogprob } from './engine';
+
+/** The expert logits and the amateur's exit outputs of one row (views). */
+export interface RowOutputs {
+  expert: Float32Array;
+  exitLogits?: Float32Array;
+  exitHidden?: Float32Array;
+}
+
+/**
+ * Writes the row's log-probabilities into `out`: the contrast of `plan` (ACD or CD, sparse or dense amateur),
+ * or the log-softmax of the expert.
+ */
+export async function rowLogProbs(model: ContrastModel, plan: ContrastPlan | null, o: RowOutputs, out: Float32Array): Promise<Float32Array> {
+  const V = model.vocabSize;
+  if (!plan) {
+    out.set(o.expert);
+    logSoftmaxInPlace(out);
+    return out;
+  }
+  const common = { vocabSize: V, alpha: plan.alpha, minCandidates: plan.minCandidates, beta: plan.beta, out };
+  if (plan.path === 'sparse') {
+    const h = model.headWeights(plan.layer);
+    if (!h || !o.exitHidden) throw new Error(`exit ${plan.layer} has no hidden output or head for the sparse amateur`);
+    const fn = plan.mode === 'cd' ? cdScoresSparseAsync : acdLogProbsSparseAsync;
+    return fn(o.expert, o.exitHidden, h.weight, { ...common, weightDtype: h.dtype, headBias: h.bias });
+  }
+  if (!o.exitLogits) throw new Error(`exit ${plan.layer} has no logits output for the dense amateur`);
+  return (plan.mode === 'cd' ? cdScores : acdLogProbs)(o.expert, o.exitLogits, common);
+}
+
+/** The `n` most likely tokens of a log-probability row, most likely first. */
+export function topTokens(row: Float32Array, n: number): TokenLogprob[] {
+  const top: TokenLogprob[] = [];
+  if (n <= 0) return top;
+  let floor = -Infinity;
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i];
+    if (top.length === n && !(v > floor)) continue;
+    let at = top.length;
+    while (at > 0 && top[at - 1].logprob < v) at--;
+    top.splice(at, 0, { token: i, logprob: v });
+    if (top.length > n) top.pop();
+    floor = top[top.length - 1].logprob;
+  }
+  return top;
+}
+
+/** Token selection of one sequence: the processors and generator of its sampling settings. */
+export class RowSelector {
+  #processors: LogitsProcessor[];
+  #rng: SeededRandom;
+  #greedy: boolean;
+  #scores: Float32Array;
+
+  /** @throws TypeError / RangeError for inconsistent settings (as resolveOptions). */
+  constructor(s: Sampling, vocabSize: number) {
+    const sampling = s.strategy !== 'greedy';
+    const resolved = resolveOptions({
+      strategy: s.strategy,
+      repetitionPenalty: s.repetitionPenalty,
+      ...(sampling ? { temperature: s.temperature, seed: s.seed } : {}),
+      ...(s.strategy === 'top-k' ? { topK: s.topK } : {}),
+      ...(s.strategy === 'top-p' ? { topP: s.topP } : {}),
+    });
+    this.#processors = buildProcessors(resolved);
+    this.#rng = new SeededRandom(resolved.seed);
+    this.#greedy = !sampling;
+    this.#scores = new Float32Array(vocabSize);
+  }
+
+  /** Picks the next token from the row's log-probabilities (`tokens`: prompt and generated so far). */
+  select(logProbs: Float32Array, tokens: readonly number[], generated: number): number {
+    const scores = this.#scores;
+    scores.set(logProbs);
+    const ctx = { row: 0, tokens, generated };
+    for (const p of this.#processors) p.process(scores, ctx);
+    const t = this.#greedy ? argmax(scores) : sample(scores, this.#rng);
+    if (scores[t] === -Infinity) throw new Error('every token was filtered out: check top_k / top_p');
+    return t;
+  }
+}
