@@ -362,7 +362,10 @@ export function createHandler(options: HandlerOptions): Handler {
     close: {
       value: async (deadlineMs = 10_000) => {
         closing = true;
-        await Promise.all([...served.values()].map((s) => s.engine.close(deadlineMs)));
+        // Requests that arrived before closing may still be reading their body: let them reach the engine.
+        const end = Date.now() + Math.max(0, deadlineMs);
+        while (inflight.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+        await Promise.all([...served.values()].map((s) => s.engine.close(end - Date.now())));
         for (const ac of inflight) ac.abort(new ApiError(503, 'server_shutting_down', 'the server is shutting down'));
       },
     },
