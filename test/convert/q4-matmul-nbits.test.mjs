@@ -105,11 +105,54 @@ const CFG = {
 };
 
 async function tinyLlamaFolder(weights, opts) {
-  const built = buildLlamaGraph(CFG, weights, { logitPositions: 'all', exits: [{ layer: 1, kind: 'lens' }], ...opts });
+  const built = graph.buildDecoderGraph(CFG, weights, { logitPositions: 'all', exits: [{ layer: 1, kind: 'lens' }], ...opts });
   const dir = path.join(tempDir('ac-q4-'), 'model');
   const w = await convertPkg.writeBuiltFolder(dir, built, {});
   return { session: await ort.InferenceSession.create(path.join(dir, 'model.onnx')), m: w.manifest, built };
 }
+
+function q4Weights() {
+  const base = tinyDecoderWeights(CFG, 5, { std: 0.2, vectorStd: 0.1 });
+  const weights = new Map(base);
+  let seed = 100;
+  for (const [name, w] of base) {
+    if (/_proj\.weight$/.test(name)) weights.set(name, randomQ4(/mlp/.test(name) ? 'q4_1' : 'q4_0', w.dims[0], w.dims[1], seed++));
+  }
+  return weights;
+}
+
+test('weight and graph forms are recorded: float32 / q4 (level 0) / q4-fast (level 4), fused / reference', async () => {
+  const weights = q4Weights();
+  const cases = [
+    [{}, 'float32', 'reference'],
+    [{ matMulNBits: { accuracyLevel: 0 }, graphForm: 'fused' }, 'q4', 'fused'],
+    [{ matMulNBits: { accuracyLevel: 4 } }, 'q4-fast', 'reference'],
+  ];
+  for (const [opts, form, graphForm] of cases) {
+    const { m, built } = await tinyLlamaFolder(weights, opts);
+    assert.is(built.weightForm, form);
+    assert.is(m.weights.form, form);
+    assert.is(m.weights.description, graph.weightFormSpec(form).description);
+    assert.is(m.graph.form, graphForm);
+    const level = built.graph.nodes.find((n) => n.opType === 'MatMulNBits')?.attributes.accuracy_level;
+    assert.is(level?.value, graph.weightFormSpec(form).matMulNBits?.accuracyLevel);
+  }
+});
+
+test('fused graph with 4-bit weights (level 0) matches the reference graph with float32 weights', async () => {
+  const weights = q4Weights();
+  const f = await tinyLlamaFolder(weights, {});
+  const q = await tinyLlamaFolder(weights, { matMulNBits: { accuracyLevel: 0 }, graphForm: 'fused' });
+  assert.is(q.built.graph.nodes.filter((n) => n.opType === 'GroupQueryAttention').length, 2);
+  const ids = [[3, 17, 8, 42, 1]];
+  const run = (s, mf) => step(s, mf, { ids, mask: [[1, 1, 1, 1, 1]], positions: [[0, 1, 2, 3, 4]] });
+  const a = await run(f.session, f.m);
+  const b = await run(q.session, q.m);
+  for (const out of ['logits', 'exit.1.logits']) {
+    const e = relErr(b[out].data, a[out].data);
+    assert.ok(e < 1e-4, `${out}: relative error ${e}`);
+  }
+});
 
 test('Llama graph with 4-bit linear weights matches the float32 graph', async () => {
   const base = tinyDecoderWeights(CFG, 5, { std: 0.2, vectorStd: 0.1 });

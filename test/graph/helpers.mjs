@@ -23,11 +23,11 @@ export function tempDir(prefix = 'ac-graph-') {
 }
 
 /** Writes a tiny model folder and opens a session on it. */
-export async function buildModel(config, { seed = 7, exits = [], logitPositions, std = 0.2, exitWeights = true } = {}) {
+export async function buildModel(config, { seed = 7, exits = [], logitPositions, std = 0.2, exitWeights = true, graphForm } = {}) {
   const weights = graph.tinyDecoderWeights(config, seed, { std, vectorStd: 0.1 });
   if (exitWeights) graph.addRandomExitWeights(weights, config, exits, seed + 1, { std, vectorStd: 0.1 });
   const dir = path.join(tempDir(), 'model');
-  const written = await manifest.writeModelFolder(dir, { config, weights, exits, logitPositions });
+  const written = await manifest.writeModelFolder(dir, { config, weights, exits, logitPositions, graphForm });
   const session = await ort.InferenceSession.create(path.join(dir, 'model.onnx'));
   return { dir, weights, session, manifest: written.manifest };
 }

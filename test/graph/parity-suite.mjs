@@ -17,13 +17,13 @@ export function suiteExits() {
   ];
 }
 
-/** Registers the parity tests for `config` on the uvu suite `test`. */
-export function parityTests(test, config) {
+/** Registers the parity tests for `config` on the uvu suite `test` (`graphForm`: the graph form to build). */
+export function parityTests(test, config, { graphForm } = {}) {
   const exits = suiteExits();
   let model;
   let ref;
   test.before(async () => {
-    model = await buildModel(config, { exits });
+    model = await buildModel(config, { exits, graphForm });
     ref = referenceForward(config, model.weights, TOKENS);
   });
   test.after(async () => {

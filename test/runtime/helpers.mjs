@@ -34,11 +34,11 @@ export function tempDir(prefix = 'ac-rt-') {
 }
 
 /** Writes a model folder. */
-export async function buildModelFolder(config, { seed = 11, exits = [], logitPositions = 'last', std = 0.2 } = {}) {
+export async function buildModelFolder(config, { seed = 11, exits = [], logitPositions = 'last', std = 0.2, graphForm } = {}) {
   const weights = graph.tinyDecoderWeights(config, seed, { std, vectorStd: 0.1 });
   graph.addRandomExitWeights(weights, config, exits, seed + 1, { std, vectorStd: 0.1 });
   const dir = path.join(tempDir(), 'model');
-  const written = await manifest.writeModelFolder(dir, { config, weights, exits, logitPositions });
+  const written = await manifest.writeModelFolder(dir, { config, weights, exits, logitPositions, graphForm });
   return { dir, manifest: written.manifest };
 }
 

@@ -2,6 +2,7 @@
  * `autocontrast convert <file.gguf | hf-folder> --out DIR [--exits L1,L2] [--heads FILE] [--force]`.
  */
 import { convert } from '../../model/convert/convert';
+import { isWeightForm, WEIGHT_FORMS } from '../../model/graph/weight-forms';
 import { optionValue, parseArgs } from '../args';
 import { ProgressBar } from '../progress-bar';
 import { UsageError } from '../usage-error';
@@ -18,23 +19,29 @@ Options:
   --exits L1,L2     exit layers (default: the checkpoint's trained heads, else every layer; "all")
   --heads FILE      safetensors file with trained heads exit_heads.{L}.weight [vocab, hidden]
   --exit-outputs K  both (default: exit.{L}.hidden and exit.{L}.logits) or hidden (cheaper steps)
-  --weights W       float32 (default: all weights dequantised) or q4: GGUF Q4_0/Q4_1 matrices stay
-                    4-bit (ONNX Runtime MatMulNBits); other tensor types stay float32
-  --accuracy-level N  MatMulNBits accuracy_level with --weights q4 (0 float, 4 int8; default 4)
+  --weights W       float32 (default: all weights dequantised); q4: GGUF Q4_0/Q4_1 matrices stay
+                    4-bit (ONNX Runtime MatMulNBits) with float activations (faithful); q4-fast: the
+                    same with int8 activations (faster, not faithful); other tensors stay float32
+  --accuracy-level N  MatMulNBits accuracy_level with --weights q4 (0 float: default, 4 int8)
+  --graph G         fused (default: ONNX Runtime contrib operators where the architecture has them)
+                    or reference (standard ONNX operators only)
   --force           replace DIR when it exists
   -h, --help        this help`;
 
 /** Runs `convert`. */
 export async function runConvert(argv: readonly string[]): Promise<void> {
-  const args = parseArgs(argv, { out: 'value', exits: 'value', heads: 'value', 'exit-outputs': 'value', weights: 'value', 'accuracy-level': 'value', force: 'flag', help: 'flag' }, 'convert');
+  const args = parseArgs(argv, { out: 'value', exits: 'value', heads: 'value', 'exit-outputs': 'value', weights: 'value', 'accuracy-level': 'value', graph: 'value', force: 'flag', help: 'flag' }, 'convert');
   if (args.options.has('help')) return void console.log(CONVERT_HELP);
   if (args.positional.length !== 1) throw new UsageError('convert: expected one input (a .gguf file or a Hugging Face checkpoint folder)');
   const out = optionValue(args, 'out');
   if (!out) throw new UsageError('convert: --out DIR is required');
   const weights = optionValue(args, 'weights');
-  if (weights !== undefined && weights !== 'q4' && weights !== 'float32') throw new UsageError(`convert: --weights must be q4 or float32 (got "${weights}")`);
+  if (weights !== undefined && !isWeightForm(weights)) throw new UsageError(`convert: --weights must be ${WEIGHT_FORMS.join(', ')} (got "${weights}")`);
   const level = optionValue(args, 'accuracy-level');
   if (level !== undefined && !['0', '1', '2', '3', '4'].includes(level)) throw new UsageError(`convert: --accuracy-level must be 0 to 4 (got "${level}")`);
+  if (level !== undefined && weights !== 'q4') throw new UsageError(`convert: --accuracy-level goes with --weights q4 (got --weights ${weights ?? 'float32'})`);
+  const graphForm = optionValue(args, 'graph');
+  if (graphForm !== undefined && graphForm !== 'fused' && graphForm !== 'reference') throw new UsageError(`convert: --graph must be fused or reference (got "${graphForm}")`);
   const bar = new ProgressBar();
   let res;
   try {
@@ -44,8 +51,10 @@ export async function runConvert(argv: readonly string[]): Promise<void> {
       heads: optionValue(args, 'heads'),
       exitOutputs: optionValue(args, 'exit-outputs') as 'both' | 'hidden' | undefined,
       overwrite: args.options.has('force'),
-      quantized: weights,
-      ...(level !== undefined ? { matMulNBits: { accuracyLevel: Number(level) as 0 | 1 | 2 | 3 | 4 } } : {}),
+      ...(level !== undefined
+        ? { quantized: 'q4' as const, matMulNBits: { accuracyLevel: Number(level) as 0 | 1 | 2 | 3 | 4 } }
+        : weights !== undefined ? { weightForm: weights } : {}),
+      ...(graphForm !== undefined ? { graphForm } : {}),
       onProgress: (done, total) => bar.update('writing weights', done, total),
       onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
     });
@@ -55,6 +64,7 @@ export async function runConvert(argv: readonly string[]): Promise<void> {
   const m = res.manifest;
   console.log(
     `${res.dir}: ${m.architecture}, ${m.numLayers} layers, exits ${m.exits.map((e) => `${e.layer}${e.kind === 'lens' ? '' : `(${e.kind})`}`).join(',')}, ` +
+      `${m.weights ? `weights ${m.weights.form}, ` : ''}${m.graph.form ?? 'reference'} graph, ` +
       `${(res.bytesWritten / 1048576).toFixed(1)} MB in ${res.seconds.toFixed(1)} s`,
   );
 }

@@ -46,6 +46,8 @@ export async function runInspect(argv: readonly string[]): Promise<void> {
     `special       bos ${st.bos ?? '-'}, eos ${st.eos?.join('/') ?? '-'}, pad ${st.pad ?? '-'}`,
     `context       ${m.contextLength}`,
     `logits        ${m.graph.logitPositions}`,
+    `weights       ${m.weights ? `${m.weights.form}: ${m.weights.description}` : 'not recorded (folder written before weight forms had names)'}`,
+    `graph         ${m.graph.form ?? 'reference'}`,
     `size on disk  ${(size / 1048576).toFixed(1)} MB`,
   ];
   console.log(lines.join('\n'));

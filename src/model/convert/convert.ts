@@ -9,7 +9,8 @@ import type { BuiltDecoderGraph } from '../graph/decoder-graph';
 import { buildGptNeoGraph } from './gpt-neo-graph';
 import { writeBuiltFolder } from './write-built-folder';
 import type { ExitSpec } from '../graph/decoder-config';
-import type { LogitPositions } from '../graph/decoder-config';
+import type { GraphForm, LogitPositions } from '../graph/decoder-config';
+import { isWeightForm, WEIGHT_FORMS, weightFormSpec, type WeightForm } from '../graph/weight-forms';
 import type { ModelManifest } from '../manifest/manifest-types';
 import { writeModelFolder } from '../manifest/write-model-folder';
 import { ConvertError } from './convert-error';
@@ -50,6 +51,16 @@ export interface ConvertOptions {
   readonly quantized?: 'q4' | 'float32';
   /** Tuning of the `q4` path (accuracy level, Q4_1 encoding). */
   readonly matMulNBits?: MatMulNBitsOptions;
+  /**
+   * A named weight form (`float32`, `q4`, `q4-fast`; see {@link WeightForm}): sets `quantized` and
+   * `matMulNBits` together (give either this or those).
+   */
+  readonly weightForm?: WeightForm;
+  /**
+   * Graph form (default `fused`: ONNX Runtime's contrib operators where the architecture has a fused
+   * builder; `reference`: standard operators only).
+   */
+  readonly graphForm?: GraphForm;
   /** Non-fatal notes (e.g. a tokenizer that could not be converted). */
   readonly onWarning?: (message: string) => void;
 }
@@ -102,6 +113,19 @@ function chooseExits(m: ImportedModel, requested: number[] | 'all' | undefined, 
   return lensExits(layers ?? allLayers(n));
 }
 
+/** `options` with `weightForm` expanded into `quantized` and `matMulNBits`. */
+function withWeightForm(options: ConvertOptions): ConvertOptions {
+  if (options.weightForm === undefined) return options;
+  if (!isWeightForm(options.weightForm)) {
+    throw new ConvertError(`weight form must be one of ${WEIGHT_FORMS.join(', ')} (got "${String(options.weightForm)}")`);
+  }
+  if (options.quantized !== undefined || options.matMulNBits !== undefined) {
+    throw new ConvertError('give either weightForm or quantized/matMulNBits, not both');
+  }
+  const spec = weightFormSpec(options.weightForm);
+  return { ...options, quantized: spec.quantized, ...(spec.matMulNBits ? { matMulNBits: spec.matMulNBits } : {}) };
+}
+
 function folderBytes(dir: string): number {
   let n = 0;
   for (const f of fs.readdirSync(dir)) n += fs.statSync(`${dir}/${f}`).size;
@@ -114,8 +138,13 @@ function folderBytes(dir: string): number {
  * @throws {ConvertError} for user-facing problems (unsupported model, bad file, mismatched
  * config and weights, bad exits); no output folder is left behind.
  */
-export async function convert(input: string, options: ConvertOptions): Promise<ConvertResult> {
+export async function convert(input: string, opts: ConvertOptions): Promise<ConvertResult> {
   const t0 = Date.now();
+  const options = withWeightForm(opts);
+  if (options.graphForm !== undefined && options.graphForm !== 'fused' && options.graphForm !== 'reference') {
+    throw new ConvertError(`graph form must be "fused" or "reference" (got "${String(options.graphForm)}")`);
+  }
+  const graphForm = options.graphForm ?? 'fused';
   const requested = typeof options.exits === 'string' ? parseExitList(options.exits) : options.exits ? [...options.exits] : undefined;
   if (fs.existsSync(options.out) && !options.overwrite) throw new ConvertError(`${options.out} already exists (use overwrite to replace it)`);
   if (options.quantized !== undefined && options.quantized !== 'q4' && options.quantized !== 'float32') {
@@ -139,7 +168,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
     try {
       built = config.architecture === 'gpt-neo'
         ? buildGptNeoGraph(config, weights, { exits, logitPositions })
-        : buildDecoderGraph(config, weights, { exits, logitPositions, ...(q4 ? { matMulNBits: options.matMulNBits ?? {} } : {}) });
+        : buildDecoderGraph(config, weights, { exits, logitPositions, graphForm, ...(q4 ? { matMulNBits: options.matMulNBits ?? {} } : {}) });
     } catch (e) {
       throw new ConvertError(`the weights do not match the configuration: ${(e as Error).message}`);
     }
@@ -153,7 +182,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
     };
     const written = config.architecture === 'gpt-neo' || q4
       ? await writeBuiltFolder(options.out, built, { ...files, ...(config.architecture === 'gpt-neo' ? { manifestConfig: config } : {}) })
-      : await writeModelFolder(options.out, { config, weights, exits, logitPositions, ...files });
+      : await writeModelFolder(options.out, { config, weights, exits, logitPositions, graphForm, ...files });
     return {
       dir: written.dir,
       manifest: written.manifest,

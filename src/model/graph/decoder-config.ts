@@ -143,4 +143,14 @@ export interface DecoderBuildOptions {
    * builder; weights without a `q4` form stay float32). Off (float32 everywhere) when undefined.
    */
   readonly matMulNBits?: MatMulNBitsOptions;
+  /**
+   * Graph form: `reference` (default: standard ONNX operators only, the form the tests treat as the
+   * reference) or `fused`: ONNX Runtime's contrib operators (GroupQueryAttention with rotary, skip +
+   * RMS norm), the same function in far fewer nodes. Architectures without a fused builder (GPT-2,
+   * GPT-Neo) build the reference form.
+   */
+  readonly graphForm?: GraphForm;
 }
+
+/** How a decoder graph is written (see {@link DecoderBuildOptions.graphForm}). */
+export type GraphForm = 'reference' | 'fused';

@@ -1,7 +1,8 @@
 /**
  * The result type of the decoder builders and the pieces of graph set-up they share.
  */
-import type { DecoderConfig, DecoderBuildOptions } from './decoder-config';
+import type { DecoderConfig, DecoderBuildOptions, GraphForm } from './decoder-config';
+import type { builtWeightForm } from './weight-forms';
 import type { BuiltExit } from './decoder-outputs';
 import { DIM, presentName } from './io-names';
 import { GraphBuilder } from './onnx/graph-builder';
@@ -23,6 +24,10 @@ export interface BuiltDecoderGraph {
   readonly exits: readonly BuiltExit[];
   /** Weight names in the map that the graph does not use. */
   readonly unusedWeights: readonly string[];
+  /** The graph form built (absent: `reference`). */
+  readonly graphForm?: GraphForm;
+  /** The weight form the graph holds (absent: `float32`; see {@link builtWeightForm}). */
+  readonly weightForm?: ReturnType<typeof builtWeightForm>;
 }
 
 /** Declares the `present.{i}.key/value` outputs (produced by the attention Concat nodes). */

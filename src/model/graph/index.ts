@@ -6,6 +6,8 @@ export * from './decoder-config';
 export { buildDecoderGraph } from './build-decoder';
 export { buildGpt2Graph } from './gpt2';
 export { buildLlamaGraph, llamaHeadDim } from './llama';
+export { WEIGHT_FORMS, isWeightForm, weightFormSpec, builtWeightForm, type WeightForm, type WeightFormSpec } from './weight-forms';
+export { buildFusedLlamaGraph, canFuseLlama, rotaryCache } from './fused-llama';
 export type { BuiltDecoderGraph } from './decoder-graph';
 export type { BuiltExit } from './decoder-outputs';
 export { IO, DIM, pastName, presentName, exitHiddenName, exitLogitsName } from './io-names';

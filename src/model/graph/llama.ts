@@ -25,6 +25,7 @@ import { Ops } from './onnx/ops';
 import type { WeightMap } from './onnx/tensor-source';
 import { ropeInverseFrequencies, rotaryTables } from './rotary';
 import { WeightReader } from './weight-reader';
+import { builtWeightForm } from './weight-forms';
 
 /** Head width of a Llama config (explicit or hiddenSize / numHeads). */
 export function llamaHeadDim(config: LlamaConfig): number {
@@ -99,5 +100,8 @@ export function buildLlamaGraph(config: LlamaConfig, weights: WeightMap, options
     hiddens,
     options.exits ?? [],
   );
-  return { graph: g, config, numKvHeads: KVH, headDim: hd, logitPositions: positions, exits, unusedWeights: w.unused() };
+  return {
+    graph: g, config, numKvHeads: KVH, headDim: hd, logitPositions: positions, exits, unusedWeights: w.unused(),
+    graphForm: 'reference', weightForm: builtWeightForm(options.matMulNBits, w.quantizedLinears),
+  };
 }

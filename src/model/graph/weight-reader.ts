@@ -22,6 +22,7 @@ function fmt(dims: readonly number[]): string {
 export class WeightReader {
   private readonly registered = new Set<string>();
   private readonly seen = new Set<string>();
+  private quantized = 0;
 
   /**
    * @param weights the weight map
@@ -81,6 +82,7 @@ export class WeightReader {
       const resolved = parts.map((p) => ({ name: p.name, weight: this.get(p.name, p.dims) }));
       if (canQuantize(resolved)) {
         const y = matMulNBits(ops, x, as.replace(/\.weight_t$|_t$/, ''), resolved, this.q4);
+        this.quantized += 1;
         return bias ? ops.add(y, bias) : y;
       }
     }
@@ -91,6 +93,11 @@ export class WeightReader {
   fusedVector(as: string, parts: readonly { name: string; dims: readonly number[] }[]): string {
     const resolved = parts.map((p) => ({ name: p.name, weight: this.get(p.name, p.dims) }));
     return this.g.initializer(as, concatVectorsSource(resolved));
+  }
+
+  /** Linear layers written as MatMulNBits so far. */
+  get quantizedLinears(): number {
+    return this.quantized;
   }
 
   /** Names of weights in the map that the graph did not use (e.g. buffers of a checkpoint). */

@@ -3,6 +3,7 @@
  */
 import type { BuiltDecoderGraph } from '../graph/decoder-graph';
 import { IO } from '../graph/io-names';
+import { isWeightForm, weightFormSpec } from '../graph/weight-forms';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type ModelManifest, type SpecialTokens } from './manifest-types';
 
 /** File names and extra facts recorded alongside the graph. */
@@ -17,6 +18,11 @@ export interface ManifestFiles {
   readonly tokenizerConfigFile?: string | null;
   /** Special token ids. */
   readonly specialTokens?: SpecialTokens;
+}
+
+function weightsEntry(form: string): { form: string; description: string } {
+  const description = isWeightForm(form) ? weightFormSpec(form).description : `4-bit matrices (MatMulNBits, ${form.replace('q4-level-', 'accuracy_level ')})`;
+  return { form, description };
 }
 
 /** The manifest for `built`, with the file names in `files`. */
@@ -38,6 +44,7 @@ export function manifestFromGraph(built: BuiltDecoderGraph, files: ManifestFiles
       file: files.graphFile ?? 'model.onnx',
       externalData: files.externalData,
       logitPositions: built.logitPositions,
+      form: built.graphForm ?? 'reference',
       io: {
         inputIds: IO.inputIds,
         attentionMask: IO.attentionMask,
@@ -58,6 +65,7 @@ export function manifestFromGraph(built: BuiltDecoderGraph, files: ManifestFiles
         ...(e.hiddenOutput ? { hiddenOutput: e.hiddenOutput } : {}),
         ...(e.logitsOutput ? { logitsOutput: e.logitsOutput } : {}),
       })),
+    weights: weightsEntry(built.weightForm ?? 'float32'),
     tokenizer: { file: files.tokenizerFile ?? null, configFile: files.tokenizerConfigFile ?? null },
     config: c,
   };

@@ -2,7 +2,7 @@
  * The model-folder manifest (`autocontrast.json`): what a multi-exit model folder holds and
  * which graph inputs/outputs carry what. See FORMAT.md beside this file.
  */
-import type { DecoderConfig, ExitKind, LogitPositions } from '../graph/decoder-config';
+import type { DecoderConfig, ExitKind, GraphForm, LogitPositions } from '../graph/decoder-config';
 
 /** File name of the manifest inside a model folder. */
 export const MANIFEST_FILE = 'autocontrast.json';
@@ -69,6 +69,8 @@ export interface ManifestGraph {
   readonly logitPositions: LogitPositions;
   /** Input/output names. */
   readonly io: ManifestGraphIO;
+  /** `reference` (standard operators) or `fused` (ONNX Runtime contrib operators); absent in older folders. */
+  readonly form?: GraphForm;
 }
 
 /** The whole manifest. */
@@ -101,6 +103,11 @@ export interface ModelManifest {
   readonly exits: readonly ManifestExit[];
   /** Tokenizer files inside the folder (null when absent). */
   readonly tokenizer: { readonly file: string | null; readonly configFile: string | null };
+  /**
+   * Which weight form the graph holds (`float32`, `q4`, `q4-fast`; see the README's weight forms) and
+   * what that means; absent in folders written before the forms had names.
+   */
+  readonly weights?: { readonly form: string; readonly description: string };
   /** The full builder configuration, when the folder was written by this package. */
   readonly config?: DecoderConfig;
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { buildDecoderGraph } from '../graph/build-decoder';
-import type { DecoderConfig, ExitSpec, LogitPositions } from '../graph/decoder-config';
+import type { DecoderBuildOptions, DecoderConfig, ExitSpec, GraphForm, LogitPositions } from '../graph/decoder-config';
 import type { BuiltDecoderGraph } from '../graph/decoder-graph';
 import { sourceByteLength, type WeightMap } from '../graph/onnx/tensor-source';
 import { writeOnnxModel } from '../graph/onnx/write-onnx-model';
@@ -26,6 +26,8 @@ export interface WriteModelFolderOptions {
   readonly logitPositions?: LogitPositions;
   /** Default-domain opset (default 17). */
   readonly opset?: 17 | 18;
+  /** Graph form (default `reference`; see {@link DecoderBuildOptions.graphForm}). */
+  readonly graphForm?: GraphForm;
   /** Hugging Face `tokenizer.json` contents (string or parsed object), written as `tokenizer.json`. */
   readonly tokenizerJson?: string | object;
   /** `tokenizer_config.json` contents, written as `tokenizer_config.json`. */
@@ -155,6 +157,7 @@ export async function writeModelFolder(dir: string, options: WriteModelFolderOpt
     exits: options.exits,
     logitPositions: options.logitPositions,
     opset: options.opset,
+    graphForm: options.graphForm,
   });
   const { manifest } = await writeBuiltFolder(target, built, options);
   return { dir: target, manifest, built };

@@ -108,10 +108,11 @@ export async function pullPackaged(name: string, o: PullPackagedOptions = {}): P
       // Hidden states only: exit logits at every layer would cost a V x d product per exit per step (5x slower
       // decoding for SmolLM2-135M); generation computes the amateur sparsely from the hidden state and the head.
       exitOutputs: 'hidden',
-      // Q4_1 matrices stay 4-bit (MatMulNBits, int8 activations): measured ~1.5-2x the decode speed of the
-      // float32 folder on CPU and a 189 MB folder instead of 517 MB; embedding / LM head stay float32.
-      quantized: 'q4',
-      matMulNBits: { accuracyLevel: 4 },
+      // The faithful form: Q4_1 matrices stay 4-bit (MatMulNBits) with float activations, so greedy and ACD
+      // decode the float32 weights' tokens; in the fused graph it decodes at least as fast as the old default
+      // (int8 activations, which changes ACD's tokens) and the folder is 190 MB instead of 517 MB. See the
+      // README's weight-form table for the measurements; `convert --weights q4-fast` makes the fast form.
+      weightForm: 'q4',
       overwrite: true,
       onProgress: (done, total) => o.onProgress?.({ phase: 'convert', done, total }),
     });

@@ -1,0 +1,62 @@
+/**
+ * The named weight forms a model folder can hold (one definition for convert, pull, the CLI, the
+ * manifest and the parity suite). Measured speed and fidelity of each: README "Weight forms".
+ */
+import type { MatMulNBitsOptions } from './matmul-nbits';
+
+/**
+ * - `float32`: every matrix float32 (GGUF blocks dequantised): the reference the others are checked against.
+ * - `q4`: GGUF Q4_0 / Q4_1 matrices stay 4-bit as MatMulNBits with float activations (`accuracy_level`
+ *   0): the weights' own values, computed in float: faithful (greedy tokens of the float32 form).
+ * - `q4-fast`: the same 4-bit weights with activations quantised to int8 in every product
+ *   (`accuracy_level` 4): faster, not faithful (ACD especially: see the README's fidelity table).
+ * Embedding and LM head stay float32 in every form.
+ */
+export type WeightForm = 'float32' | 'q4' | 'q4-fast';
+
+/** Every weight form, in the order tables list them. */
+export const WEIGHT_FORMS: readonly WeightForm[] = ['float32', 'q4', 'q4-fast'];
+
+/** What a weight form means for the importer and the graph builder. */
+export interface WeightFormSpec {
+  /** Importer weights: dequantised float32, or 4-bit blocks kept. */
+  readonly quantized: 'float32' | 'q4';
+  /** MatMulNBits tuning when `quantized` is `q4`. */
+  readonly matMulNBits?: MatMulNBitsOptions;
+  /** One line for `inspect` and the manifest. */
+  readonly description: string;
+}
+
+const SPECS: Record<WeightForm, WeightFormSpec> = {
+  float32: { quantized: 'float32', description: 'float32 matrices (4-bit blocks dequantised)' },
+  q4: {
+    quantized: 'q4',
+    matMulNBits: { accuracyLevel: 0 },
+    description: '4-bit matrices (MatMulNBits), float activations (accuracy_level 0); float32 embedding and head',
+  },
+  'q4-fast': {
+    quantized: 'q4',
+    matMulNBits: { accuracyLevel: 4 },
+    description: '4-bit matrices (MatMulNBits), int8 activations (accuracy_level 4, not faithful); float32 embedding and head',
+  },
+};
+
+/** Whether `v` names a weight form. */
+export function isWeightForm(v: unknown): v is WeightForm {
+  return typeof v === 'string' && (WEIGHT_FORMS as readonly string[]).includes(v);
+}
+
+/** The spec of a weight form. */
+export function weightFormSpec(form: WeightForm): WeightFormSpec {
+  return SPECS[form];
+}
+
+/**
+ * The form a built graph holds: `float32` when no matrix stayed 4-bit, else by accuracy level
+ * (levels other than 0 and 4 have no name: `q4-level-N`).
+ */
+export function builtWeightForm(matMulNBits: MatMulNBitsOptions | undefined, quantizedMatrices: number): WeightForm | `q4-level-${number}` {
+  if (!matMulNBits || quantizedMatrices === 0) return 'float32';
+  const level = matMulNBits.accuracyLevel ?? 4;
+  return level === 0 ? 'q4' : level === 4 ? 'q4-fast' : `q4-level-${level}`;
+}
