@@ -54,7 +54,7 @@ export function findHeadInitializers(graph: OnnxGraphInfo, m: ModelManifest, lay
     return null;
   };
   if (exit.logitsOutput) return trace(exit.logitsOutput);
-  if (exit.kind === 'lens' || exit.kind === 'conversion') return trace(m.graph.io.logits);
+  if (exit.kind === 'lens' || exit.kind === 'conversion' || exit.kind === 'raw') return trace(m.graph.io.logits);
   // A trained head without a logits output: by weight name.
   const spec = (m.config as { exits?: { layer: number; weight?: string; bias?: string }[] } | undefined)?.exits?.find((e) => e.layer === layer);
   const matrix = spec?.weight ?? `exit_heads.${layer}.weight`;

@@ -82,7 +82,7 @@ test('corrupt manifest and corrupt graph', async () => {
 test('exit layer out of range, duplicated, or with an unknown kind', async () => {
   await rejects(broken((d) => editManifest(d, (m) => { m.exits[0].layer = 9; })), /exit layer 9 is out of range: layers are 0\.\.3/);
   await rejects(broken((d) => editManifest(d, (m) => { m.exits[1].layer = 1; })), /exit layer 1 is listed twice/);
-  await rejects(broken((d) => editManifest(d, (m) => { m.exits[0].kind = 'magic'; })), /kind must be "lens", "head" or "conversion"/);
+  await rejects(broken((d) => editManifest(d, (m) => { m.exits[0].kind = 'magic'; })), /kind must be "lens", "head", "conversion" or "raw"/);
 });
 
 test('wrong input or output names', async () => {

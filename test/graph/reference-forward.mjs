@@ -203,6 +203,8 @@ function finish(cfg, weights, hiddens, finalNorm, head, V, d) {
     lensHidden: lens,
     /** Logit lens at L: final norm + LM head. */
     lensLogits: (L) => project(lens(L), head),
+    /** transformers' DoLa exit at L: the LM head on the residual stream, no final norm. */
+    rawLogits: (L) => project(hiddens[L], head),
     /** Model logits. */
     logits: project(lens(n), head),
     /** Trained head exit: W [V, d] (+ bias) on the normed state. */

@@ -19,6 +19,8 @@ Options:
   --exits L1,L2     exit layers (default: the checkpoint's trained heads, else every layer; "all")
   --heads FILE      safetensors file with trained heads exit_heads.{L}.weight [vocab, hidden]
   --exit-outputs K  both (default: exit.{L}.hidden and exit.{L}.logits) or hidden (cheaper steps)
+  --exit-kind K     lens (default: final norm, then the LM head) or raw (the LM head without the final norm:
+                    transformers' DoLa exits)
   --weights W       float32 (default: all weights dequantised); q4: GGUF Q4_0/Q4_1 matrices stay
                     4-bit (ONNX Runtime MatMulNBits) with float activations (faithful); q4-fast: the
                     same with int8 activations (faster, not faithful); other tensors stay float32
@@ -30,13 +32,15 @@ Options:
 
 /** Runs `convert`. */
 export async function runConvert(argv: readonly string[]): Promise<void> {
-  const args = parseArgs(argv, { out: 'value', exits: 'value', heads: 'value', 'exit-outputs': 'value', weights: 'value', 'accuracy-level': 'value', graph: 'value', force: 'flag', help: 'flag' }, 'convert');
+  const args = parseArgs(argv, { out: 'value', exits: 'value', heads: 'value', 'exit-outputs': 'value', 'exit-kind': 'value', weights: 'value', 'accuracy-level': 'value', graph: 'value', force: 'flag', help: 'flag' }, 'convert');
   if (args.options.has('help')) return void console.log(CONVERT_HELP);
   if (args.positional.length !== 1) throw new UsageError('convert: expected one input (a .gguf file or a Hugging Face checkpoint folder)');
   const out = optionValue(args, 'out');
   if (!out) throw new UsageError('convert: --out DIR is required');
   const weights = optionValue(args, 'weights');
   if (weights !== undefined && !isWeightForm(weights)) throw new UsageError(`convert: --weights must be ${WEIGHT_FORMS.join(', ')} (got "${weights}")`);
+  const exitKind = optionValue(args, 'exit-kind');
+  if (exitKind !== undefined && exitKind !== 'lens' && exitKind !== 'raw') throw new UsageError(`convert: --exit-kind must be lens or raw (got "${exitKind}")`);
   const level = optionValue(args, 'accuracy-level');
   if (level !== undefined && !['0', '1', '2', '3', '4'].includes(level)) throw new UsageError(`convert: --accuracy-level must be 0 to 4 (got "${level}")`);
   if (level !== undefined && weights !== 'q4') throw new UsageError(`convert: --accuracy-level goes with --weights q4 (got --weights ${weights ?? 'float32'})`);
@@ -50,6 +54,7 @@ export async function runConvert(argv: readonly string[]): Promise<void> {
       exits: optionValue(args, 'exits'),
       heads: optionValue(args, 'heads'),
       exitOutputs: optionValue(args, 'exit-outputs') as 'both' | 'hidden' | undefined,
+      exitKind: exitKind as 'lens' | 'raw' | undefined,
       overwrite: args.options.has('force'),
       ...(level !== undefined
         ? { quantized: 'q4' as const, matMulNBits: { accuracyLevel: Number(level) as 0 | 1 | 2 | 3 | 4 } }

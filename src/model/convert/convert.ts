@@ -14,7 +14,7 @@ import { isWeightForm, WEIGHT_FORMS, weightFormSpec, type WeightForm } from '../
 import type { ModelManifest } from '../manifest/manifest-types';
 import { writeModelFolder } from '../manifest/write-model-folder';
 import { ConvertError } from './convert-error';
-import { allLayers, checkExitLayers, lensExits, parseExitList } from './exits';
+import { allLayers, checkExitLayers, lensExits, parseExitList, rawExits } from './exits';
 import { importGguf } from './gguf';
 import { readHeadsFile, type HeadsFromFile } from './heads-file';
 import { importHf } from './hf';
@@ -37,6 +37,12 @@ export interface ConvertOptions {
    * computed from the hidden state and the head, e.g. by the sparse kernel).
    */
   readonly exitOutputs?: 'both' | 'hidden';
+  /**
+   * Kind of the exits made for a checkpoint without trained heads: `lens` (default: final norm, then the LM
+   * head: the logit lens, the paper's exits) or `raw` (the LM head on the residual stream without the final
+   * norm: the exits of transformers' DoLa, for `mode: 'dola'` parity with it).
+   */
+  readonly exitKind?: 'lens' | 'raw';
   /** Replace an existing output folder (default false). */
   readonly overwrite?: boolean;
   /** Positions of logits/exit outputs (default `input`: one graph for scoring and decoding). */
@@ -102,15 +108,15 @@ export function importCheckpoint(input: string, options: { quantized?: 'q4' | 'f
   throw new ConvertError(`${input}: not a GGUF file (bad magic) and not a Hugging Face checkpoint folder`);
 }
 
-function chooseExits(m: ImportedModel, requested: number[] | 'all' | undefined, heads: HeadsFromFile | undefined): ExitSpec[] {
+function chooseExits(m: ImportedModel, requested: number[] | 'all' | undefined, heads: HeadsFromFile | undefined, kind: 'lens' | 'raw'): ExitSpec[] {
   const n = m.config.numLayers;
   const layers = requested === undefined ? undefined : checkExitLayers(requested === 'all' ? allLayers(n) : requested, n);
   if (heads) return heads.exits(layers ?? heads.layers);
   if (m.checkpointExits.length > 0) {
     if (!layers) return [...m.checkpointExits];
-    return layers.map((l) => m.checkpointExits.find((e) => e.layer === l) ?? { layer: l, kind: 'lens' as const });
+    return layers.map((l) => m.checkpointExits.find((e) => e.layer === l) ?? { layer: l, kind });
   }
-  return lensExits(layers ?? allLayers(n));
+  return (kind === 'raw' ? rawExits : lensExits)(layers ?? allLayers(n));
 }
 
 /** `options` with `weightForm` expanded into `quantized` and `matMulNBits`. */
@@ -155,7 +161,10 @@ export async function convert(input: string, opts: ConvertOptions): Promise<Conv
   let heads: HeadsFromFile | undefined;
   try {
     if (options.heads) heads = readHeadsFile(options.heads, m.config.vocabSize, m.config.hiddenSize);
-    const chosen = chooseExits(m, requested, heads);
+    if (options.exitKind !== undefined && options.exitKind !== 'lens' && options.exitKind !== 'raw') {
+      throw new ConvertError(`exit kind must be "lens" or "raw" (got "${String(options.exitKind)}")`);
+    }
+    const chosen = chooseExits(m, requested, heads, options.exitKind ?? 'lens');
     if (options.exitOutputs !== undefined && options.exitOutputs !== 'both' && options.exitOutputs !== 'hidden') {
       throw new ConvertError(`exit outputs must be "both" or "hidden" (got "${String(options.exitOutputs)}")`);
     }

@@ -36,6 +36,11 @@ export function allLayers(numLayers: number): number[] {
   return Array.from({ length: numLayers }, (_, i) => i + 1);
 }
 
+/** transformers' DoLa exits at `layers`: the model's head on the residual stream without the final norm. */
+export function rawExits(layers: readonly number[]): ExitSpec[] {
+  return layers.map((layer) => ({ layer, kind: 'raw' as const }));
+}
+
 /** Logit-lens exits at `layers`. */
 export function lensExits(layers: readonly number[]): ExitSpec[] {
   return layers.map((layer) => ({ layer, kind: 'lens' as const }));

@@ -115,8 +115,19 @@ export interface ConversionExitSpec extends ExitOutputs {
   readonly weight?: string;
 }
 
+/**
+ * The model's own LM head on the residual stream h_L *without* the final norm: the early exits of transformers'
+ * DoLa (`lm_head(hidden_states[L])` in `_dola_decoding`). `exit.{L}.hidden` is h_L itself.
+ */
+export interface RawExitSpec extends ExitOutputs {
+  /** Exit layer (0..numLayers). */
+  readonly layer: number;
+  /** Kind tag. */
+  readonly kind: 'raw';
+}
+
 /** An exit request. */
-export type ExitSpec = LensExitSpec | HeadExitSpec | ConversionExitSpec;
+export type ExitSpec = LensExitSpec | HeadExitSpec | ConversionExitSpec | RawExitSpec;
 
 /** Exit kinds. */
 export type ExitKind = ExitSpec['kind'];

@@ -54,8 +54,8 @@ export function checkExitSpecs(exits: readonly ExitSpec[], numLayers: number): v
     }
     if (seen.has(e.layer)) throw new RangeError(`exit layer ${e.layer} is requested twice`);
     const kind: string = e.kind;
-    if (kind !== 'lens' && kind !== 'head' && kind !== 'conversion') {
-      throw new RangeError(`exit layer ${e.layer}: unknown kind "${kind}" (lens, head or conversion)`);
+    if (kind !== 'lens' && kind !== 'head' && kind !== 'conversion' && kind !== 'raw') {
+      throw new RangeError(`exit layer ${e.layer}: unknown kind "${kind}" (lens, head, conversion or raw)`);
     }
     seen.add(e.layer);
   }
@@ -102,6 +102,9 @@ export function buildDecoderOutputs(ctx: OutputContext, hiddens: readonly string
       const bias = e.bias ? reader.initializer(e.bias, [V]) : undefined;
       hidden = e.applyFinalNorm === false ? selected(L) : normed(hiddenName);
       if (wantLogits) logits = projectRows(ops, hidden, matrix, V, d, bias, logitsName);
+    } else if (e.kind === 'raw') {
+      hidden = selected(L);
+      if (wantLogits) logits = vocab(hidden, logitsName);
     } else {
       const wName = e.weight ?? `exit_conversions.${L}.weight`;
       const conv = reader.fusedLinear(`${wName}.transposed`, [{ name: wName, dims: [d, d] }]);

@@ -75,8 +75,8 @@ export function checkManifest(value: unknown): string[] {
       }
       if (seen.has(L)) p.push(`${f}: exit layer ${L} is listed twice`);
       seen.add(L);
-      if (e.kind !== 'lens' && e.kind !== 'head' && e.kind !== 'conversion') {
-        p.push(`${f}: exit layer ${L}: kind must be "lens", "head" or "conversion" (got ${JSON.stringify(e.kind)})`);
+      if (e.kind !== 'lens' && e.kind !== 'head' && e.kind !== 'conversion' && e.kind !== 'raw') {
+        p.push(`${f}: exit layer ${L}: kind must be "lens", "head", "conversion" or "raw" (got ${JSON.stringify(e.kind)})`);
       }
       for (const k of ['hiddenOutput', 'logitsOutput']) {
         if (e[k] !== undefined && typeof e[k] !== 'string') p.push(`${f}: exit layer ${L}: ${k} must be an output name`);
