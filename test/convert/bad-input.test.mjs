@@ -103,6 +103,7 @@ test('exit layer out of range, bad exit list', async () => {
   writeHfCheckpoint(dir, graph.TINY_LLAMA_CONFIG);
   await expectFailure(dir, /exit layer 9 is out of range/, { exits: [9] });
   await expectFailure(dir, /invalid exit layer "x"/, { exits: '1,x' });
+  await expectFailure(dir, /exit kind must be "lens" or "raw" \(got "final"\)/, { exitKind: 'final' });
 });
 
 test('missing input: clear error', async () => {

@@ -7,15 +7,17 @@ import { referenceForward } from './reference-forward.mjs';
 
 const TOKENS = [3, 17, 5, 29, 11, 2];
 const CONFIGS = [
-  ['llama, untied', graph.TINY_LLAMA_CONFIG],
-  ['llama, tied', { ...graph.TINY_LLAMA_CONFIG, tieWordEmbeddings: true }],
-  ['gpt2', graph.TINY_GPT2_CONFIG],
+  ['llama, untied, reference graph', graph.TINY_LLAMA_CONFIG, 'reference'],
+  ['llama, tied, reference graph', { ...graph.TINY_LLAMA_CONFIG, tieWordEmbeddings: true }, 'reference'],
+  ['llama, untied, fused graph', graph.TINY_LLAMA_CONFIG, 'fused'],
+  ['llama, tied, fused graph', { ...graph.TINY_LLAMA_CONFIG, tieWordEmbeddings: true }, 'fused'],
+  ['gpt2', graph.TINY_GPT2_CONFIG, undefined],
 ];
 
-for (const [name, config] of CONFIGS) {
+for (const [name, config, graphForm] of CONFIGS) {
   test(`${name}: raw exits are the head on h_L (hidden = h_L), distinct from the logit lens`, async () => {
     const exits = [{ layer: 0, kind: 'raw' }, { layer: 2, kind: 'raw' }, { layer: config.numLayers, kind: 'raw', logits: false }];
-    const model = await buildModel(config, { exits });
+    const model = await buildModel(config, { exits, ...(graphForm ? { graphForm } : {}) });
     try {
       const ref = referenceForward(config, model.weights, TOKENS);
       const out = await runSequence(model.session, model.manifest, TOKENS);
