@@ -13,3 +13,4 @@ export * from './model/safetensors';
 export * from './model/pull';
 export * as runtime from './runtime';
 export * from './generate';
+export * from './train';

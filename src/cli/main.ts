@@ -8,10 +8,12 @@ import { ModelFolderError } from '../model/manifest/model-folder-error';
 import { PullError } from '../model/pull/pull-error';
 import { SafetensorsError } from '../model/safetensors/safetensors-file';
 import { runConvert } from './commands/convert';
+import { runFitExits } from './commands/fit-exits';
 import { runGenerate } from './commands/generate';
 import { runInspect } from './commands/inspect';
 import { runPull } from './commands/pull';
 import { runServe } from './commands/serve';
+import { FitError } from '../train/fit-error';
 import { UsageError } from './usage-error';
 
 /** Help text of the command. */
@@ -19,6 +21,7 @@ export const MAIN_HELP = `Usage: autocontrast <command> [options]
 
 Commands:
   convert <file.gguf | hf-folder> --out DIR   convert a checkpoint into a multi-exit model folder
+  fit-exits --model M --layers L --method X   fit amateur exits (head, lens, linear) into a model folder
   generate --prompt TEXT [--model DIR|name]   continue a text, contrasted (--compare: plain and contrasted)
   inspect <folder | name>                      show what a model folder holds
   pull <name> | pull --hub ORG/NAME            download, convert and cache a model
@@ -28,6 +31,7 @@ Run "autocontrast <command> --help" for a command's options.`;
 
 const COMMANDS: Record<string, (argv: readonly string[]) => Promise<void>> = {
   convert: runConvert,
+  'fit-exits': runFitExits,
   generate: runGenerate,
   inspect: runInspect,
   pull: runPull,
@@ -38,7 +42,7 @@ const COMMANDS: Record<string, (argv: readonly string[]) => Promise<void>> = {
 function isUserError(e: unknown): e is Error {
   return (
     e instanceof UsageError || e instanceof ConvertError || e instanceof PullError || e instanceof SafetensorsError ||
-    e instanceof GgufError || e instanceof ModelFolderError ||
+    e instanceof GgufError || e instanceof ModelFolderError || e instanceof FitError ||
     (e instanceof Error && ['ENOENT', 'EACCES', 'ENOSPC', 'EEXIST', 'ENOTDIR', 'EISDIR'].includes((e as NodeJS.ErrnoException).code ?? ''))
   );
 }

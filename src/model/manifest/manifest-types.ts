@@ -35,6 +35,34 @@ export interface ManifestExit {
   readonly hiddenOutput?: string;
   /** Graph output with this exit's logits, `[batch, positions, vocabSize]`. */
   readonly logitsOutput?: string;
+  /** How the exit was fitted, when `fit-exits` produced it (absent for converted exits). */
+  readonly fit?: FitRecord;
+}
+
+/** What `fit-exits` recorded about a fitted exit. */
+export interface FitRecord {
+  /** `head` (trained linear head), `lens` (tuned-lens translator) or `linear` (least-squares translator). */
+  readonly method: 'head' | 'lens' | 'linear';
+  /** SHA-256 of the fitting data (file contents in order, or the self-sampled token ids). */
+  readonly dataHash: string;
+  /** `files` or `self-distillation`. */
+  readonly dataSource: 'files' | 'self-distillation';
+  /** Tokens fitted on (training chunks only). */
+  readonly tokens: number;
+  /** Tokens held out for validation. */
+  readonly validationTokens: number;
+  /** Optimiser steps (0 for the closed-form `linear`). */
+  readonly steps: number;
+  /** Validation cross-entropy (nats per token, next token) of the fitted exit. */
+  readonly validationLoss: number;
+  /** The same for the logit lens at this layer, measured on the same tokens. */
+  readonly logitLensValidationLoss: number;
+  /** Share of validation positions whose arg-max equals the final layer's, fitted exit. */
+  readonly top1Agreement: number;
+  /** The same for the logit lens. */
+  readonly logitLensTop1Agreement: number;
+  /** Seed, sequence length and optimiser settings of the run. */
+  readonly settings: Readonly<Record<string, number | string | boolean>>;
 }
 
 /** Names of the graph's inputs and outputs. `{i}` in a template is the 0-based block index. */

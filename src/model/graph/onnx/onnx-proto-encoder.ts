@@ -123,3 +123,19 @@ export function encodeModel(m: ModelDef): Uint8Array {
   for (const [k, v] of Object.entries(m.metadata)) w.message(14, encodeStringEntry(k, v));
   return w.finish();
 }
+
+/**
+ * Encodes nodes, initializers and outputs as a ModelProto that holds only a partial `graph` (no name, no
+ * inputs, no other field). Appended to an existing model file, it extends that model's graph: protobuf merges
+ * a repeated occurrence of an embedded message field into the first, appending to its repeated fields (nodes,
+ * initializers, outputs). Used to add fitted exits to a model folder without rewriting its weights.
+ */
+export function encodeGraphExtension(part: Pick<GraphDef, 'nodes' | 'initializers' | 'outputs'>): Uint8Array {
+  const g = new ProtobufWriter(4096);
+  for (const n of part.nodes) g.message(1, encodeNode(n));
+  for (const t of part.initializers) g.message(5, encodeTensor(t));
+  for (const o of part.outputs) g.message(12, encodeValueInfo(o));
+  const w = new ProtobufWriter(4096);
+  w.message(7, g.finish());
+  return w.finish();
+}
