@@ -39,7 +39,14 @@ export async function graphBytes(g: GraphBuilder): Promise<Uint8Array> {
 
 /** Session options shared by the fitting graphs: all optimisations, `threads` intra-op threads (0: ORT's default). */
 export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
-  const o: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', interOpNumThreads: 1, executionMode: 'sequential' };
+  // No spinning: the pool's threads sleep between runs instead of burning a core (the fitting loop alternates
+  // between ONNX Runtime and JavaScript, and shared machines run other work).
+  const o: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
   return threads > 0 ? { ...o, intraOpNumThreads: threads } : o;
 }
 
