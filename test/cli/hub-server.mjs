@@ -47,7 +47,8 @@ export async function startHubServer(repo, folder, { cutFirst = new Set(), redir
     if (cut.has(name)) {
       cut.delete(name);
       res.write(bytes.subarray(start, start + Math.floor((bytes.length - start) / 2)));
-      setTimeout(() => res.destroy(), 20);
+      // Long enough for the client to have written the half to its .part file under a loaded machine.
+      setTimeout(() => res.destroy(), 300);
       return;
     }
     res.end(bytes.subarray(start));

@@ -4,6 +4,7 @@
  * failure never leaves a half-written model behind.
  */
 import { randomBytes } from 'node:crypto';
+import * as fsSync from 'node:fs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { buildDecoderGraph } from '../graph/build-decoder';
@@ -11,6 +12,7 @@ import type { DecoderBuildOptions, DecoderConfig, ExitSpec, GraphForm, LogitPosi
 import type { BuiltDecoderGraph } from '../graph/decoder-graph';
 import { sourceByteLength, type WeightMap } from '../graph/onnx/tensor-source';
 import { writeOnnxModel } from '../graph/onnx/write-onnx-model';
+import { trackScratch } from '../scratch/scratch-paths';
 import { manifestFromGraph } from './manifest-from-graph';
 import { MANIFEST_FILE, type ModelManifest, type SpecialTokens } from './manifest-types';
 
@@ -116,6 +118,8 @@ export async function writeBuiltFolder(dir: string, built: BuiltDecoderGraph, o:
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmp = path.join(parent, `.${path.basename(target)}.tmp-${tag}`);
   await fs.mkdir(tmp);
+  // Removed on failure, and on exit or SIGINT/SIGTERM before the rename below; a later pull sweeps what SIGKILL leaves.
+  const releaseTmp = trackScratch(tmp);
   try {
     const written = await writeOnnxModel(built.graph, { dir: tmp, modelFile: 'model.onnx', dataFile: 'model.onnx.data', onProgress: o.onProgress });
     if (o.tokenizerJson !== undefined) await fs.writeFile(path.join(tmp, 'tokenizer.json'), jsonText(o.tokenizerJson));
@@ -131,15 +135,20 @@ export async function writeBuiltFolder(dir: string, built: BuiltDecoderGraph, o:
     await fs.writeFile(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     if (existed) {
       const old = path.join(parent, `.${path.basename(target)}.old-${tag}`);
-      await fs.rename(target, old);
-      await fs.rename(tmp, target);
+      // Synchronous: no signal handler runs between the two renames, so an interrupt never finds the model missing.
+      fsSync.renameSync(target, old);
+      fsSync.renameSync(tmp, target);
+      releaseTmp();
+      const releaseOld = trackScratch(old);
       await fs.rm(old, { recursive: true, force: true });
+      releaseOld();
     } else {
-      await fs.rename(tmp, target);
+      fsSync.renameSync(tmp, target);
+      releaseTmp();
     }
     return { dir: target, manifest };
   } catch (e) {
-    await fs.rm(tmp, { recursive: true, force: true });
+    releaseTmp(true);
     throw diskError(e, target, built.graph.initializers.reduce((n, i) => n + sourceByteLength(i.source), 0));
   }
 }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { convert } from '../convert/convert';
 import { MANIFEST_FILE } from '../manifest/manifest-types';
-import { cachedModelDir, downloadsDir } from './cache-dir';
+import { cachedModelDir, downloadsDir, removeStalePulls } from './cache-dir';
 import { downloadFile, httpJson } from './http-download';
 import type { PullProgressListener } from './progress';
 import { PullError } from './pull-error';
@@ -64,6 +64,7 @@ export async function pullHub(repo: string, o: PullHubOptions = {}): Promise<Pul
   if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) throw new PullError(`"${repo}" is not a Hub repository name (expected ORG/NAME)`);
   const target = cachedModelDir(repo, env);
   if (!o.force && fs.existsSync(path.join(target, MANIFEST_FILE))) return { dir: target, cached: true };
+  removeStalePulls(env);
   const endpoint = (o.endpoint ?? env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
   const token = o.token ?? env.HF_TOKEN;
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};

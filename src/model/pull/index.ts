@@ -4,8 +4,8 @@
  * @module
  */
 export { PullError } from './pull-error';
-export { cacheDir, cachedModelDir, downloadsDir } from './cache-dir';
-export { resolveModel } from './resolve-model';
+export { cacheDir, cachedModelDir, downloadsDir, removeStalePulls } from './cache-dir';
+export { resolveModel, missingModelHint } from './resolve-model';
 export { listZip, extractZipEntry, type ZipEntry } from './zip';
 export { downloadFile, httpGet, httpJson, type DownloadOptions } from './http-download';
 export { pullHub, hubFilesToFetch, type PullHubOptions, type PullResult } from './hub';

