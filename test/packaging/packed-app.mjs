@@ -4,7 +4,7 @@
 // No network and no warm npm cache: the install runs `--offline` with a cache folder of its own that starts
 // empty, and the package's runtime dependencies come from tarballs made here out of this repository's own
 // node_modules (the exact versions package-lock.json pins). The consumer keeps onnxruntime-node's install
-// script off as the README says (`allowScripts` for npm 11, `.npmrc` for npm 10), with no environment variable.
+// script off as the README says (a `.npmrc` line), with no environment variable.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,12 +47,6 @@ export function runtimeDeps() {
     .map(([k, v]) => ({ name: k.slice('node_modules/'.length), version: v.version, dir: join(repoRoot, k) }));
 }
 
-/** Does this npm read `allowScripts` from package.json? (npm 11 releases with `npm install-scripts`.) */
-export function npmHasAllowScripts() {
-  const r = execFileSync(npm, ['config', 'get', 'strict-allow-scripts'], { encoding: 'utf8', env: cleanEnv(), cwd: work }).trim();
-  return r === 'true' || r === 'false';
-}
-
 let app;
 /**
  * A fresh project with the packed tarball installed (offline, empty cache, no --ignore-scripts); returns
@@ -75,9 +69,10 @@ export function installedApp() {
   const dir = join(work, 'app');
   mkdirSync(dir, { recursive: true });
   const pkg = { name: 'app', version: '1.0.0', private: true };
-  // The README's advice for a project that installs autocontrast: one of the two, depending on the npm.
-  if (npmHasAllowScripts()) pkg.allowScripts = { 'onnxruntime-node': false };
-  else writeFileSync(join(dir, '.npmrc'), 'onnxruntime-node-install=skip\n');
+  // The README's advice for a project that installs autocontrast, in the form that works with npm 10 and 11
+  // alike. (The other form, "allowScripts": { "onnxruntime-node": false }, matches registry packages by name;
+  // npm matches these local tarballs by path instead, so it cannot be exercised offline.)
+  writeFileSync(join(dir, '.npmrc'), 'onnxruntime-node-install=skip\n');
   writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
   const cache = join(work, 'npm-cache');
   mkdirSync(cache);
@@ -87,6 +82,6 @@ export function installedApp() {
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  app = { app: dir, cache, npmOutput, allowScripts: !!pkg.allowScripts };
+  app = { app: dir, cache, npmOutput };
   return app;
 }

@@ -36,8 +36,12 @@ export interface LoadedTokenizer {
   idToToken(id: number): string | undefined;
   /** Number of ids (highest id + 1, added tokens included). */
   readonly vocabSize: number;
-  /** The underlying @huggingface/tokenizers object. */
-  readonly inner: Tokenizer;
+  /**
+   * The underlying @huggingface/tokenizers `Tokenizer`. Typed as `object` so that these declarations do not load
+   * that package's types (ESM-only, and they need the DOM lib), which would break consumers compiling with
+   * `skipLibCheck: false` under CommonJS `node16` or `bundler` without DOM; cast it to use its API.
+   */
+  readonly inner: object;
 }
 
 /**
