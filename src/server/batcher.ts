@@ -49,6 +49,10 @@ interface Lane {
   waiting: Job[];
 }
 
+/** Rows handled on the event loop between two yields (each costs a pass or two over the vocabulary). */
+const YIELD_EVERY = 4;
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+
 const laneKey = (p: ContrastPlan | null): string => (p ? `${p.layer}:${p.path}` : 'plain');
 
 /** The {@link Engine} of one model with continuous batching. */
@@ -114,7 +118,7 @@ export class BatchEngine implements Engine {
     }
     const lane = this.#lane(req.contrast);
     const job: Job = {
-      req, sink, selector: new RowSelector(req.sampling, this.model.vocabSize), tokens: req.prompt.slice(), generated: 0, next: 0,
+      req, sink, selector: new RowSelector(req.sampling, this.model.vocabSize, req.eos), tokens: req.prompt.slice(), generated: 0, next: 0,
       cancelled: false, done: false, lastAt: req.arrivedAt, lane,
     };
     lane.waiting.push(job);
@@ -217,10 +221,21 @@ export class BatchEngine implements Engine {
     };
   }
 
-  /** Log-probabilities of every listed row (each with its own contrast), into this.#lp rows 0..n-1. */
+  /**
+   * Log-probabilities of every listed row (each with its own contrast), into this.#lp rows 0..n-1. Contrast
+   * kernels run on the thread pool; the plain rows' log-softmax runs here, a few rows at a time with the event
+   * loop let through in between.
+   */
   async #distributions(o: StepOutput, lane: Lane, jobs: Job[], rowsOf: number[]): Promise<Float32Array[]> {
     const V = this.model.vocabSize;
-    return Promise.all(jobs.map((j, i) => rowLogProbs(this.model, j.req.contrast, this.#rowOutputs(o, lane, rowsOf[i]), this.#lp.subarray(i * V, (i + 1) * V))));
+    const out: Promise<Float32Array>[] = [];
+    let sync = 0;
+    for (let i = 0; i < jobs.length; i++) {
+      const plain = !jobs[i].req.contrast;
+      if (plain && ++sync % YIELD_EVERY === 0) await yieldToLoop();
+      out.push(rowLogProbs(this.model, jobs[i].req.contrast, this.#rowOutputs(o, lane, rowsOf[i]), this.#lp.subarray(i * V, (i + 1) * V)));
+    }
+    return Promise.all(out);
   }
 
   async #admit(lane: Lane): Promise<void> {
@@ -277,7 +292,12 @@ export class BatchEngine implements Engine {
     this.#metrics?.batchSize.observe(jobs.length);
     const o = await lane.seq.step(jobs.map((j) => j.next));
     const lps = await this.#distributions(o, lane, jobs, jobs.map((_, i) => i));
-    const ended = jobs.map((j, i) => (j.cancelled ? (this.#finish(j, 'cancelled'), true) : this.#emit(j, lps[i])));
+    const ended: boolean[] = [];
+    for (let i = 0; i < jobs.length; i++) {
+      if (i > 0 && i % YIELD_EVERY === 0) await yieldToLoop();
+      const j = jobs[i];
+      ended.push(j.cancelled ? (this.#finish(j, 'cancelled'), true) : this.#emit(j, lps[i]));
+    }
     for (let r = jobs.length - 1; r >= 0; r--) if (ended[r]) this.#remove(lane, r);
   }
 

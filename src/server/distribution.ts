@@ -66,11 +66,12 @@ export class RowSelector {
   #scores: Float32Array;
 
   /** @throws TypeError / RangeError for inconsistent settings (as resolveOptions). */
-  constructor(s: Sampling, vocabSize: number) {
+  constructor(s: Sampling, vocabSize: number, eos: readonly number[] = []) {
     const sampling = s.strategy !== 'greedy';
     const resolved = resolveOptions({
       strategy: s.strategy,
       repetitionPenalty: s.repetitionPenalty,
+      ...(s.minTokens ? { minNewTokens: s.minTokens, maxNewTokens: Math.max(s.minTokens, 1), eosTokenId: [...eos] } : {}),
       ...(sampling ? { temperature: s.temperature, seed: s.seed } : {}),
       ...(s.strategy === 'top-k' ? { topK: s.topK } : {}),
       ...(s.strategy === 'top-p' ? { topP: s.topP } : {}),
@@ -83,6 +84,7 @@ export class RowSelector {
 
   /** Picks the next token from the row's log-probabilities (`tokens`: prompt and generated so far). */
   select(logProbs: Float32Array, tokens: readonly number[], generated: number): number {
+    if (this.#greedy && this.#processors.length === 0) return argmax(logProbs); // nothing to rewrite: no copy
     const scores = this.#scores;
     scores.set(logProbs);
     const ctx = { row: 0, tokens, generated };

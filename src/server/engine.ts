@@ -13,6 +13,8 @@ export interface Sampling {
   topP: number;
   seed: number;
   repetitionPenalty: number;
+  /** End-of-sequence tokens are forbidden before this many tokens (default 0). */
+  minTokens?: number;
 }
 
 /** One sequence to decode (a prompt's choice). */

@@ -70,7 +70,7 @@ type Body = Record<string, unknown>;
 
 const COMMON = ['model', 'max_tokens', 'temperature', 'top_p', 'n', 'stop', 'seed', 'stream', 'stream_options', 'user',
   'frequency_penalty', 'presence_penalty', 'logit_bias', 'contrast', 'amateur_layer', 'alpha', 'contrast_mode',
-  'min_candidates', 'beta', 'top_k', 'repetition_penalty'];
+  'min_candidates', 'beta', 'top_k', 'repetition_penalty', 'min_tokens'];
 const COMPLETION_FIELDS = new Set([...COMMON, 'prompt', 'logprobs', 'echo', 'best_of', 'suffix']);
 const CHAT_FIELDS = new Set([...COMMON, 'messages', 'logprobs', 'top_logprobs', 'max_completion_tokens']);
 /** Most top alternatives per token a request may ask for. */
@@ -125,6 +125,8 @@ function common(b: Body, d: RequestDefaults): CommonRequest {
   const topK = int(b, 'top_k', 1, 1 << 24) ?? d.top_k;
   const seed = int(b, 'seed', -(2 ** 53) + 1, 2 ** 53 - 1);
   const repetitionPenalty = num(b, 'repetition_penalty', 0, 100, true) ?? d.repetition_penalty ?? 1;
+  const minTokens = int(b, 'min_tokens', 0, 1 << 24);
+  if (minTokens !== undefined && maxTokens !== undefined && minTokens > maxTokens) throw badField('min_tokens', `min_tokens (${minTokens}) exceeds max_tokens (${maxTokens})`);
   let strategy: Sampling['strategy'] = 'sample';
   if (temperature === 0) strategy = 'greedy';
   else if (topK !== undefined && topP !== undefined && topP < 1) throw badField('top_k', 'give top_k or top_p, not both (this server applies one of them)', 'conflicting_fields');
@@ -134,6 +136,7 @@ function common(b: Body, d: RequestDefaults): CommonRequest {
     strategy, temperature: temperature || 1, topK: topK ?? 50, topP: topP ?? 1, repetitionPenalty,
     // No seed: a fresh one per request (OpenAI's behaviour: unseeded sampling differs between calls).
     seed: seed ?? Math.floor(Math.random() * 2 ** 31),
+    ...(minTokens ? { minTokens } : {}),
   };
   const stop = b.stop;
   let stops: string[] = [];
