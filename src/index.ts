@@ -14,3 +14,4 @@ export * from './model/pull';
 export * as runtime from './runtime';
 export * from './generate';
 export * from './train';
+export * from './server';
