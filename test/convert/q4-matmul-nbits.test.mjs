@@ -4,30 +4,10 @@ import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { graph, manifest, ort, tempDir, step } from '../graph/helpers.mjs';
 import convertPkg from '../../dist/model/convert/write-built-folder.js';
+import { randomQ4 } from './random-q4.mjs';
 
 const { GraphBuilder, Ops, matMulNBits, buildLlamaGraph, tinyDecoderWeights, mulberry32 } = graph;
 
-/** A random Q4_0 / Q4_1 matrix [rows, k]: ggml-ordered codes, scales, mins and its float64 values. */
-function randomQ4(kind, rows, k, seed, { zeroScaleBlock = false } = {}) {
-  const rnd = mulberry32(seed);
-  const blocks = (rows * k) / 32;
-  const scales = new Float32Array(blocks);
-  const mins = kind === 'q4_1' ? new Float32Array(blocks) : null;
-  const codes = new Uint8Array(blocks * 16);
-  const values = new Float64Array(rows * k);
-  for (let b = 0; b < blocks; b++) {
-    scales[b] = 0.01 + 0.1 * rnd();
-    if (mins) mins[b] = rnd() - 0.5;
-    if (zeroScaleBlock && b === 1) scales[b] = 0;
-    const c = Array.from({ length: 32 }, () => Math.floor(rnd() * 16));
-    for (let j = 0; j < 16; j++) codes[b * 16 + j] = c[j] | (c[j + 16] << 4);
-    for (let e = 0; e < 32; e++) {
-      values[b * 32 + e] = kind === 'q4_0' ? (c[e] - 8) * scales[b] : c[e] * scales[b] + mins[b];
-    }
-  }
-  const data = Float32Array.from(values);
-  return { dims: [rows, k], data, q4: { kind, read: () => ({ scales, mins, codes }) }, values };
-}
 
 async function runNBits(parts, x, xDims, options) {
   const g = new GraphBuilder('nbits');
