@@ -4,8 +4,9 @@
  */
 import { generateTokens, type FinishReason } from '../decoding/generate';
 import type { GenerateOptions as DecodingOptions } from '../decoding/options';
-import { logSoftmaxInPlace } from '../decoding/processors';
+import { argmax, logSoftmaxInPlace } from '../decoding/processors';
 import type { AmateurPath, ContrastModel, ContrastPlan, ExpertPlan, RuntimeSession } from './model';
+import { scoreBatch } from './score-batch';
 
 /** A prompt: text, or token ids (used as given). */
 export type Prompt = string | number[];
@@ -369,34 +370,51 @@ export interface ScoreResult {
   contrast: ContrastPlan | null;
   /** The expert exit used (null: the model's own logits). */
   expert: ExpertPlan | null;
+  /** For tokens[1..]: whether each was the arg-max of its distribution (the greedy choice). */
+  greedy: boolean[];
 }
 
 /**
  * Per-token log-probabilities of `text` (or of token ids) under the plain (`contrast: false`, the default)
- * or the contrasted distribution. Runs the text through the native runtime one position at a time (prefill of
- * the first token, then one step per token), the same path and numerics as {@link generate}, so the
- * log-probabilities equal those generate reports for the same tokens; it costs one decode step per token.
+ * or the contrasted distribution, and whether each token was the greedy choice. The whole text is scored in
+ * one forward run over all its positions (see {@link scoreBatch}); with an early-exit `expertLayer`, or a
+ * graph that outputs the last position only, it steps through the text one decode step per token instead
+ * (the same path and numerics as {@link generate}). Both agree to about 1e-5 in log-probability.
  */
 export async function score(model: ContrastModel, text: Prompt, options: ScoreOptions = {}): Promise<ScoreResult> {
   const expert = expertPlan(model, options);
   const plan = contrastPlan(model, { contrast: false, ...options });
   const ids = encodePrompt(model, text, { addSpecialTokens: options.addSpecialTokens });
   if (ids.length < 2) throw new RangeError(`score needs at least two tokens (the text has ${ids.length})`);
+  if (expert || model.manifest.graph.logitPositions === 'last') return scoreByStepping(model, ids, plan, expert);
+  const [r] = await scoreBatch(model, [{ ids, from: 1 }], {
+    ...(plan ? { amateurs: [plan.layer], mode: plan.mode, alpha: plan.alpha, minCandidates: plan.minCandidates, beta: plan.beta } : {}),
+  });
+  const s = plan ? r.contrast.get(plan.layer)! : r.expert;
+  const logProbs = Array.from(s.logProbs);
+  const total = logProbs.reduce((a, b) => a + b, 0);
+  return { tokens: ids, logProbs, total, perplexity: Math.exp(-total / logProbs.length), contrast: plan, expert, greedy: Array.from(s.greedy, (g) => g === 1) };
+}
+
+/** {@link score} one decode step per token (prefill of the first token, then one step per token). */
+export async function scoreByStepping(model: ContrastModel, ids: number[], plan: ContrastPlan | null, expert: ExpertPlan | null): Promise<ScoreResult> {
   const V = model.vocabSize;
   const session = (await model.decoder(plan, expert).createSession({ rows: 1, maxLength: ids.length })) as RuntimeSession;
   const row = new Float32Array(V);
   const logProbs: number[] = [];
+  const greedy: boolean[] = [];
   try {
     let out = await session.prefill([[ids[0]]]);
     for (let i = 1; i < ids.length; i++) {
       row.set(out.expert.subarray(0, V));
       logSoftmaxInPlace(row);
       logProbs.push(row[ids[i]]);
+      greedy.push(argmax(row) === ids[i]);
       if (i < ids.length - 1) out = await session.step([ids[i]]);
     }
   } finally {
     session.dispose();
   }
   const total = logProbs.reduce((a, b) => a + b, 0);
-  return { tokens: ids, logProbs, total, perplexity: Math.exp(-total / logProbs.length), contrast: plan, expert };
+  return { tokens: ids, logProbs, total, perplexity: Math.exp(-total / logProbs.length), contrast: plan, expert, greedy };
 }

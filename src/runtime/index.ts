@@ -642,3 +642,5 @@ export class Sequence {
     this.#addon.rtDisposeSequence(this.#handle);
   }
 }
+
+export { ScoringError, ScoringSession, type ScoringFetch, type ScoringOutputs } from './scoring-session';

@@ -1,0 +1,9 @@
+/** Evaluation: the paper's experiments (LAMBADA, WikiText, open-ended generation) on the library's own runtime, and their report. */
+export { EvalError, type EvalErrorCode } from './errors';
+export { cosine, diversityMetrics, lambadaMetrics, ngrams, rollingMetrics, wordCount, words, type DiversityMetrics, type LambadaMetrics, type RollingMetrics } from './metrics';
+export { DATA_FILES, defaultDataDir, OPEN_ENDED_SETS, readLambada, readOpenEnded, readWikitext, splitWikitextArticles, type OpenEndedPrompt } from './data';
+export { ResultCache } from './cache';
+export { EvalProgress, formatDuration } from './progress';
+export { runScoring, type DistributionScores, type ScoringRunOptions } from './scoring-run';
+export { lambadaRequest, lambadaScores, runLambada, splitLambada, type LambadaRequest, type LambadaScores } from './lambada';
+export { detokenizeWikitext, rollingWindows, runWikitext, type WikitextScores } from './wikitext';

@@ -1,0 +1,247 @@
+/**
+ * The scoring fast path: log-probabilities of given tokens under the expert, under each requested exit alone,
+ * and under the contrasted distribution for each requested amateur layer, all from ONE forward run per batch
+ * of texts (src/runtime's scoring session). The exits' hidden states at the scored positions come out of the
+ * same run; their logits are projected here with the native head kernel (the head matrix is loaded once and
+ * shared by every logit-lens exit), and the contrast kernel contrasts each amateur with the expert: densely
+ * when that exit's logits are computed anyway, else sparsely (amateur logits of the head tokens only).
+ *
+ * Per scored token it also says whether the token is the arg-max of that distribution (the first maximum, as
+ * `torch.argmax`), which LAMBADA-style accuracy needs.
+ */
+import { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse, headLogits } from '../kernel';
+import { ScoringSession, type ScoringOutputs } from '../runtime/scoring-session';
+import { findHeadInitializers, loadHeadWeights, readFolderGraph, type HeadWeights } from './heads';
+import type { ContrastModel } from './model';
+import type { OnnxGraphInfo } from './onnx-reader';
+
+/** One text to score: `ids[from..]` are scored, each given the tokens before it (`from >= 1`). */
+export interface ScoreItem {
+  ids: readonly number[];
+  from: number;
+}
+
+/** What to score besides the expert. */
+export interface ScoreBatchOptions {
+  /** Exit layers scored alone (early exit: each exit's own distribution). */
+  exits?: readonly number[];
+  /** Amateur layers: the contrasted distribution (expert vs that exit) is scored for each. */
+  amateurs?: readonly number[];
+  /** `acd` (default) or `cd`. */
+  mode?: 'acd' | 'cd';
+  /** Plausibility threshold in [0, 1] (default 0.1). */
+  alpha?: number;
+  /** Minimum head size (default 1). */
+  minCandidates?: number;
+  /** CD weighting (O'Brien & Lewis). */
+  beta?: number;
+  /** Scored rows per kernel call (bounds memory for long windows; default 256). */
+  chunkRows?: number;
+}
+
+/** Per scored token of one distribution. */
+export interface TokenScores {
+  /** log p(token | prefix). */
+  logProbs: Float64Array;
+  /** Whether the token is that distribution's arg-max (first maximum). */
+  greedy: Uint8Array;
+}
+
+/** One scored item. */
+export interface ScoredItem {
+  /** The scored tokens (`ids[from..]`). */
+  tokens: number[];
+  expert: TokenScores;
+  /** By exit layer. */
+  exits: Map<number, TokenScores>;
+  /** By amateur layer. */
+  contrast: Map<number, TokenScores>;
+}
+
+interface ScoringState {
+  session?: Promise<ScoringSession>;
+  graph?: OnnxGraphInfo;
+  heads: Map<string, HeadWeights>;
+}
+const states = new WeakMap<ContrastModel, ScoringState>();
+
+function stateOf(model: ContrastModel): ScoringState {
+  let s = states.get(model);
+  if (!s) states.set(model, (s = { heads: new Map() }));
+  return s;
+}
+
+/** The model's scoring session (opened on first use, then kept with the model until {@link releaseScoring}). */
+export function scoringSession(model: ContrastModel, options: { threads?: number } = {}): Promise<ScoringSession> {
+  const s = stateOf(model);
+  s.session ??= ScoringSession.open(model.dir, model.manifest, { threads: options.threads ?? model.runtime.threads });
+  return s.session;
+}
+
+/** Releases the scoring session and head matrices held for `model`. */
+export async function releaseScoring(model: ContrastModel): Promise<void> {
+  const s = states.get(model);
+  states.delete(model);
+  if (s?.session) await (await s.session).dispose();
+}
+
+/**
+ * The head matrix of exit `layer`, shared by name (every logit-lens exit multiplies the same matrix), or null.
+ */
+export function sharedHead(model: ContrastModel, layer: number): HeadWeights | null {
+  const s = stateOf(model);
+  s.graph ??= readFolderGraph(model.dir, model.manifest);
+  const found = findHeadInitializers(s.graph, model.manifest, layer);
+  if (!found) return null;
+  const key = `${found.matrix}|${found.bias ?? ''}`;
+  let h = s.heads.get(key);
+  if (!h) {
+    const loaded = loadHeadWeights(model.dir, model.manifest, s.graph, layer);
+    if (!loaded) return null;
+    s.heads.set(key, (h = loaded));
+  }
+  return h;
+}
+
+/** Why layer L cannot be scored (no exit, or no way to its logits), or null. */
+function exitProblem(model: ContrastModel, L: number): string | null {
+  const e = model.exits.find((x) => x.layer === L);
+  if (!e) return `layer ${L} has no exit in this model (exits: ${model.exits.map((x) => x.layer).join(', ') || 'none'})`;
+  if (e.logits) return null;
+  if (e.hidden && sharedHead(model, L)) return null;
+  return `exit ${L} has neither a logits output nor a head matrix to compute its logits from`;
+}
+
+/** Checks that every layer in `layers` can be scored. @throws RangeError naming the first that cannot. */
+export function checkScoreLayers(model: ContrastModel, layers: readonly number[]): void {
+  for (const L of layers) {
+    if (!Number.isInteger(L)) throw new RangeError(`exit layer must be an integer, got ${String(L)}`);
+    const p = exitProblem(model, L);
+    if (p) throw new RangeError(p);
+  }
+}
+
+function newScores(n: number): TokenScores {
+  return { logProbs: new Float64Array(n), greedy: new Uint8Array(n) };
+}
+
+/** log-softmax value of `target` and whether it is the first maximum, for row r of a [rows x V] block. */
+function readRow(block: Float32Array, r: number, V: number, target: number): [number, boolean] {
+  const off = r * V;
+  let m = -Infinity;
+  let best = 0;
+  for (let v = 0; v < V; v++) {
+    const x = block[off + v];
+    if (x > m) {
+      m = x;
+      best = v;
+    }
+  }
+  let s = 0;
+  for (let v = 0; v < V; v++) s += Math.exp(block[off + v] - m);
+  return [block[off + target] - m - Math.log(s), best === target];
+}
+
+/** Copies rows `idx` of a `[n x w]` block into a new `[idx.length x w]` block. */
+function gather(block: Float32Array, idx: readonly number[], w: number): Float32Array {
+  const out = new Float32Array(idx.length * w);
+  idx.forEach((r, i) => out.set(block.subarray(r * w, (r + 1) * w), i * w));
+  return out;
+}
+
+/**
+ * Scores `items` in one forward run (left-padded batch): per item, the log-probability and arg-max flag of each
+ * scored token under the expert (the model's logits), each exit in `options.exits`, and the contrast with each
+ * amateur in `options.amateurs`.
+ * @throws RangeError for an item with `from < 1` or nothing to score, or a layer without a usable exit.
+ */
+export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem[], options: ScoreBatchOptions = {}): Promise<ScoredItem[]> {
+  const V = model.vocabSize;
+  const d = model.manifest.hiddenSize;
+  const exits = [...new Set(options.exits ?? [])];
+  const amateurs = [...new Set(options.amateurs ?? [])];
+  checkScoreLayers(model, [...exits, ...amateurs]);
+  if (items.length === 0) return [];
+  items.forEach((it, i) => {
+    if (!Number.isInteger(it.from) || it.from < 1 || it.from >= it.ids.length) {
+      throw new RangeError(`item ${i}: from must be in [1, ${it.ids.length - 1}] (a token needs a prefix), got ${it.from}`);
+    }
+  });
+  const counts = items.map((it) => it.ids.length - it.from);
+  const keep = Math.max(...counts);
+  const byLayer = new Map(model.exits.map((e) => [e.layer, e]));
+  // Exit logits: the graph's output when it has one, else the hidden state times the head (dense when the
+  // exit is scored alone, sparse for an amateur only).
+  const all = [...new Set([...exits, ...amateurs])];
+  const fromGraph = all.filter((L) => byLayer.get(L)!.logits);
+  const fromHidden = all.filter((L) => !byLayer.get(L)!.logits);
+  const session = await scoringSession(model);
+  const out: ScoringOutputs = await session.run(
+    items.map((it) => it.ids.slice(0, -1)),
+    { keep, hidden: fromHidden, logits: fromGraph },
+  );
+  // The scored rows of the [batch x keep] output, in item order, and their targets.
+  const rowIdx: number[] = [];
+  const targets: number[] = [];
+  const owner: [number, number][] = [];
+  items.forEach((it, i) => {
+    const n = counts[i];
+    for (let j = 0; j < n; j++) {
+      rowIdx.push(i * keep + (keep - n) + j);
+      targets.push(it.ids[it.from + j]);
+      owner.push([i, j]);
+    }
+  });
+  const results: ScoredItem[] = items.map((it, i) => ({
+    tokens: it.ids.slice(it.from),
+    expert: newScores(counts[i]),
+    exits: new Map(exits.map((L) => [L, newScores(counts[i])])),
+    contrast: new Map(amateurs.map((L) => [L, newScores(counts[i])])),
+  }));
+  const chunk = Math.max(1, options.chunkRows ?? 256);
+  const common = { vocabSize: V, alpha: options.alpha ?? 0.1, minCandidates: options.minCandidates ?? 1, ...(options.beta !== undefined ? { beta: options.beta } : {}) };
+  const cd = options.mode === 'cd';
+  const record = (block: Float32Array, start: number, pick: (i: number) => TokenScores) => {
+    const rows = block.length / V;
+    for (let r = 0; r < rows; r++) {
+      const k = start + r;
+      const [lp, g] = readRow(block, r, V, targets[k]);
+      const [i, j] = owner[k];
+      const s = pick(i);
+      s.logProbs[j] = lp;
+      s.greedy[j] = g ? 1 : 0;
+    }
+  };
+  for (let start = 0; start < rowIdx.length; start += chunk) {
+    const idx = rowIdx.slice(start, start + chunk);
+    const expert = gather(out.logits, idx, V);
+    record(expert, start, (i) => results[i].expert);
+    const denseExit = new Map<number, Float32Array>();
+    const exitLogits = (L: number): Float32Array => {
+      let z = denseExit.get(L);
+      if (z) return z;
+      const g = out.exitLogits.get(L);
+      if (g) z = gather(g, idx, V);
+      else {
+        const h = sharedHead(model, L)!;
+        z = headLogits(gather(out.hidden.get(L)!, idx, d), h.weight, { hiddenSize: d, vocabSize: V, weightDtype: h.dtype, ...(h.bias ? { headBias: h.bias } : {}) });
+      }
+      if (exits.includes(L)) denseExit.set(L, z);
+      return z;
+    };
+    for (const L of exits) record(exitLogits(L), start, (i) => results[i].exits.get(L)!);
+    const scores = new Float32Array(idx.length * V);
+    for (const L of amateurs) {
+      const dense = exits.includes(L) || out.exitLogits.has(L);
+      if (dense) {
+        (cd ? cdScores : acdLogProbs)(expert, exitLogits(L), { ...common, out: scores });
+      } else {
+        const h = sharedHead(model, L)!;
+        const hidden = gather(out.hidden.get(L)!, idx, d);
+        (cd ? cdScoresSparse : acdLogProbsSparse)(expert, hidden, h.weight, { ...common, weightDtype: h.dtype, ...(h.bias ? { headBias: h.bias } : {}), out: scores });
+      }
+      record(scores, start, (i) => results[i].contrast.get(L)!);
+    }
+  }
+  return results;
+}

@@ -1,0 +1,67 @@
+// Shared helpers for the evaluation tests: tiny model folders in the scoring form ('input' positions), with
+// exits of every kind (dense logits outputs, hidden-only logit-lens exits, a trained head), stories260K.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import evalPkg from '../../dist/eval/index.js';
+import gen from '../../dist/generate/index.js';
+import graphPkg from '../../dist/model/graph/index.js';
+import manifestPkg from '../../dist/model/manifest/index.js';
+import runtimePkg from '../../dist/runtime/index.js';
+import { sharedData } from '../import/helpers.mjs';
+import { storiesFolder } from '../generate/helpers.mjs';
+
+export { evalPkg, gen, sharedData, storiesFolder };
+
+const dirs = [];
+process.on('exit', () => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+export function tempDir(prefix = 'ac-eval-') {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+
+/** Why the runtime tests cannot run here (printed), or null. */
+export function runtimeSkip() {
+  const st = runtimePkg.runtimeStatus();
+  if (st.available) return null;
+  console.log(`skipped: runtime not built (${st.reason})`);
+  return st.reason;
+}
+
+/**
+ * A tiny random Llama folder scored in 'input' form: exit 1 a logit lens with hidden and logits outputs,
+ * exit 2 a hidden-only logit lens (sparse amateur), exit 3 a trained head with bias (both outputs).
+ */
+export async function tinyScoringFolder(logitPositions = 'input') {
+  const config = { ...graphPkg.TINY_LLAMA_CONFIG, numLayers: 4 };
+  const exits = [
+    { layer: 1, kind: 'lens' },
+    { layer: 2, kind: 'lens', logits: false },
+    { layer: 3, kind: 'head', bias: 'exit_heads.3.bias' },
+  ].filter((e) => e.layer < config.numLayers);
+  const weights = graphPkg.tinyDecoderWeights(config, 21, { std: 0.3, vectorStd: 0.1 });
+  graphPkg.addRandomExitWeights(weights, config, exits, 22, { std: 0.3, vectorStd: 0.1 });
+  const dir = path.join(tempDir(), `tiny-${logitPositions}`);
+  await manifestPkg.writeModelFolder(dir, { config, weights, exits, logitPositions, specialTokens: { eos: [0] } });
+  return { dir, config, exits };
+}
+
+/** Deterministic pseudo-random token ids. */
+export function tokens(n, vocab, seed) {
+  const rnd = graphPkg.mulberry32(seed);
+  return Array.from({ length: n }, () => Math.floor(rnd() * vocab));
+}
+
+/** Resolves to the error `fn` rejects with (fails when it resolves). */
+export async function rejection(fn) {
+  try {
+    await fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}

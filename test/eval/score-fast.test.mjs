@@ -1,0 +1,107 @@
+// The scoring fast path (one forward run over all positions, batched, every exit and every contrast from it)
+// against token-by-token stepping through the decode runtime, which generate uses.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { gen, rejection, runtimeSkip, storiesFolder, tinyScoringFolder, tokens } from './helpers.mjs';
+
+const skip = runtimeSkip();
+
+function maxDiff(a, b) {
+  assert.is(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+test('tiny model: fast score equals stepping to 1e-4, plain, dense, sparse and trained-head amateurs, acd and cd', async () => {
+  if (skip) return;
+  const { dir, config } = await tinyScoringFolder();
+  const m = await gen.load(dir);
+  assert.is(config.numLayers >= 4, true, 'the tiny config has room for exits 1-3');
+  const ids = tokens(23, config.vocabSize, 5);
+  const cases = [
+    { contrast: false },
+    { contrast: true, amateurLayer: 1, amateurPath: 'dense' },
+    { contrast: true, amateurLayer: 2 },
+    { contrast: true, amateurLayer: 3, mode: 'cd', alpha: 0.05 },
+    { contrast: true, amateurLayer: 1, alpha: 0.3, minCandidates: 3 },
+  ];
+  for (const c of cases) {
+    const fast = await gen.score(m, ids, c);
+    const plan = gen.contrastPlan(m, { contrast: false, ...c });
+    const slow = await gen.scoreByStepping(m, ids, plan, null);
+    const d = maxDiff(fast.logProbs.map((x) => (Number.isFinite(x) ? x : -1e9)), slow.logProbs.map((x) => (Number.isFinite(x) ? x : -1e9)));
+    assert.ok(d < 1e-4, `${JSON.stringify(c)}: max |fast - stepping| = ${d}`);
+    assert.equal(fast.greedy, slow.greedy, JSON.stringify(c));
+    assert.ok(fast.greedy.length === ids.length - 1);
+  }
+  m.dispose();
+});
+
+test('tiny model: one batched run (left-padded, uneven lengths) equals each item scored alone, for every exit and amateur', async () => {
+  if (skip) return;
+  const { dir, config } = await tinyScoringFolder();
+  const m = await gen.load(dir);
+  const items = [
+    { ids: tokens(17, config.vocabSize, 1), from: 9 },
+    { ids: tokens(6, config.vocabSize, 2), from: 1 },
+    { ids: tokens(11, config.vocabSize, 3), from: 10 },
+  ];
+  const o = { exits: [1, 2, 3], amateurs: [1, 2, 3], alpha: 0.1 };
+  const batched = await gen.scoreBatch(m, items, o);
+  for (let i = 0; i < items.length; i++) {
+    const [alone] = await gen.scoreBatch(m, [items[i]], o);
+    assert.equal(batched[i].tokens, items[i].ids.slice(items[i].from));
+    assert.ok(maxDiff(batched[i].expert.logProbs, alone.expert.logProbs) < 1e-4, `item ${i} expert`);
+    for (const L of [1, 2, 3]) {
+      assert.ok(maxDiff(batched[i].exits.get(L).logProbs, alone.exits.get(L).logProbs) < 1e-4, `item ${i} exit ${L}`);
+      assert.ok(maxDiff(batched[i].contrast.get(L).logProbs, alone.contrast.get(L).logProbs) < 1e-4, `item ${i} contrast ${L}`);
+    }
+    // the plain scores equal score() on the whole text at the scored positions
+    const whole = await gen.score(m, items[i].ids, { contrast: false });
+    assert.ok(maxDiff(batched[i].expert.logProbs, whole.logProbs.slice(items[i].from - 1)) < 1e-4);
+  }
+  // each exit alone equals plain early-exit stepping from that exit
+  for (const L of [1, 2, 3]) {
+    const ex = gen.expertPlan(m, { expertLayer: L });
+    const slow = await gen.scoreByStepping(m, items[0].ids, null, ex);
+    assert.ok(maxDiff(batched[0].exits.get(L).logProbs, slow.logProbs.slice(items[0].from - 1)) < 1e-4, `exit ${L} alone`);
+    assert.equal(Array.from(batched[0].exits.get(L).greedy, (g) => g === 1), slow.greedy.slice(items[0].from - 1));
+  }
+  m.dispose();
+});
+
+test('a layer without an exit is refused with a message naming it; a last-position graph falls back to stepping', async () => {
+  if (skip) return;
+  const { dir, config } = await tinyScoringFolder();
+  const m = await gen.load(dir);
+  const ids = tokens(8, config.vocabSize, 9);
+  assert.match((await rejection(() => gen.scoreBatch(m, [{ ids, from: 1 }], { exits: [config.numLayers + 3] }))).message, /layer 7 has no exit/);
+  assert.match((await rejection(() => gen.scoreBatch(m, [{ ids, from: 0 }]))).message, /from must be/);
+  m.dispose();
+  const last = await tinyScoringFolder('last');
+  const m2 = await gen.load(last.dir);
+  const r = await gen.score(m2, ids, { contrast: false });
+  assert.is(r.logProbs.length, ids.length - 1);
+  assert.is((await rejection(() => gen.scoreBatch(m2, [{ ids, from: 1 }]))).code, 'SCORING_UNSUPPORTED');
+  m2.dispose();
+});
+
+test('stories260K (real weights): fast score equals stepping to 1e-4, plain and contrasted', async () => {
+  if (skip) return;
+  const dir = await storiesFolder();
+  if (!dir) return;
+  const m = await gen.load(dir);
+  const text = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park.';
+  for (const c of [{ contrast: false }, { contrast: true, amateurLayer: 2 }, { contrast: true, amateurLayer: 4, mode: 'cd' }]) {
+    const fast = await gen.score(m, text, c);
+    const slow = await gen.scoreByStepping(m, fast.tokens, gen.contrastPlan(m, { contrast: false, ...c }), null);
+    const fin = (a) => a.map((x) => (Number.isFinite(x) ? x : -1e9));
+    const d = maxDiff(fin(fast.logProbs), fin(slow.logProbs));
+    assert.ok(d < 1e-4, `${JSON.stringify(c)}: ${d}`);
+    assert.equal(fast.greedy, slow.greedy);
+  }
+  m.dispose();
+});
+
+test.run();
