@@ -15,3 +15,7 @@ export * as runtime from './runtime';
 export * from './generate';
 export * from './train';
 export * from './server';
+export {
+  evaluate, writeReport, EvalError, diversityMetrics, lambadaMetrics, rollingMetrics, detokenizeWikitext, rollingWindows, lambadaRequest,
+  type EvalOptions, type EvalResult, type EvalErrorCode, type ReportOptions, type Task as EvalTask,
+} from './eval';

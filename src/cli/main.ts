@@ -2,6 +2,7 @@
 /**
  * The `autocontrast` command line: subcommand dispatch, help, and one-line errors.
  */
+import { EvalError } from '../eval/errors';
 import { ConvertError } from '../model/convert/convert-error';
 import { GgufError } from '../model/import/gguf/errors';
 import { ModelFolderError } from '../model/manifest/model-folder-error';
@@ -9,11 +10,13 @@ import { PullError } from '../model/pull/pull-error';
 import { SafetensorsError } from '../model/safetensors/safetensors-file';
 import { runConvert } from './commands/convert';
 import { runFitExits } from './commands/fit-exits';
+import { runEval } from './commands/eval';
 import { runGenerate } from './commands/generate';
 import { runInspect } from './commands/inspect';
 import { runPull } from './commands/pull';
 import { runServe } from './commands/serve';
 import { FitError } from '../train/fit-error';
+import { runReport } from './commands/report';
 import { UsageError } from './usage-error';
 
 /** Help text of the command. */
@@ -26,6 +29,8 @@ Commands:
   inspect <folder | name>                      show what a model folder holds
   pull <name> | pull --hub ORG/NAME            download, convert and cache a model
   serve --model DIR|name [--port 8080]         OpenAI-compatible HTTP server (continuous batching)
+  eval <task> [--model DIR|name]               LAMBADA, WikiText or open-ended generation, plain and contrasted
+  report                                       markdown report and SVG plots of eval results
 
 Run "autocontrast <command> --help" for a command's options.`;
 
@@ -36,13 +41,15 @@ const COMMANDS: Record<string, (argv: readonly string[]) => Promise<void>> = {
   inspect: runInspect,
   pull: runPull,
   serve: runServe,
+  eval: runEval,
+  report: runReport,
 };
 
 /** Errors reported as one line (anything else is a bug and keeps its stack trace). */
 function isUserError(e: unknown): e is Error {
   return (
     e instanceof UsageError || e instanceof ConvertError || e instanceof PullError || e instanceof SafetensorsError ||
-    e instanceof GgufError || e instanceof ModelFolderError || e instanceof FitError ||
+    e instanceof GgufError || e instanceof ModelFolderError || e instanceof FitError || e instanceof EvalError ||
     (e instanceof Error && ['ENOENT', 'EACCES', 'ENOSPC', 'EEXIST', 'ENOTDIR', 'EISDIR'].includes((e as NodeJS.ErrnoException).code ?? ''))
   );
 }

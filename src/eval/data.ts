@@ -63,7 +63,7 @@ export function splitWikitextArticles(raw: string, file = 'input'): string[] {
   const lines = raw.split(/(?<=\n)/);
   const docs: string[] = [];
   let cur: string[] | null = null;
-  const heading = /^ = [^=].*[^=] = \n?$/;
+  const heading = /^ = [^=](.*[^=])? = \n?$/;
   for (const line of lines) {
     if (heading.test(line)) {
       if (cur) docs.push(cur.join(''));

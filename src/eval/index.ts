@@ -7,3 +7,8 @@ export { EvalProgress, formatDuration } from './progress';
 export { runScoring, type DistributionScores, type ScoringRunOptions } from './scoring-run';
 export { lambadaRequest, lambadaScores, runLambada, splitLambada, type LambadaRequest, type LambadaScores } from './lambada';
 export { detokenizeWikitext, rollingWindows, runWikitext, type WikitextScores } from './wikitext';
+export { checkEvalOptions, evaluate, resolveLayers, resultFile, TASKS, type EvalOptions, type EvalResult, type Task } from './evaluate';
+export { isOpenEndedStrategy, OPEN_ENDED_STRATEGIES, runOpenEnded, type OpenEndedConfigResult, type OpenEndedOptions, type OpenEndedRecord } from './open-ended';
+export { libraryVersion, stamp, type Stamp } from './stamp';
+export { PAPER_FIGURES, writeReport, type ReportOptions } from './report';
+export { lineChart, niceTicks, xmlEscape, type ChartSpec, type Series } from './svg';

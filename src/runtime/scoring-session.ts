@@ -79,6 +79,9 @@ export class ScoringSession {
       executionMode: 'sequential',
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
       interOpNumThreads: 1,
+      // No spinning between ops: a scoring run is one long Run call, and on a shared machine spinning pool
+      // threads only take cores from other work.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
     return new ScoringSession(manifest, session);
   }

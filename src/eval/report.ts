@@ -1,0 +1,222 @@
+/**
+ * `writeReport`: a markdown report of the results in a folder (the `<task>.json` files {@link evaluate}
+ * writes), with tables shaped like the paper's Tables 1, 4, 5 and 6 and SVG plots shaped like its Figures 2-4
+ * (metric per exit layer: each exit alone, contrast with each amateur, the plain model as a line, the chosen
+ * amateur marked), each stamped with model, data, settings, date, machine and library version. Where contrast
+ * does not help, the text says so with the numbers.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+
+import { EvalError } from './errors';
+import { resultFile, TASKS, type EvalResult, type Task } from './evaluate';
+import { lineChart } from './svg';
+
+/** Options of {@link writeReport}. */
+export interface ReportOptions {
+  /** Folder with the results (default `eval-results`). */
+  results?: string;
+  /** Folder to write `report.md` and the SVG plots into (default: the results folder). */
+  out?: string;
+  /** Extra paragraphs appended verbatim (e.g. a peer comparison measured elsewhere). */
+  notes?: string[];
+}
+
+/** The paper's GPT-2 Medium figures (Gera et al. 2023) quoted for comparison. */
+export const PAPER_FIGURES = {
+  lambadaAccuracy: { plain: 0.43, acd: 0.55 },
+  wikitextGreedyDiversity: { plain: 0.21, acd: 0.75 },
+  wikitextGreedyCoherence: { plain: 0.59, acd: 0.63 },
+} as const;
+
+function readResult(dir: string, task: Task): EvalResult | null {
+  const f = resultFile(dir, task);
+  if (!existsSync(f)) return null;
+  try {
+    return JSON.parse(readFileSync(f, 'utf8'), (_k, v) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v)) as EvalResult;
+  } catch {
+    throw new EvalError('EVAL_DATA_MALFORMED', `${f}: not a result file (invalid JSON)`);
+  }
+}
+
+const n3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
+const n2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : String(x));
+
+function stampLines(r: EvalResult): string[] {
+  const s = r.settings;
+  return [
+    `model ${r.model.name} (${r.model.numLayers} layers); data ${basename(r.data.file)}, ${r.data.items} of ${r.data.available} items${r.data.limited ? ' (limited)' : ''}`,
+    `mode ${s.mode}, alpha ${s.alpha}, amateur layers ${s.amateurLayers.length > 3 ? `${s.amateurLayers[0]}..${s.amateurLayers[s.amateurLayers.length - 1]}` : s.amateurLayers.join(',')}; ` +
+      `${r.stamp.date.slice(0, 16)}Z; ${r.stamp.cpu}, ${r.stamp.cores} cores, ${r.stamp.isa}, load ${r.stamp.load}; autocontrast ${r.stamp.library}`,
+  ];
+}
+
+function stampText(r: EvalResult): string {
+  return `_${stampLines(r).join('; ')}; ${r.seconds.toFixed(0)} s._`;
+}
+
+/** Writes `report.md` and the plots; returns the report's path. @throws EvalError `EVAL_NO_RESULTS`. */
+export function writeReport(options: ReportOptions = {}): string {
+  const dir = resolve(options.results ?? 'eval-results');
+  const out = resolve(options.out ?? dir);
+  const results = new Map<Task, EvalResult>();
+  for (const t of TASKS) {
+    const r = readResult(dir, t);
+    if (r) results.set(t, r);
+  }
+  if (results.size === 0) throw new EvalError('EVAL_NO_RESULTS', `no results in ${dir} (run "autocontrast eval <task> --out ${dir}" first)`);
+  mkdirSync(out, { recursive: true });
+  const md: string[] = [];
+  const any = [...results.values()][0];
+  md.push(`# Auto-contrastive decoding on ${any.model.name}`, '');
+  md.push(`Measured by \`autocontrast eval\` and written by \`autocontrast report\` (library ${any.stamp.library}). Every number below comes from the result files in this folder; each table and plot names its model, data, settings, date and machine.`, '');
+  const svg = (name: string, body: string) => {
+    const tmp = join(out, `.${name}.tmp`);
+    writeFileSync(tmp, body);
+    renameSync(tmp, join(out, name));
+    md.push(`![${name}](${name})`, '');
+  };
+
+  const lam = results.get('lambada');
+  const wiki = results.get('wikitext');
+  if (lam?.lambada || wiki?.wikitext) {
+    md.push('## Table 4 shape: LAMBADA and WikiText, plain vs contrasted', '');
+    md.push('| data set | metric | plain | contrasted (amateur layer) | change |', '|---|---|---:|---:|---:|');
+    if (lam?.lambada) {
+      const L = lam.lambada;
+      const best = [...L.contrast].sort((a, b) => b.accuracy - a.accuracy)[0];
+      const def = L.contrast.find((c) => c.layer === Math.floor(lam.model.numLayers / 2)) ?? best;
+      for (const c of best === def ? [def] : [def, best]) {
+        md.push(`| LAMBADA | accuracy | ${n3(L.plain.accuracy)} | ${n3(c.accuracy)} (${c.layer}${c === best && c !== def ? ', best' : ''}) | ${c.accuracy >= L.plain.accuracy ? '+' : ''}${n3(c.accuracy - L.plain.accuracy)} (+${c.gained} / -${c.lost} passages) |`);
+        md.push(`| LAMBADA | perplexity | ${n2(L.plain.perplexity)} | ${n2(c.perplexity)} (${c.layer}) | ${c.perplexity <= L.plain.perplexity ? 'lower' : 'higher'} |`);
+      }
+    }
+    if (wiki?.wikitext) {
+      const W = wiki.wikitext;
+      for (const c of W.contrast) md.push(`| WikiText-2 | word perplexity | ${n2(W.plain.wordPerplexity)} | ${n2(c.wordPerplexity)} (${c.layer}) | ${c.wordPerplexity <= W.plain.wordPerplexity ? 'lower' : 'higher'} |`);
+    }
+    md.push('');
+    if (lam) md.push(stampText(lam), '');
+    if (wiki) md.push(stampText(wiki), '');
+  }
+
+  if (lam?.lambada) {
+    const L = lam.lambada;
+    md.push('## Table 6 shape: LAMBADA per layer (each exit alone; contrast with that exit as the amateur)', '');
+    md.push('| layer | exit alone: accuracy | exit alone: perplexity | contrasted: accuracy | contrasted: perplexity | passages gained / lost vs plain |', '|---:|---:|---:|---:|---:|---:|');
+    const layers = [...new Set([...L.exits.map((e) => e.layer), ...L.contrast.map((c) => c.layer)])].sort((a, b) => a - b);
+    for (const layer of layers) {
+      const e = L.exits.find((x) => x.layer === layer);
+      const c = L.contrast.find((x) => x.layer === layer);
+      md.push(`| ${layer} | ${e ? n3(e.accuracy) : ''} | ${e ? n2(e.perplexity) : ''} | ${c ? n3(c.accuracy) : ''} | ${c ? n2(c.perplexity) : ''} | ${c ? `+${c.gained} / -${c.lost}` : ''} |`);
+    }
+    md.push(`| plain (final layer) | ${n3(L.plain.accuracy)} | ${n2(L.plain.perplexity)} | | | |`, '');
+    const helped = L.contrast.filter((c) => c.accuracy > L.plain.accuracy);
+    const best = [...L.contrast].sort((a, b) => b.accuracy - a.accuracy)[0];
+    if (best) {
+      md.push(helped.length
+        ? `Contrast raises LAMBADA accuracy over the plain model (${n3(L.plain.accuracy)}) with ${helped.length} of ${L.contrast.length} amateur layers; the best is layer ${best.layer} (${n3(best.accuracy)}, +${best.gained} / -${best.lost} passages).`
+        : `Contrast does not raise LAMBADA accuracy on this model: the plain model scores ${n3(L.plain.accuracy)}, the best amateur (layer ${best.layer}) ${n3(best.accuracy)}.`);
+      const ppl = L.contrast.filter((c) => c.perplexity < L.plain.perplexity);
+      md.push(ppl.length
+        ? ` Perplexity is lower than plain (${n2(L.plain.perplexity)}) with ${ppl.length} amateur layers.`
+        : ` Perplexity is higher than plain (${n2(L.plain.perplexity)}) with every amateur layer: ACD moves probability mass inside the head, and when the right word is not the expert's favourite the contrast often pushes it further down.`, '');
+    }
+    const plainLine = [{ y: L.plain.accuracy, name: 'plain (final layer)', color: '#222' }];
+    const def = L.contrast.find((c) => c.layer === Math.floor(lam.model.numLayers / 2));
+    svg('lambada-accuracy.svg', lineChart({
+      title: 'LAMBADA accuracy per exit layer (Figure 2 shape)',
+      xLabel: 'exit layer (alone) / amateur layer (contrasted)',
+      yLabel: 'accuracy',
+      series: [
+        { name: 'exit alone', points: L.exits.map((e) => [e.layer, e.accuracy]), color: '#1f77b4', dashed: true },
+        { name: `${lam.settings.mode.toUpperCase()} with amateur`, points: L.contrast.map((c) => [c.layer, c.accuracy]), color: '#d62728' },
+      ],
+      hlines: plainLine,
+      marks: [...(best ? [{ x: best.layer, y: best.accuracy, label: `best ${best.layer}` }] : []), ...(def && def !== best ? [{ x: def.layer, y: def.accuracy, label: `default ${def.layer}` }] : [])],
+      stamp: stampLines(lam),
+    }));
+    svg('lambada-perplexity.svg', lineChart({
+      title: 'LAMBADA perplexity per exit layer (Figure 3 shape)',
+      xLabel: 'exit layer (alone) / amateur layer (contrasted)',
+      yLabel: 'perplexity',
+      logY: true,
+      series: [
+        { name: 'exit alone', points: L.exits.map((e) => [e.layer, e.perplexity]), color: '#1f77b4', dashed: true },
+        { name: `${lam.settings.mode.toUpperCase()} with amateur`, points: L.contrast.map((c) => [c.layer, c.perplexity]), color: '#d62728' },
+      ],
+      hlines: [{ y: L.plain.perplexity, name: 'plain (final layer)', color: '#222' }],
+      stamp: stampLines(lam),
+    }));
+    if (lam.speed) md.push(`Scoring speed: ${n2(lam.speed.tokensPerSecond)} tokens/s through the model (${lam.speed.tokens} tokens in ${lam.speed.seconds.toFixed(0)} s, every exit and every contrast included, one forward run per batch of ${lam.settings.batch}).`, '');
+    md.push(stampText(lam), '');
+  }
+
+  if (wiki?.wikitext && (wiki.wikitext.exits.length > 1 || wiki.wikitext.contrast.length > 1)) {
+    const W = wiki.wikitext;
+    svg('wikitext-perplexity.svg', lineChart({
+      title: 'WikiText-2 word perplexity per exit layer (Figure 4 shape)',
+      xLabel: 'exit layer (alone) / amateur layer (contrasted)',
+      yLabel: 'word perplexity',
+      logY: true,
+      series: [
+        { name: 'exit alone', points: W.exits.map((e) => [e.layer, e.wordPerplexity]), color: '#1f77b4', dashed: true },
+        { name: `${wiki.settings.mode.toUpperCase()} with amateur`, points: W.contrast.map((c) => [c.layer, c.wordPerplexity]), color: '#d62728' },
+      ],
+      hlines: [{ y: W.plain.wordPerplexity, name: 'plain (final layer)', color: '#222' }],
+      stamp: stampLines(wiki),
+    }));
+  }
+  if (wiki?.wikitext) {
+    const W = wiki.wikitext;
+    md.push('## WikiText-2 (rolling windows)', '');
+    md.push('| distribution | word perplexity | byte perplexity | bits per byte | token perplexity |', '|---|---:|---:|---:|---:|');
+    md.push(`| plain | ${n2(W.plain.wordPerplexity)} | ${n3(W.plain.bytePerplexity)} | ${n3(W.plain.bitsPerByte)} | ${n2(W.plain.tokenPerplexity)} |`);
+    for (const e of W.exits) md.push(`| exit ${e.layer} alone | ${n2(e.wordPerplexity)} | ${n3(e.bytePerplexity)} | ${n3(e.bitsPerByte)} | ${n2(e.tokenPerplexity)} |`);
+    for (const c of W.contrast) md.push(`| ${wiki.settings.mode} amateur ${c.layer} | ${n2(c.wordPerplexity)} | ${n3(c.bytePerplexity)} | ${n3(c.bitsPerByte)} | ${n2(c.tokenPerplexity)} |`);
+    md.push('', `Windows of ${wiki.settings.window} tokens, ${wiki.settings.stride} new tokens each (the harness's disjoint rolling windows when they are equal); ${W.plain.tokens} tokens scored.`, '', stampText(wiki), '');
+  }
+
+  const oe = results.get('open-ended');
+  if (oe?.openEnded) {
+    const rows = oe.openEnded;
+    md.push(`## Table 1 shape: open-ended generation on ${oe.settings.set} prompts (diversity; coherence not measured)`, '');
+    md.push('| decoding | plain: diversity | contrasted: diversity | plain: rep-2 | contrasted: rep-2 | plain: tokens | contrasted: tokens |', '|---|---:|---:|---:|---:|---:|---:|');
+    for (const s of oe.settings.strategies ?? []) {
+      const p = rows.find((r) => r.strategy === s && !r.contrast);
+      const c = rows.find((r) => r.strategy === s && r.contrast);
+      if (!p || !c) continue;
+      md.push(`| ${s} | ${n3(p.diversity)} | ${n3(c.diversity)} | ${pct(p.rep2)} | ${pct(c.rep2)} | ${n2(p.meanTokens)} | ${n2(c.meanTokens)} |`);
+    }
+    md.push('', 'Diversity = (1 - rep-2)(1 - rep-3)(1 - rep-4) over whitespace words, n-grams pooled over all continuations (Su et al. 2022). ' +
+      'Coherence (cosine similarity of prompt and continuation embeddings) is not in this report: the sentence encoder (all-MiniLM-L6-v2, which would differ from the paper\'s SimCSE anyway) is not built yet.', '');
+    md.push('## Table 5 shape: repetition and speed per decoding strategy', '');
+    md.push('| decoding | contrast | rep-2 | rep-3 | rep-4 | diversity | mean tokens | tokens/s |', '|---|---|---:|---:|---:|---:|---:|---:|');
+    for (const r of rows) md.push(`| ${r.strategy} | ${r.contrast ? `${oe.settings.mode} (amateur ${oe.settings.amateurLayers[0]})` : 'plain'} | ${pct(r.rep2)} | ${pct(r.rep3)} | ${pct(r.rep4)} | ${n3(r.diversity)} | ${n2(r.meanTokens)} | ${n2(r.tokensPerSecond)} |`);
+    md.push('', 'Samples (first prompt):', '');
+    for (const r of rows) md.push(`- ${r.strategy}, ${r.contrast ? oe.settings.mode : 'plain'}: ${JSON.stringify(r.sample.slice(0, 300))}`);
+    md.push('', stampText(oe), '');
+  }
+
+  md.push('## Compared with the paper (GPT-2 Medium, Gera et al. 2023)', '');
+  const cmp: string[] = [];
+  if (lam?.lambada) {
+    const best = [...lam.lambada.contrast].sort((a, b) => b.accuracy - a.accuracy)[0];
+    const def = lam.lambada.contrast.find((c) => c.layer === Math.floor(lam.model.numLayers / 2)) ?? best;
+    if (def) cmp.push(`- LAMBADA accuracy: the paper ${PAPER_FIGURES.lambadaAccuracy.plain} -> ${PAPER_FIGURES.lambadaAccuracy.acd}; here ${n3(lam.lambada.plain.accuracy)} -> ${n3(def.accuracy)} (amateur ${def.layer})${best && best !== def ? `, ${n3(best.accuracy)} at the best amateur layer ${best.layer}` : ''}.`);
+  }
+  if (oe?.openEnded) {
+    const p = oe.openEnded.find((r) => r.strategy === 'greedy' && !r.contrast);
+    const c = oe.openEnded.find((r) => r.strategy === 'greedy' && r.contrast);
+    if (p && c) cmp.push(`- Greedy diversity on ${oe.settings.set}: the paper ${PAPER_FIGURES.wikitextGreedyDiversity.plain} -> ${PAPER_FIGURES.wikitextGreedyDiversity.acd} (WikiText); here ${n3(p.diversity)} -> ${n3(c.diversity)}. Coherence (paper ${PAPER_FIGURES.wikitextGreedyCoherence.plain} -> ${PAPER_FIGURES.wikitextGreedyCoherence.acd}) was not measured here.`);
+  }
+  md.push(...(cmp.length ? cmp : ['- (no comparable result in this folder)']), '');
+  md.push('The paper used GPT-2 Medium (24 layers, 355M parameters) with the full-precision weights; the model here differs in size, training and precision, so the comparison is of direction and rough size, not of values.', '');
+  for (const n of options.notes ?? []) md.push(n, '');
+  const file = join(out, 'report.md');
+  const tmp = join(out, '.report.md.tmp');
+  writeFileSync(tmp, md.join('\n'));
+  renameSync(tmp, file);
+  return file;
+}

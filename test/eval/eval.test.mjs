@@ -1,0 +1,237 @@
+// The eval command and API end to end on stories260K (a real tiny Llama with a tokenizer) and 5 items:
+// LAMBADA and WikiText scores checked against token-by-token stepping, JSON shape, the report and its SVG,
+// bad input, and an interrupted run that resumes.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { evalPkg as ev, gen, runtimeSkip, storiesFolder, tempDir } from './helpers.mjs';
+
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'main.js');
+const skip = runtimeSkip();
+
+const PASSAGES = [
+  'Once upon a time, there was a little girl named Lily. She loved to play with her ball',
+  'Tom had a big red car. He liked to drive his car',
+  'The sun was shining and the birds were singing in the park',
+  'Lily and Ben went to the store to buy some milk',
+  'One day, a cat saw a fish in the water. The cat wanted the fish',
+  'The dog ran to the tree',
+];
+const WIKI = ' = Lily = \n \n Lily was a little girl . She liked to play in the park with her friend Ben . \n \n = = Toys = = \n \n She had a red ball and a big dog . \n = Tom = \n \n Tom had a car @-@ toy . He was happy . \n';
+
+let fixture = null;
+async function setup() {
+  if (skip) return null;
+  if (fixture) return fixture;
+  const dir = await storiesFolder();
+  if (!dir) return null;
+  const data = tempDir();
+  const lambada = path.join(data, 'lambada.jsonl');
+  fs.writeFileSync(lambada, PASSAGES.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+  const wiki = path.join(data, 'wiki.raw');
+  fs.writeFileSync(wiki, WIKI);
+  const oe = path.join(data, 'prompts.json');
+  fs.writeFileSync(oe, JSON.stringify(PASSAGES.map((p) => ({ prefix_text: p.split(' ').slice(0, 6).join(' '), reference_text: 'x' }))));
+  fixture = { dir, lambada, wiki, oe };
+  return fixture;
+}
+
+function cli(args) {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function closeDeep(a, b, where = '') {
+  if (typeof a === 'number') {
+    assert.ok(Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b)), `${where}: ${a} vs ${b}`);
+  } else if (a && typeof a === 'object') {
+    assert.equal(Object.keys(a), Object.keys(b), where);
+    for (const k of Object.keys(a)) closeDeep(a[k], b[k], `${where}.${k}`);
+  } else assert.is(a, b, where);
+}
+
+function finiteNumbers(v, where = 'result') {
+  if (typeof v === 'number') assert.ok(Number.isFinite(v), `${where} is ${v}`);
+  else if (Array.isArray(v)) v.forEach((x, i) => finiteNumbers(x, `${where}[${i}]`));
+  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) finiteNumbers(x, `${where}.${k}`);
+}
+
+test('LAMBADA on 5 passages: per-passage scores equal token-by-token stepping, for the plain model, each exit and each amateur', async () => {
+  const f = await setup();
+  if (!f) return;
+  const m = await gen.load(f.dir);
+  const passages = PASSAGES.slice(0, 5);
+  const exits = [1, 2, 3, 4, 5];
+  const amateurs = [1, 2, 3, 4];
+  const r = await ev.runLambada(m, passages, { exits, amateurs, mode: 'acd', alpha: 0.1, batch: 3, progress: false });
+  assert.is(r.items.length, 5);
+  let hits = 0;
+  let llSum = 0;
+  for (const [i, text] of passages.entries()) {
+    const q = ev.lambadaRequest(m, text);
+    // the continuation is the last word's tokens with its space: decoding them gives " word"
+    assert.is(m.tokenizer.decode(q.ids.slice(q.from)).trim(), text.split(' ').pop());
+    assert.ok(m.tokenizer.decode(q.ids).endsWith(' ' + text.split(' ').pop()));
+    const n = q.ids.length - q.from;
+    const check = async (plan, expert, got, what) => {
+      const s = await gen.scoreByStepping(m, q.ids, plan, expert);
+      const ll = s.logProbs.slice(-n).reduce((a, b) => a + b, 0);
+      const greedy = s.greedy.slice(-n).every(Boolean) ? 1 : 0;
+      assert.ok(Math.abs(got[0] - ll) < 1e-4, `${what} passage ${i}: ${got[0]} vs ${ll}`);
+      assert.is(got[1], greedy, `${what} passage ${i} greedy`);
+      return { ll, greedy };
+    };
+    const it = r.items.find((x) => x.i === i);
+    const p = await check(null, null, it.e, 'plain');
+    hits += p.greedy;
+    llSum += p.ll;
+    for (const L of exits) if (L < 5) await check(null, gen.expertPlan(m, { expertLayer: L }), it.x[L], `exit ${L}`);
+    for (const L of amateurs) await check(gen.contrastPlan(m, { amateurLayer: L, amateurPath: 'sparse' }), null, it.c[L], `amateur ${L}`);
+  }
+  assert.ok(Math.abs(r.scores.plain.accuracy - hits / 5) < 1e-12);
+  assert.ok(Math.abs(r.scores.plain.perplexity - Math.exp(-llSum / 5)) < 1e-4 * r.scores.plain.perplexity);
+  m.dispose();
+});
+
+test('WikiText word perplexity equals exp(-sum of stepped log-probs / words), with windows shorter than the articles', async () => {
+  const f = await setup();
+  if (!f) return;
+  const m = await gen.load(f.dir);
+  const docs = ev.readWikitext(f.wiki);
+  assert.is(docs.length, 2);
+  const r = await ev.runWikitext(m, docs, { exits: [2], amateurs: [2], mode: 'acd', alpha: 0.1, window: 8, progress: false });
+  let ll = 0;
+  let words = 0;
+  for (const d of docs) {
+    const ids = m.tokenizer.encode(ev.detokenizeWikitext(d), { addSpecialTokens: false });
+    assert.ok(ids.length > 8, 'the article is longer than one window');
+    // reference: every token given at most 8 tokens before it (the eot prefix first), stepped one token at a time
+    for (const w of ev.rollingWindows(ids, m.eosTokenIds[0], 8)) {
+      const s = await gen.scoreByStepping(m, w.ids, null, null);
+      ll += s.logProbs.slice(w.from - 1).reduce((a, b) => a + b, 0);
+    }
+    words += ev.wordCount(d);
+  }
+  const want = Math.exp(-ll / words);
+  assert.ok(Math.abs(r.scores.plain.wordPerplexity - want) < 1e-5 * want, `${r.scores.plain.wordPerplexity} vs ${want}`);
+  assert.is(r.scores.contrast.length, 1);
+  m.dispose();
+});
+
+test('eval command end to end: JSON shape, finite numbers, report with a well-formed SVG', async () => {
+  const f = await setup();
+  if (!f) return;
+  const out = tempDir();
+  const r = cli(['eval', 'lambada', '--model', f.dir, '--data', f.lambada, '--limit', '5', '--sweep', '--batch', '2', '--out', out, '--json', '--quiet']);
+  assert.is(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  assert.is(j.task, 'lambada');
+  assert.is(j.data.items, 5);
+  assert.equal(j.settings.amateurLayers, [1, 2, 3, 4]);
+  assert.equal(j.lambada.exits.map((e) => e.layer), [1, 2, 3, 4, 5]);
+  assert.is(j.lambada.contrast.length, 4);
+  finiteNumbers({ plain: j.lambada.plain, exits: j.lambada.exits.map((e) => e.accuracy), speed: j.speed });
+  for (const k of ['date', 'cpu', 'cores', 'isa', 'library', 'load']) assert.ok(k in j.stamp, k);
+  assert.ok(fs.existsSync(path.join(out, 'lambada.json')));
+  const w = cli(['eval', 'wikitext', '--model', f.dir, '--data', f.wiki, '--window', '16', '--out', out, '--quiet']);
+  assert.is(w.code, 0, w.err);
+  assert.match(w.out, /word perplexity/);
+  const o = cli(['eval', 'open-ended', '--model', f.dir, '--data', f.oe, '--limit', '2', '--max-new-tokens', '8', '--strategies', 'greedy,top-p', '--out', out, '--json', '--quiet']);
+  assert.is(o.code, 0, o.err);
+  const oj = JSON.parse(o.out);
+  assert.is(oj.openEnded.length, 4);
+  for (const c of oj.openEnded) {
+    assert.is(c.n, 2);
+    assert.ok(c.diversity >= 0 && c.diversity <= 1 && c.meanTokens > 0 && c.tokensPerSecond > 0);
+  }
+  const rep = cli(['report', '--results', out]);
+  assert.is(rep.code, 0, rep.err);
+  const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
+  for (const s of ['Table 4 shape', 'Table 6 shape', 'Table 1 shape', 'Table 5 shape', 'lambada-accuracy.svg', 'Compared with the paper']) assert.ok(md.includes(s), s);
+  const svg = fs.readFileSync(path.join(out, 'lambada-accuracy.svg'), 'utf8');
+  assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"') && svg.trim().endsWith('</svg>'));
+  const stack = [];
+  for (const mm of svg.matchAll(/<(\/?)([a-zA-Z]+)[^>]*?(\/?)>/g)) {
+    if (mm[3] === '/') continue;
+    if (mm[1] === '/') assert.is(stack.pop(), mm[2]);
+    else stack.push(mm[2]);
+  }
+  assert.equal(stack, []);
+  assert.ok(svg.includes(path.basename(f.lambada)), 'the plot names its data');
+});
+
+test('bad input: missing or malformed data, --limit 0, an exit layer the model lacks, unknown task: coded one-line errors', async () => {
+  const f = await setup();
+  if (!f) return;
+  const out = tempDir();
+  const one = (r, re) => {
+    assert.is(r.code, 1, r.err);
+    assert.is(r.err.trim().split('\n').length, 1, r.err);
+    assert.match(r.err, re);
+  };
+  one(cli(['eval', 'lambada', '--model', f.dir, '--data', path.join(out, 'nope.jsonl'), '--out', out]), /LAMBADA data not found at .*nope\.jsonl/);
+  const bad = path.join(out, 'bad.jsonl');
+  fs.writeFileSync(bad, '{"text": "a b"}\n{"text": 3}\n');
+  one(cli(['eval', 'lambada', '--model', f.dir, '--data', bad, '--out', out]), /bad\.jsonl:2: expected \{"text": string\}/);
+  fs.writeFileSync(bad, '{"text": "a b"}\nnot json\n');
+  one(cli(['eval', 'lambada', '--model', f.dir, '--data', bad, '--out', out]), /bad\.jsonl:2: not a JSON object/);
+  one(cli(['eval', 'lambada', '--model', f.dir, '--data', f.lambada, '--limit', '0', '--out', out]), /--limit must be an integer >= 1, got 0/);
+  one(cli(['eval', 'lambada', '--model', f.dir, '--data', f.lambada, '--amateur-layer', '9', '--out', out]), /--amateur-layer 9: the model has no exit there \(exits: 1, 2, 3, 4, 5/);
+  one(cli(['eval', 'lambada', '--alpha', '2']), /--alpha must be a number in \[0, 1\], got 2/);
+  one(cli(['eval', 'squad']), /unknown task "squad"/);
+  one(cli(['report', '--results', path.join(out, 'empty')]), /no results in/);
+  assert.ok(!fs.existsSync(path.join(out, 'lambada.json')), 'no result written by a failed run');
+  // the API names its fields and carries the code
+  const e = await ev.evaluate('lambada', { model: f.dir, data: f.lambada, limit: 0 }).catch((x) => x);
+  assert.is(e.code, 'EVAL_BAD_OPTION');
+  assert.match(e.message, /options\.limit/);
+  const e2 = await ev.evaluate('lambada', { model: f.dir, data: f.lambada, amateurLayer: 9, out, progress: false }).catch((x) => x);
+  assert.is(e2.code, 'EVAL_BAD_LAYER');
+});
+
+test('an interrupted run resumes from its cache (a torn last line is redone) and gives the uninterrupted result', async () => {
+  const f = await setup();
+  if (!f) return;
+  const m = await gen.load(f.dir);
+  const base = { model: m, data: f.lambada, sweep: true, batch: 2, progress: false };
+  const full = await ev.evaluate('lambada', { ...base, out: tempDir() });
+  const out = tempDir();
+  // stop after the first batch
+  const ac = new AbortController();
+  const orig = process.stderr.write;
+  const first = await ev.evaluate('lambada', { ...base, out, limit: 2 });
+  assert.is(first.data.items, 2);
+  const cacheDir = path.join(out, 'cache');
+  const [file] = fs.readdirSync(cacheDir);
+  const cache = path.join(cacheDir, file);
+  assert.is(fs.readFileSync(cache, 'utf8').trim().split('\n').length, 3); // settings + 2 items
+  fs.appendFileSync(cache, '{"i": 4, "n": 2, "e": [-1.'); // a torn write
+  // a run stopped before its first batch reports what had finished (the 2 cached items), the torn line dropped
+  ac.abort();
+  const aborted = await ev.evaluate('lambada', { ...base, out, signal: ac.signal });
+  assert.is(aborted.data.items, 2);
+  assert.is(fs.readFileSync(cache, 'utf8').trim().split('\n').length, 3);
+  // with nothing finished at all, nothing is written
+  const none = await ev.evaluate('lambada', { ...base, out: tempDir(), signal: ac.signal }).catch((x) => x);
+  assert.is(none.code, 'EVAL_NO_RESULTS');
+  void orig;
+  const resumed = await ev.evaluate('lambada', { ...base, out });
+  assert.is(resumed.data.items, 6);
+  // equal up to float noise (batches are padded differently when a run resumes)
+  closeDeep(resumed.lambada, full.lambada);
+  const lines = fs.readFileSync(cache, 'utf8').trim().split('\n');
+  assert.is(lines.length, 7);
+  for (const l of lines) JSON.parse(l);
+  // a cache of other settings is refused rather than mixed
+  const other = await ev.evaluate('lambada', { ...base, sweep: false, out }).then(() => null, (x) => x);
+  assert.is(other, null, 'other settings use another cache file');
+  fs.writeFileSync(path.join(cacheDir, fs.readdirSync(cacheDir).find((n) => n !== file)), '{"settings":{"other":1}}\n');
+  const mismatch = await ev.evaluate('lambada', { ...base, sweep: false, out }).catch((x) => x);
+  assert.is(mismatch.code, 'EVAL_CACHE_MISMATCH');
+  m.dispose();
+});
+
+test.run();

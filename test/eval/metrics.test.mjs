@@ -1,0 +1,104 @@
+// Metric functions against hand-computed cases.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { evalPkg as ev } from './helpers.mjs';
+
+const close = (a, b, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
+
+test('rep-n and diversity on texts with known repetition', () => {
+  // "a b a b a b": bigrams ab ba ab ba ab -> 2 unique of 5; trigrams aba bab aba bab -> 2 of 4; 4-grams abab baba abab -> 2 of 3
+  const m = ev.diversityMetrics(['a b a b a b']);
+  close(m.rep2, 1 - 2 / 5);
+  close(m.rep3, 1 - 2 / 4);
+  close(m.rep4, 1 - 2 / 3);
+  close(m.diversity, (2 / 5) * (2 / 4) * (2 / 3));
+  close(m.meanWords, 6);
+  // no repetition at all: diversity 1
+  const u = ev.diversityMetrics(['the cat sat on a mat']);
+  close(u.rep2, 0);
+  close(u.diversity, 1);
+  // n-grams are pooled across texts but never cross a text boundary: "x y" twice -> bigrams xy, xy: 1 of 2 unique
+  const p = ev.diversityMetrics(['x y', 'x y']);
+  close(p.rep2, 0.5);
+  close(p.rep3, 0); // no trigram at all
+  close(p.diversity, 0.5);
+  // whitespace of any kind splits words
+  close(ev.diversityMetrics(['a\tb\n a  b']).rep2, 1 - 2 / 3);
+});
+
+test('LAMBADA aggregation: accuracy = share of all-greedy items, perplexity = exp(-mean summed log-likelihood)', () => {
+  const m = ev.lambadaMetrics([{ ll: -1, greedy: true }, { ll: -3, greedy: false }, { ll: -2, greedy: true }, { ll: -2, greedy: false }]);
+  close(m.accuracy, 0.5);
+  close(m.perplexity, Math.exp(2));
+  assert.is(m.n, 4);
+});
+
+test('word perplexity counts words as re.split(r"\\s+", doc) does (leading/trailing whitespace adds empty words)', () => {
+  assert.is(ev.wordCount('a b  c'), 3);
+  assert.is(ev.wordCount(' = T = \n'), 5); // '', '=', 'T', '=', ''
+  const r = ev.rollingMetrics([{ ll: -10, words: 4, bytes: 20, tokens: 5 }, { ll: -6, words: 4, bytes: 12, tokens: 3 }]);
+  close(r.wordPerplexity, Math.exp(16 / 8));
+  close(r.bytePerplexity, Math.exp(16 / 32));
+  close(r.bitsPerByte, 16 / 32 / Math.LN2);
+  close(r.tokenPerplexity, Math.exp(2));
+});
+
+test('rolling windows: disjoint windows as the harness makes them, and strided windows', () => {
+  const toks = [10, 11, 12, 13, 14, 15, 16];
+  const w = ev.rollingWindows(toks, 0, 3);
+  // first window: [eot, t0, t1, t2] predicting t0..t2; then t3..t5 from 3 tokens back; then t6 with a full window
+  assert.equal(w.map((x) => x.ids), [[0, 10, 11, 12], [12, 13, 14, 15], [13, 14, 15, 16]]);
+  assert.equal(w.map((x) => x.from), [1, 1, 3]);
+  // every token predicted exactly once, each with at most `window` tokens before it in its window
+  const predicted = w.flatMap((x) => x.ids.slice(x.from));
+  assert.equal(predicted, toks);
+  for (const x of w) assert.ok(x.ids.length - 1 <= 3);
+  const s = ev.rollingWindows(toks, 0, 4, 2);
+  assert.equal(s.flatMap((x) => x.ids.slice(x.from)), toks);
+  assert.equal(s[1].ids, [0, 10, 11, 12, 13]); // predicts t2, t3; the input is at most 4 tokens
+  assert.is(s[1].from, 3);
+  assert.equal(s[2].ids, [11, 12, 13, 14, 15]); // predicts t4, t5 from the 4 tokens before t5
+  assert.is(s[2].from, 3);
+  assert.throws(() => ev.rollingWindows(toks, 0, 3, 4), (e) => e.code === 'EVAL_BAD_OPTION');
+});
+
+test('WikiText detokeniser undoes @-@, spaced punctuation and heading spacing', () => {
+  assert.is(ev.detokenizeWikitext(' = = Early life = = \n'), ' == Early life ==\n');
+  assert.is(ev.detokenizeWikitext('a 1 @,@ 000 @-@ year @.@ 5 , ( b ) " c " it \'s'), 'a 1,000-year.5, (b) "c" it\'s');
+  assert.is(ev.detokenizeWikitext('x \n y'), 'x\ny');
+});
+
+test('LAMBADA split: context up to the last space, continuation = space + last word', () => {
+  assert.equal(ev.splitLambada('he said hello to bob'), { context: 'he said hello to', continuation: ' bob' });
+});
+
+test('WikiText article split at top-level headings only', () => {
+  const raw = ' \n = A = \n \n text one \n = = Sub = = \n more \n = B = \n two \n';
+  const docs = ev.splitWikitextArticles(raw);
+  assert.is(docs.length, 2);
+  assert.ok(docs[0].startsWith(' = A = \n') && docs[0].includes(' = = Sub = = \n'));
+  assert.is(docs[1], ' = B = \n two \n');
+});
+
+test('SVG chart is well-formed XML with escaped text, and skips non-finite points', () => {
+  const svg = ev.lineChart({
+    title: 'a < b & "c"', xLabel: 'layer', yLabel: 'acc',
+    series: [{ name: 's1', points: [[1, 0.1], [2, NaN], [3, 0.3]], color: 'red' }],
+    hlines: [{ y: 0.2, name: 'plain', color: 'black' }],
+    marks: [{ x: 3, y: 0.3, label: 'best' }],
+    stamp: ['model x; <stamp>'],
+  });
+  assert.ok(svg.includes('a &lt; b &amp; &quot;c&quot;'));
+  assert.ok(!svg.includes('NaN'));
+  assert.ok(svg.includes('&lt;stamp&gt;'));
+  // balanced tags (a tiny XML check: every opened element is closed or self-closed)
+  const stack = [];
+  for (const m of svg.matchAll(/<(\/?)([a-zA-Z]+)[^>]*?(\/?)>/g)) {
+    if (m[3] === '/') continue;
+    if (m[1] === '/') assert.is(stack.pop(), m[2]);
+    else stack.push(m[2]);
+  }
+  assert.equal(stack, []);
+});
+
+test.run();
