@@ -167,7 +167,7 @@ export async function evaluate(task: string, options: EvalOptions = {}): Promise
     const out = resolve(o.out ?? 'eval-results');
     mkdirSync(join(out, 'cache'), { recursive: true });
     const cacheSettings = {
-      task, model: model.dir, graph: model.manifest.graph.file, data: file, alpha, mode, amateurs, exits,
+      task, model: model.dir, graph: model.manifest.graph.file, form: model.manifest.graph.form ?? 'reference', weights: model.manifest.weights?.form ?? 'unknown', data: file, alpha, mode, amateurs, exits,
       ...(task === 'wikitext' ? { window: o.window ?? 2048, stride: o.stride ?? null } : {}),
       ...(task === 'open-ended' ? { strategies: o.strategies ?? null, maxNewTokens: o.maxNewTokens ?? 100, seed } : {}),
     };
