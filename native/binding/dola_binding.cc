@@ -52,6 +52,23 @@ void CheckLength(Napi::Env env, const char* key, size_t got, size_t want, const 
                         ") but it has " + std::to_string(got));
 }
 
+// The head in int8 blocks (headQ8 [V x d] Int8Array, headScale [V x d / 32] Float32Array; d a multiple of 32).
+void ReadQ8(const Napi::Object& o, size_t V, size_t d, ac::dola::Candidates* c, std::vector<Span>* inputs) {
+  const Napi::Env env = o.Env();
+  if (d % 32 != 0) ThrowRange(env, "headQ8 needs hiddenSize to be a multiple of 32, got " + std::to_string(d));
+  const ArrayArg q = GetArray(o, "headQ8", napi_int8_array, "an Int8Array");
+  CheckLength(env, "headQ8", q.length, V * d, "vocabSize x hiddenSize");
+  const ArrayArg s = GetArray(o, "headScale", napi_float32_array, "a Float32Array");
+  CheckLength(env, "headScale", s.length, V * d / 32, "vocabSize x hiddenSize / 32");
+  const float* sc = static_cast<const float*>(s.data);
+  for (size_t i = 0; i < s.length; ++i)
+    if (!std::isfinite(sc[i])) ThrowRange(env, "Expected finite values in headScale but index " + std::to_string(i) + " is not");
+  c->q8 = static_cast<const int8_t*>(q.data);
+  c->q8_scale = sc;
+  inputs->push_back({"headQ8", q.data, q.length});
+  inputs->push_back({"headScale", s.data, s.length * 4});
+}
+
 // A parsed request; the pointer tables live here so the kernel's Request can point into them.
 struct DolaJob {
   ac::dola::Request req;
@@ -114,13 +131,19 @@ void ParseDola(const Napi::Object& o, DolaJob* job, std::vector<Napi::Value>* ke
                               (std::isnan(job->lists[c][i]) ? "NaN" : "infinite"));
     }
     const ac::DType wdt = GetDType(o, "weightDtype");
-    const ArrayArg w = GetLogits(o, "headWeight", wdt);
-    if (w.length / V != d || w.length % V != 0) CheckLength(env, "headWeight", w.length, V * d, "vocabSize x hiddenSize");
-    keep->push_back(o.Get("headWeight"));
-    inputs.push_back({"headWeight", w.data, w.length * ac::dtype_size(wdt)});
+    if (Has(o, "headQ8")) {
+      ReadQ8(o, V, d, &r.cand, &inputs);
+      keep->push_back(o.Get("headQ8"));
+      keep->push_back(o.Get("headScale"));
+    } else {
+      const ArrayArg w = GetLogits(o, "headWeight", wdt);
+      if (w.length / V != d || w.length % V != 0) CheckLength(env, "headWeight", w.length, V * d, "vocabSize x hiddenSize");
+      keep->push_back(o.Get("headWeight"));
+      inputs.push_back({"headWeight", w.data, w.length * ac::dtype_size(wdt)});
+      r.cand.weight = w.data;
+    }
     r.cand.hidden = job->lists.data();
     r.cand.d = d;
-    r.cand.weight = w.data;
     r.cand.weight_dtype = wdt;
     if (Has(o, "headBias")) {
       const ArrayArg b = GetLogits(o, "headBias", wdt);
@@ -243,8 +266,16 @@ Napi::Value ProjectRows(const Napi::CallbackInfo& info) {
   if (h.length == 0 || h.length % d != 0) ThrowRange(env, "Expected hidden to hold rows x hiddenSize values");
   const size_t n = h.length / d;
   const ac::DType wdt = GetDType(o, "weightDtype");
-  const ArrayArg w = GetLogits(o, "headWeight", wdt);
-  if (w.length / V != d || w.length % V != 0) CheckLength(env, "headWeight", w.length, V * d, "vocabSize x hiddenSize");
+  ac::dola::Candidates q8;
+  std::vector<Span> spans;
+  ArrayArg w;
+  if (Has(o, "headQ8")) {
+    ReadQ8(o, V, d, &q8, &spans);
+  } else {
+    w = GetLogits(o, "headWeight", wdt);
+    if (w.length / V != d || w.length % V != 0) CheckLength(env, "headWeight", w.length, V * d, "vocabSize x hiddenSize");
+    spans.push_back({"headWeight", w.data, w.length * ac::dtype_size(wdt)});
+  }
   const void* bias = nullptr;
   if (Has(o, "headBias")) {
     const ArrayArg b = GetLogits(o, "headBias", wdt);
@@ -253,9 +284,9 @@ Napi::Value ProjectRows(const Napi::CallbackInfo& info) {
   }
   const ArrayArg out = GetArray(o, "out", napi_float32_array, "a Float32Array");
   CheckLength(env, "out", out.length, n * V, "rows x vocabSize");
-  if (Overlaps({"out", out.data, out.length * 4}, {"hidden", h.data, h.length * 4}) ||
-      Overlaps({"out", out.data, out.length * 4}, {"headWeight", w.data, w.length * ac::dtype_size(wdt)}))
-    ThrowRange(env, "out must not share memory with hidden or headWeight");
+  spans.push_back({"hidden", h.data, h.length * 4});
+  for (const Span& in : spans)
+    if (Overlaps({"out", out.data, out.length * 4}, in)) ThrowRange(env, "out must not share memory with " + in.name);
   std::vector<const float*> hs(n);
   std::vector<float*> outs(n);
   for (size_t i = 0; i < n; ++i) {
@@ -264,7 +295,7 @@ Napi::Value ProjectRows(const Napi::CallbackInfo& info) {
   }
   const int threads = Has(o, "threads") ? static_cast<int>(GetInt(o, "threads", 0, 1024)) : 0;
   ac::dola::project_rows(ac::dola::dola_ops_for(GetOps(o)), w.data, wdt, bias, V, d, hs.data(), n, outs.data(),
-                         threads);
+                         threads, q8.q8, q8.q8_scale);
   return o.Get("out");
 }
 

@@ -24,7 +24,7 @@ void project_scalar(const void* W, DType wdt, size_t v0, size_t nv, size_t d, co
   const size_t esz = dtype_size(wdt);
   const char* base = static_cast<const char*>(W);
   for (size_t v = v0; v < v0 + nv; ++v) {
-    const void* wv = base + v * d * esz;
+    const void* wv = base + (v - v0) * d * esz;
     for (size_t h = 0; h < nh; ++h) {
       float s = 0.f;
       for (size_t i = 0; i < d; ++i) s += load_one(wv, wdt, i) * H[h][i];
@@ -56,7 +56,11 @@ void exp_shift_scalar(const float* z, float lse, size_t V, float* p) {
   for (size_t v = 0; v < V; ++v) p[v] = std::exp(z[v] - lse);
 }
 
-const DolaOps kScalar{"scalar", project_scalar, divergence_scalar, exp_shift_scalar};
+void dequant_q8_scalar(const int8_t* q, const float* scale, size_t n, float* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(q[i]) * scale[i / 32];
+}
+
+const DolaOps kScalar{"scalar", project_scalar, divergence_scalar, exp_shift_scalar, dequant_q8_scalar};
 
 size_t first_non_finite_f32(const float* z, size_t n) {
   for (size_t i = 0; i < n; ++i)
@@ -121,14 +125,27 @@ const DolaOps& dola_ops_for(const Ops& ops) {
 }
 
 void project_rows(const DolaOps& dops, const void* W, DType wdt, const void* bias, size_t V, size_t d,
-                  const float* const* hidden, size_t n, float* const* out, int threads) {
+                  const float* const* hidden, size_t n, float* const* out, int threads, const int8_t* q8,
+                  const float* q8_scale) {
   const size_t blocks = (V + kVocabBlock - 1) / kVocabBlock;
   // Small products are not worth a thread hop.
   const int use = n * V * d < (size_t(1) << 16) ? 1 : threads;
   parallel_for(blocks, use, [&](size_t b0, size_t b1) {
     const size_t v0 = b0 * kVocabBlock;
     const size_t v1 = std::min(V, b1 * kVocabBlock);
-    dops.project(W, wdt, v0, v1 - v0, d, hidden, n, out);
+    if (q8) {
+      // A block of head rows widened to float32 in L1-sized pieces, then the float32 micro-tiles over it.
+      thread_local std::vector<float> rows;
+      constexpr size_t kPiece = 16;
+      rows.resize(kPiece * d);
+      for (size_t v = v0; v < v1; v += kPiece) {
+        const size_t nv = std::min(kPiece, v1 - v);
+        dops.dequant_q8(q8 + v * d, q8_scale + v * d / 32, nv * d, rows.data());
+        dops.project(rows.data(), DType::F32, v, nv, d, hidden, n, out);
+      }
+    } else {
+      dops.project(static_cast<const char*>(W) + v0 * d * dtype_size(wdt), wdt, v0, v1 - v0, d, hidden, n, out);
+    }
     if (bias) {
       for (size_t h = 0; h < n; ++h)
         for (size_t v = v0; v < v1; ++v) out[h][v] += load_one(bias, wdt, v);
@@ -154,7 +171,7 @@ void select_and_contrast(const Ops& ops, const Request& r, int threads) {
         zc[row * C + c] = outs[row * C + c];
       }
     project_rows(dops, r.cand.weight, r.cand.weight_dtype, r.cand.bias, V, r.cand.d, hs.data(), R * C,
-                 outs.data(), threads);
+                 outs.data(), threads, r.cand.q8, r.cand.q8_scale);
   } else {
     for (size_t row = 0; row < R; ++row)
       for (size_t c = 0; c < C; ++c) zc[row * C + c] = r.cand.logits[c] + row * V;

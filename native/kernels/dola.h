@@ -39,8 +39,8 @@ enum class Output : int32_t {
 // The SIMD passes of one instruction set (chosen to match the contrast Ops in use).
 struct DolaOps {
   const char* name;
-  // out[h][v] = dot(W[v0 + v], H[h]) for v in [0, nv), h in [0, nh): W rows of d values of dtype wdt (row-major,
-  // starting at row v0), H[h] d floats, out[h] a row of the candidate-logit buffer (written at index v0 + v).
+  // out[h][v0 + v] = dot(W[v], H[h]) for v in [0, nv), h in [0, nh): W points to nv rows of d values of dtype wdt
+  // (row-major: head row v0 first), H[h] d floats, out[h] a row of the candidate-logit buffer.
   void (*project)(const void* W, DType wdt, size_t v0, size_t nv, size_t d, const float* const* H, size_t nh,
                   float* const* out);
   // sum over v of the divergence term for final log-probs lp[v] = zf[v] - lse_f (p[v] = exp(lp[v]) given) and
@@ -49,6 +49,9 @@ struct DolaOps {
                        Divergence kind);
   // p[v] = exp(z[v] - lse).
   void (*exp_shift)(const float* z, float lse, size_t V, float* p);
+  // out[i] = q[i] * scale[i / 32] for n values (n a multiple of 32): the int8 block form of a head (see
+  // Candidates::q8), exactly the float32 values it was made from.
+  void (*dequant_q8)(const int8_t* q, const float* scale, size_t n, float* out);
 };
 
 const DolaOps& dola_scalar_ops();
@@ -67,6 +70,11 @@ struct Candidates {
   DType weight_dtype = DType::F32;
   const void* bias = nullptr;
   size_t d = 0;
+  // Instead of weight: the head in int8 blocks, W[v][i] = q8[v * d + i] * q8_scale[(v * d + i) / 32] (d a multiple
+  // of 32). Made only when this reproduces the float32 head exactly (a head dequantised from GGUF Q8_0), so the
+  // logits are those of the float32 head; the head is read in a quarter of the bytes.
+  const int8_t* q8 = nullptr;
+  const float* q8_scale = nullptr;
   // Logits form (when hidden is null): logits[c] holds [rows x V] float32 logits of candidate c.
   const float* const* logits = nullptr;
 };
@@ -91,8 +99,10 @@ void select_and_contrast(const Ops& ops, const Request& r, int threads = 0);
 
 // Only the batched projection (step 1): out[i] = W h_i (+ b) for n hidden rows of d floats, each out[i] a row of
 // V floats. Exposed for tests and for callers that only need candidate logits.
+// With q8 set (W and wdt then ignored), the head is read in its int8 block form (Candidates::q8).
 void project_rows(const DolaOps& dops, const void* W, DType wdt, const void* bias, size_t V, size_t d,
-                  const float* const* hidden, size_t n, float* const* out, int threads = 0);
+                  const float* const* hidden, size_t n, float* const* out, int threads = 0,
+                  const int8_t* q8 = nullptr, const float* q8_scale = nullptr);
 
 }  // namespace dola
 }  // namespace ac

@@ -100,11 +100,12 @@ void project_t(const void* W, size_t v0, size_t nv, size_t d, const float* const
   const size_t row = d * L::kSize;
   size_t v = v0;
   for (; v + 4 <= v0 + nv; v += 4) {
-    const char* w[4] = {base + v * row, base + (v + 1) * row, base + (v + 2) * row, base + (v + 3) * row};
+    const char* r0 = base + (v - v0) * row;
+    const char* w[4] = {r0, r0 + row, r0 + 2 * row, r0 + 3 * row};
     rows_against_all<L, 4>(w, v, d, H, nh, out);
   }
   for (; v < v0 + nv; ++v) {
-    const char* w[1] = {base + v * row};
+    const char* w[1] = {base + (v - v0) * row};
     rows_against_all<L, 1>(w, v, d, H, nh, out);
   }
 }
@@ -217,7 +218,18 @@ void exp_shift(const float* z, float lse, size_t V, float* p) {
   for (; i < V; ++i) p[i] = std::exp(z[i] - lse);
 }
 
-const DolaOps kAvx2{"avx2", project, divergence, exp_shift};
+// 32 int8 values per scale: four 8-lane quarters, widened, converted and scaled (exact, see dola_avx512.cc).
+void dequant_q8(const int8_t* q, const float* scale, size_t n, float* out) {
+  for (size_t b = 0; b < n / 32; ++b) {
+    const __m256 s = _mm256_set1_ps(scale[b]);
+    for (size_t k = 0; k < 4; ++k) {
+      const __m128i raw = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + b * 32 + k * 8));
+      _mm256_storeu_ps(out + b * 32 + k * 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw)), s));
+    }
+  }
+}
+
+const DolaOps kAvx2{"avx2", project, divergence, exp_shift, dequant_q8};
 
 }  // namespace
 

@@ -8,6 +8,7 @@
  * Semantics follow transformers' `_dola_select_contrast` / `_relative_top_filter` (4.43-4.5x), except that the
  * layer is chosen per row (transformers averages the divergences over the batch and picks one layer for all rows).
  */
+import type { CompactHead } from './compact-head';
 import { loadNative } from './native';
 import { DTYPE_CODE } from './validate';
 import type { Backend, Dtype } from './types';
@@ -17,8 +18,11 @@ export type DolaCandidates =
   | {
       /** Per candidate layer, its hidden states `[rows x hiddenSize]` (the vector the head multiplies). */
       hidden: readonly Float32Array[];
-      /** Head matrix `[V x hiddenSize]` (float32, or float16 / bfloat16 bits in a Uint16Array). */
-      headWeight: Float32Array | Uint16Array;
+      /**
+       * Head matrix `[V x hiddenSize]` (float32, or float16 / bfloat16 bits in a Uint16Array), or its lossless int8
+       * block form from {@link compactHead} (a quarter of the bytes read per step; bias then float32).
+       */
+      headWeight: Float32Array | Uint16Array | CompactHead;
       /** Element type of headWeight / headBias (default float32 for a Float32Array, float16 for a Uint16Array). */
       weightDtype?: Dtype;
       /** Optional head bias `[V]`. */
@@ -108,12 +112,16 @@ interface Checked {
   minCandidates: number;
   beta?: number;
   out: Float32Array;
-  projected?: { hidden: readonly Float32Array[]; weight: Float32Array | Uint16Array; dtype: Dtype; bias?: Float32Array | Uint16Array; d: number };
+  projected?: { hidden: readonly Float32Array[]; weight: Float32Array | Uint16Array | CompactHead; dtype: Dtype; bias?: Float32Array | Uint16Array; d: number };
   logits?: readonly Float32Array[];
 }
 
+function isCompact(w: unknown): w is CompactHead {
+  return typeof w === 'object' && w !== null && (w as CompactHead).q8 instanceof Int8Array && (w as CompactHead).scale instanceof Float32Array;
+}
+
 function weightDtype(w: unknown, given: Dtype | undefined): Dtype {
-  if (w instanceof Float32Array) {
+  if (w instanceof Float32Array || isCompact(w)) {
     if (given !== undefined && given !== 'float32') throw dolaError('type', 'ERR_DOLA_ARGUMENT', `a Float32Array headWeight needs weightDtype 'float32', got '${given}'`);
     return 'float32';
   }
@@ -159,7 +167,12 @@ function check(finalLogits: Float32Array, candidates: DolaCandidates, options: D
       if (h.length !== rows * d) throw bad(`candidates.hidden[${c}] holds ${h.length} values, expected rows x hiddenSize = ${rows * d}`);
     });
     const dtype = weightDtype(headWeight, candidates.weightDtype);
-    if (headWeight.length !== V * d) throw bad(`candidates.headWeight holds ${headWeight.length} values, expected vocabSize x hiddenSize = ${V * d}`);
+    if (isCompact(headWeight)) {
+      if (d % 32 !== 0) throw bad(`a compact headWeight needs hiddenSize to be a multiple of 32, got ${d}`);
+      if (headWeight.q8.length !== V * d || headWeight.scale.length !== (V * d) / 32) throw bad(`the compact headWeight holds ${headWeight.q8.length} values and ${headWeight.scale.length} scales, expected ${V * d} and ${(V * d) / 32}`);
+    } else if (headWeight.length !== V * d) {
+      throw bad(`candidates.headWeight holds ${headWeight.length} values, expected vocabSize x hiddenSize = ${V * d}`);
+    }
     if (headBias !== undefined) {
       if (dtype === 'float32' ? !(headBias instanceof Float32Array) : !(headBias instanceof Uint16Array)) throw dolaError('type', 'ERR_DOLA_ARGUMENT', `Expected candidates.headBias to have the weight's element type (${dtype})`);
       if (headBias.length !== V) throw bad(`candidates.headBias holds ${headBias.length} values, expected vocabSize = ${V}`);
@@ -197,7 +210,7 @@ function request(c: Checked, result: DolaResult, isa: string | undefined, thread
       ? {
           hidden: c.projected.hidden,
           hiddenSize: c.projected.d,
-          headWeight: c.projected.weight,
+          ...(isCompact(c.projected.weight) ? { headQ8: c.projected.weight.q8, headScale: c.projected.weight.scale } : { headWeight: c.projected.weight }),
           weightDtype: DTYPE_CODE[c.projected.dtype],
           ...(c.projected.bias ? { headBias: c.projected.bias } : {}),
         }
@@ -259,17 +272,18 @@ export async function dolaContrastAsync(finalLogits: Float32Array, candidates: D
  * The batched candidate projection alone: `out[i, v] = dot(W[v], hidden[i]) (+ b[v])` for n rows of hidden states,
  * reading W once (native only; the same product as {@link headLogits}, blocked for many rows).
  */
-export function candidateLogits(hidden: Float32Array, headWeight: Float32Array | Uint16Array, options: { hiddenSize: number; vocabSize: number; weightDtype?: Dtype; headBias?: Float32Array | Uint16Array; backend?: Backend; threads?: number }): Float32Array {
+export function candidateLogits(hidden: Float32Array, headWeight: Float32Array | Uint16Array | CompactHead, options: { hiddenSize: number; vocabSize: number; weightDtype?: Dtype; headBias?: Float32Array | Uint16Array; backend?: Backend; threads?: number }): Float32Array {
   const d = options.hiddenSize;
   const V = options.vocabSize;
   const dtype = weightDtype(headWeight, options.weightDtype);
   if (!Number.isInteger(d) || d < 1 || hidden.length === 0 || hidden.length % d !== 0) throw dolaError('range', 'ERR_DOLA_ARGUMENT', `hidden holds ${hidden.length} values, not a positive multiple of hiddenSize ${d}`);
-  if (headWeight.length !== V * d) throw dolaError('range', 'ERR_DOLA_ARGUMENT', `headWeight holds ${headWeight.length} values, expected vocabSize x hiddenSize = ${V * d}`);
+  const n = isCompact(headWeight) ? headWeight.q8.length : headWeight.length;
+  if (n !== V * d) throw dolaError('range', 'ERR_DOLA_ARGUMENT', `headWeight holds ${n} values, expected vocabSize x hiddenSize = ${V * d}`);
   const { native, isa } = route(options.backend);
   if (!native?.candidateLogits) throw dolaError('range', 'ERR_DOLA_BACKEND', 'candidateLogits needs the native addon');
   const out = new Float32Array((hidden.length / d) * V);
   native.candidateLogits({
-    hidden, headWeight, weightDtype: DTYPE_CODE[dtype], vocab: V, hiddenSize: d, out,
+    hidden, ...(isCompact(headWeight) ? { headQ8: headWeight.q8, headScale: headWeight.scale } : { headWeight }), weightDtype: DTYPE_CODE[dtype], vocab: V, hiddenSize: d, out,
     ...(options.headBias ? { headBias: options.headBias } : {}), ...(isa ? { isa } : {}), ...(options.threads !== undefined ? { threads: options.threads } : {}),
   });
   return out;
@@ -312,7 +326,9 @@ function dolaContrastJs(finalLogits: Float32Array, c: Checked, result: DolaResul
   for (let k = 0; k < C; k++) cand.push(new Float64Array(rows * V));
   if (c.projected) {
     const { hidden, weight, dtype, bias, d } = c.projected;
-    const w = dtype === 'float32' ? (weight as Float32Array) : Float32Array.from(weight as Uint16Array, (b) => halfToFloat(b, dtype));
+    const w = isCompact(weight)
+      ? Float32Array.from(weight.q8, (q, i) => q * weight.scale[i >> 5])
+      : dtype === 'float32' ? (weight as Float32Array) : Float32Array.from(weight as Uint16Array, (b) => halfToFloat(b, dtype));
     const b = bias === undefined ? undefined : dtype === 'float32' ? (bias as Float32Array) : Float32Array.from(bias as Uint16Array, (x) => halfToFloat(x, dtype));
     for (let k = 0; k < C; k++) {
       nonFinite(`hidden[${k}]`, hidden[k], 0, rows * d, 0);

@@ -37,3 +37,5 @@ export { candidateLogits, dolaContrast, dolaContrastAsync, dolaError } from './d
 export type { DolaCandidates, DolaDivergence, DolaError, DolaOptions, DolaOutput, DolaResult } from './dola';
 export { dolaBucket, resolveDolaLayers } from './dola-layers';
 export type { DolaLayers } from './dola-layers';
+export { compactHead } from './compact-head';
+export type { CompactHead } from './compact-head';

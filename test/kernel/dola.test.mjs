@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import lib from '../helpers/lib.mjs';
 import { normals } from '../helpers/random.mjs';
 
-const { dolaContrast, dolaContrastAsync, candidateLogits, headLogits, acdLogProbs, cdScores, dolaBucket, resolveDolaLayers, availableBackends, toFloat16, toBfloat16, fromHalfBits } = lib;
+const { compactHead, dolaContrast, dolaContrastAsync, candidateLogits, headLogits, acdLogProbs, cdScores, dolaBucket, resolveDolaLayers, availableBackends, toFloat16, toBfloat16, fromHalfBits } = lib;
 const BACKENDS = availableBackends();
 const NATIVE = BACKENDS.filter((b) => b.startsWith('native-'));
 if (NATIVE.length === 0) console.log('  (native addon not loaded: only the TypeScript fallback is checked)');
@@ -227,6 +227,45 @@ test('the batched projection equals per-row products (float32, float16, bfloat16
         assert.ok(worst(got, want) < 1e-4 * Math.sqrt(d), `${backend} ${dtype} V=${V} d=${d}: ${worst(got, want)}`);
         assert.ok(worst(got, per) < 1e-4 * Math.sqrt(d), `${backend} vs headLogits`);
       }
+    }
+  }
+});
+
+// A head as GGUF Q8_0 dequantises it: per block of 32, a float16 scale times int8 values in [-127, 127].
+function q8Head(V, d, seed) {
+  const raw = normals(V * d, seed, 1);
+  const w = new Float32Array(V * d);
+  for (let b = 0; b < (V * d) / 32; b++) {
+    let amax = 0;
+    for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(raw[b * 32 + i]));
+    const s = fromHalfBits(toFloat16(new Float32Array([amax / 127 / 40])), 'float16')[0];
+    for (let i = 0; i < 32; i++) {
+      let q = Math.round(raw[b * 32 + i] / (amax / 127));
+      if (i === b % 32) q = raw[b * 32 + i] < 0 ? -127 : 127; // the block's largest magnitude, as Q8_0 has it
+      w[b * 32 + i] = Math.fround(q * s);
+    }
+  }
+  return w;
+}
+
+test('compactHead: a Q8_0-dequantised head round-trips exactly and projects to the same logits; other heads stay float32', () => {
+  const V = 300, d = 64;
+  const W = q8Head(V, d, 3);
+  const c = compactHead(W, V, d);
+  assert.ok(c, 'a Q8_0 head has the int8 block form');
+  for (let i = 0; i < W.length; i++) if (c.q8[i] * c.scale[i >> 5] !== W[i]) assert.unreachable(`value ${i} differs`);
+  assert.is(compactHead(normals(V * d, 4, 0.1), V, d), null, 'a float head is not forced into int8');
+  assert.is(compactHead(W, 400, 48), null, 'hiddenSize not a multiple of 32');
+  const { finalLogits } = problem(2, V, d, 1, 8);
+  const hidden = [normals(2 * d, 30, 0.3), normals(2 * d, 31, 0.2), normals(2 * d, 32, 0.4)];
+  for (const backend of ALL) {
+    const a = dolaContrast(finalLogits, { hidden, headWeight: W, hiddenSize: d }, { vocabSize: V, backend });
+    const b = dolaContrast(finalLogits, { hidden, headWeight: c, hiddenSize: d }, { vocabSize: V, backend });
+    assert.equal(Array.from(b.scores), Array.from(a.scores), `${backend}: identical scores`);
+    assert.equal(Array.from(b.chosen), Array.from(a.chosen));
+    if (backend !== 'js') {
+      const h = normals(5 * d, 9, 1);
+      assert.equal(Array.from(candidateLogits(h, c, { hiddenSize: d, vocabSize: V, backend })), Array.from(candidateLogits(h, W, { hiddenSize: d, vocabSize: V, backend })), `${backend} candidateLogits`);
     }
   }
 });
