@@ -40,7 +40,7 @@ function readResult(dir: string, task: Task): EvalResult | null {
 }
 
 const n3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
-const n2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
+const n2 = (x: number) => (!Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e5 ? x.toExponential(2) : x.toFixed(2));
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : String(x));
 
 function stampLines(r: EvalResult): string[] {
