@@ -5,7 +5,7 @@ export { DATA_FILES, defaultDataDir, OPEN_ENDED_SETS, readLambada, readOpenEnded
 export { ResultCache } from './cache';
 export { EvalProgress, formatDuration } from './progress';
 export { runScoring, type DistributionScores, type ScoringRunOptions } from './scoring-run';
-export { lambadaRequest, lambadaScores, runLambada, splitLambada, type LambadaRequest, type LambadaScores } from './lambada';
+export { harnessPrefixToken, lambadaRequest, lambadaScores, runLambada, splitLambada, type LambadaRequest, type LambadaScores } from './lambada';
 export { detokenizeWikitext, rollingWindows, runWikitext, type WikitextScores } from './wikitext';
 export { checkEvalOptions, evaluate, resolveLayers, resultFile, TASKS, type EvalOptions, type EvalResult, type Task } from './evaluate';
 export { isOpenEndedStrategy, OPEN_ENDED_STRATEGIES, runOpenEnded, type OpenEndedConfigResult, type OpenEndedOptions, type OpenEndedRecord } from './open-ended';

@@ -27,8 +27,8 @@ export function splitLambada(text: string): { context: string; continuation: str
 
 /**
  * The token ids of a passage (harness rule: trailing spaces of the context move to the continuation; the
- * continuation's tokens are the whole text's tokens after the context's; an empty context is the end-of-text
- * token).
+ * continuation's tokens are the whole text's tokens after the context's; an empty context is the harness's
+ * prefix token).
  */
 export function lambadaRequest(model: ContrastModel, text: string): LambadaRequest {
   const tok = model.tokenizer;
@@ -42,12 +42,20 @@ export function lambadaRequest(model: ContrastModel, text: string): LambadaReque
   const whole = tok.encode(context + continuation, { addSpecialTokens: false });
   let ctx = context === '' ? [] : tok.encode(context, { addSpecialTokens: false });
   let cont = whole.slice(ctx.length);
-  if (ctx.length === 0) ctx = [model.eosTokenIds[0] ?? 0];
+  if (ctx.length === 0) ctx = [harnessPrefixToken(model)];
   if (cont.length === 0) throw new EvalError('EVAL_DATA_MALFORMED', `a passage's last word has no tokens of its own: ${JSON.stringify(text.slice(-40))}`);
   const ids = [...ctx, ...cont];
   const max = model.contextLength + 1;
   const cut = ids.length > max ? ids.length - max : 0;
   return { ids: ids.slice(cut), from: Math.max(1, ctx.length - cut) };
+}
+
+/**
+ * The token the harness puts before a text with no context (an empty LAMBADA context, the first rolling
+ * window): its `prefix_token_id`, the tokenizer's BOS when it has one, else the end-of-text token.
+ */
+export function harnessPrefixToken(model: ContrastModel): number {
+  return model.bosTokenId ?? model.eosTokenIds[0] ?? 0;
 }
 
 /** Per-distribution LAMBADA results. */

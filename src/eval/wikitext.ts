@@ -1,7 +1,7 @@
 /**
  * WikiText word perplexity as lm-evaluation-harness's `wikitext` task computes it: each article is
  * detokenised (the task's `wikitext_detokenizer` rules, re-implemented here), tokenised without special tokens,
- * and scored in rolling windows (the first window starts with the end-of-text token; each window runs up to
+ * and scored in rolling windows (the first window starts with the harness's prefix token, BOS or else EOS; each window runs up to
  * `window` tokens and predicts the next `stride` tokens not yet predicted); word perplexity is
  * exp(-sum log-likelihood / sum words of the original article), words as `re.split(r"\s+", page)` counts them.
  */
@@ -9,6 +9,7 @@ import type { ContrastModel } from '../generate/model';
 import type { ScoreItem } from '../generate/score-batch';
 import { scoreBatch } from '../generate/score-batch';
 import { EvalError } from './errors';
+import { harnessPrefixToken } from './lambada';
 import { rollingMetrics, wordCount, type RollingMetrics } from './metrics';
 import { runScoring, type DistributionScores, type ScoringRunOptions } from './scoring-run';
 
@@ -70,7 +71,7 @@ export async function runWikitext(
 ): Promise<{ scores: WikitextScores; items: DistributionScores[]; tokens: number; seconds: number }> {
   const tok = model.tokenizer;
   if (!tok) throw new EvalError('EVAL_BAD_OPTION', 'WikiText needs a model folder with a tokenizer (tokenizer.json)');
-  const prefix = model.eosTokenIds[0] ?? 0;
+  const prefix = harnessPrefixToken(model);
   const window = Math.min(options.window, model.contextLength - 1);
   const items = docs.map((d, i) => ({ i, units: rollingWindows(tok.encode(detokenizeWikitext(d), { addSpecialTokens: false }), prefix, window, options.stride ?? window) }));
   const r = await runScoring(model, items.filter((it) => it.units.length > 0), { ...options, batch: options.batch ?? 1 }, scoreBatch);

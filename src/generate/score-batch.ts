@@ -142,6 +142,20 @@ function readRow(block: Float32Array, r: number, V: number, target: number): [nu
   return [block[off + target] - m - Math.log(s), best === target];
 }
 
+/** The value at `target` and whether it is the first maximum, for row r of a block of log-probabilities. */
+function readNormalisedRow(block: Float32Array, r: number, V: number, target: number): [number, boolean] {
+  const off = r * V;
+  let best = 0;
+  let m = -Infinity;
+  for (let v = 0; v < V; v++) {
+    if (block[off + v] > m) {
+      m = block[off + v];
+      best = v;
+    }
+  }
+  return [block[off + target], best === target];
+}
+
 /** Copies rows `idx` of a `[n x w]` block into a new `[idx.length x w]` block. */
 function gather(block: Float32Array, idx: readonly number[], w: number): Float32Array {
   const out = new Float32Array(idx.length * w);
@@ -201,11 +215,13 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
   const chunk = Math.max(1, options.chunkRows ?? 256);
   const common = { vocabSize: V, alpha: options.alpha ?? 0.1, minCandidates: options.minCandidates ?? 1, ...(options.beta !== undefined ? { beta: options.beta } : {}) };
   const cd = options.mode === 'cd';
-  const record = (block: Float32Array, start: number, pick: (i: number) => TokenScores) => {
+  // `normalised`: the block already holds log-probabilities (the contrast kernels' output), so only the
+  // arg-max is needed; logits blocks are log-softmaxed at the target.
+  const record = (block: Float32Array, start: number, pick: (i: number) => TokenScores, normalised = false) => {
     const rows = block.length / V;
     for (let r = 0; r < rows; r++) {
       const k = start + r;
-      const [lp, g] = readRow(block, r, V, targets[k]);
+      const [lp, g] = normalised ? readNormalisedRow(block, r, V, targets[k]) : readRow(block, r, V, targets[k]);
       const [i, j] = owner[k];
       const s = pick(i);
       s.logProbs[j] = lp;
@@ -240,7 +256,7 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
         const hidden = gather(out.hidden.get(L)!, idx, d);
         (cd ? cdScoresSparse : acdLogProbsSparse)(expert, hidden, h.weight, { ...common, weightDtype: h.dtype, ...(h.bias ? { headBias: h.bias } : {}), out: scores });
       }
-      record(scores, start, (i) => results[i].contrast.get(L)!);
+      record(scores, start, (i) => results[i].contrast.get(L)!, true);
     }
   }
   return results;
