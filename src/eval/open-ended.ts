@@ -8,6 +8,7 @@ import { generate, type GenerateTextOptions } from '../generate/generate';
 import type { ContrastModel } from '../generate/model';
 import { ResultCache } from './cache';
 import type { OpenEndedPrompt } from './data';
+import { coherence, type SentenceEmbedder } from './embedder';
 import { diversityMetrics, type DiversityMetrics } from './metrics';
 import { EvalProgress } from './progress';
 
@@ -37,6 +38,11 @@ export interface OpenEndedConfigResult extends DiversityMetrics {
   tokensPerSecond: number;
   /** A sample continuation (the first prompt's). */
   sample: string;
+  /**
+   * Mean cosine similarity of the prompt's and the continuation's all-MiniLM-L6-v2 embeddings (the paper used
+   * SimCSE); null when the encoder was not available (see `coherenceNote`).
+   */
+  coherence: number | null;
 }
 
 /** Options of {@link runOpenEnded}. */
@@ -52,6 +58,8 @@ export interface OpenEndedOptions {
   settings?: object;
   progress?: boolean;
   signal?: AbortSignal;
+  /** Sentence encoder for coherence (null: coherence not measured). */
+  embedder?: SentenceEmbedder | null;
 }
 
 /** Generates for every prompt, strategy and plain/contrasted, and measures each configuration. */
@@ -96,6 +104,9 @@ export async function runOpenEnded(model: ContrastModel, prompts: readonly OpenE
         meanTokens: recs.length ? tokens / recs.length : 0,
         tokensPerSecond: ms > 0 ? tokens / (ms / 1000) : 0,
         sample: recs[0]?.text ?? '',
+        coherence: o.embedder
+          ? await coherence(o.embedder, recs.map((r) => prompts[Math.floor(r.i / 1000)].prompt), recs.map((r) => r.text))
+          : null,
       });
     }
   } finally {

