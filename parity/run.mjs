@@ -30,7 +30,7 @@ const SMOLLM_AMATEUR = 15;
 const THREADS = Number(process.env.PARITY_THREADS ?? 2);
 const DATA = path.resolve(process.env.PARITY_DATA ?? path.join(ROOT, '..', 'shared', 'data'));
 const args = process.argv.slice(2);
-const only = (args.find((a) => a.startsWith('--only='))?.slice(7).split(',')) ?? ['a', 'b', 'c', 'd', 'e'];
+const only = (args.find((a) => a.startsWith('--only='))?.slice(7).split(',')) ?? ['a', 'b', 'c', 'd', 'm'];
 // A partial run (--only) must not replace the committed full results.
 const RESULT_NAME = args.some((a) => a.startsWith('--only=')) ? 'parity-partial' : 'parity';
 if (args.includes('--fresh')) fs.rmSync(path.join(PARITY, '.work'), { recursive: true, force: true });
@@ -501,7 +501,7 @@ async function checkSmollm() {
   timings.smollmTokens = ids.length;
 }
 
-// ---------- (e) the coherence metric's sentence encoder vs transformers ----------
+// ---------- (m) the coherence metric's sentence encoder (MiniLM) vs transformers ----------
 async function checkMinilm() {
   const dir = path.join(WORK, 'minilm');
   fs.rmSync(dir, { recursive: true, force: true });
@@ -524,7 +524,7 @@ async function checkMinilm() {
     minCos = Math.min(minCos, ev.cosine(v, ref.embeddings[i]));
   });
   const lengths = texts.map((t) => emb.encode(t).length);
-  record('e', `all-MiniLM-L6-v2 sentence embeddings (coherence metric): ours (BERT encoder from the graph builder on ONNX Runtime, mean pooling, L2 norm) vs transformers ${ref.transformers} BertModel on the same safetensors`,
+  record('m', `all-MiniLM-L6-v2 sentence embeddings (coherence metric): ours (BERT encoder from the graph builder on ONNX Runtime, mean pooling, L2 norm) vs transformers ${ref.transformers} BertModel on the same safetensors`,
     maxDiff < 1e-4 && JSON.stringify(lengths) === JSON.stringify(ref.lengths), { texts: texts.length, maxAbsDiff: maxDiff, minCosine: minCos, tokens: lengths },
     'criteria: max abs diff of the unit vectors < 1e-4, same token counts (one text is cut at 256 tokens); padded batch of 5');
 }
@@ -567,9 +567,9 @@ function writeResults(passed, failed) {
 async function main() {
   ensureVenv();
   fs.mkdirSync(WORK, { recursive: true });
-  const steps = { a: checkTiny, b: checkContrast, c: checkSmollm, d: benchTorch, e: checkMinilm };
+  const steps = { a: checkTiny, b: checkContrast, c: checkSmollm, d: benchTorch, m: checkMinilm };
   // c before b: b also uses SmolLM2's real logits
-  for (const k of ['a', 'c', 'b', 'd', 'e']) {
+  for (const k of ['a', 'c', 'b', 'd', 'm']) {
     if (!only.includes(k)) continue;
     try {
       await steps[k]();

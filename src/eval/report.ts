@@ -192,7 +192,7 @@ export function writeReport(options: ReportOptions = {}): string {
     }
     md.push('', 'Diversity = (1 - rep-2)(1 - rep-3)(1 - rep-4) over whitespace words, n-grams pooled over all continuations (Su et al. 2022). ' +
       'Coherence = mean cosine similarity of the prompt\'s and the continuation\'s sentence embeddings, computed by the library with **all-MiniLM-L6-v2** ' +
-      '(a BERT encoder built by the graph builder, mean pooling, L2 norm; checked against PyTorch in `npm run parity`, check e). ' +
+      '(a BERT encoder built by the graph builder, mean pooling, L2 norm; checked against PyTorch in `npm run parity`, check m). ' +
       '**The paper used SimCSE**, so coherence values here are not on the paper\'s scale; compare plain with contrasted within this table.' +
       (oe.coherenceNote ? ` ${oe.coherenceNote}.` : ''), '');
     const worse = (oe.settings.strategies ?? []).filter((s) => {
