@@ -49,6 +49,11 @@ const WANTED = new Set([
   'vocab.json', 'merges.txt', 'model.safetensors.index.json',
 ]);
 
+/** A Hugging Face repository name as `pull --hub` takes it: `ORG/NAME`, neither part `.` or `..`. */
+export function isHubRepoName(s: string): boolean {
+  return /^[\w.-]+\/[\w.-]+$/.test(s) && !s.split('/').some((part) => part === '.' || part === '..');
+}
+
 /** Files of a repository listing that a conversion needs. */
 export function hubFilesToFetch(siblings: readonly Sibling[]): Sibling[] {
   return siblings.filter((s) => !s.rfilename.includes('/') && (WANTED.has(s.rfilename) || s.rfilename.endsWith('.safetensors')));
@@ -61,7 +66,7 @@ export function hubFilesToFetch(siblings: readonly Sibling[]): Sibling[] {
  */
 export async function pullHub(repo: string, o: PullHubOptions = {}): Promise<PullResult> {
   const env = o.env ?? process.env;
-  if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) throw new PullError(`"${repo}" is not a Hub repository name (expected ORG/NAME)`);
+  if (!isHubRepoName(repo)) throw new PullError(`"${repo}" is not a Hub repository name (expected ORG/NAME)`);
   const target = cachedModelDir(repo, env);
   if (!o.force && fs.existsSync(path.join(target, MANIFEST_FILE))) return { dir: target, cached: true };
   removeStalePulls(env);

