@@ -1,5 +1,6 @@
-// The row algorithm shared by every instruction set: bulk passes come from an Ops table, the head (usually a
-// handful of tokens) is finished here in double precision.
+// The row algorithm shared by every instruction set. contrast_row runs the vectorised pipeline of the Ops table
+// (head_ops.inc); contrast_row_reference finishes the head token by token in double precision and is what the
+// tests compare the pipeline against.
 #include "contrast.h"
 
 #include <algorithm>
@@ -40,8 +41,9 @@ float amateur_logit(const void* amateur, const SparseAmateur* sparse, DType dt, 
 
 }  // namespace
 
-RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, const SparseAmateur* sparse,
-                      DType dt, size_t V, const Params& p, float* out, Scratch& scratch) {
+RowStats contrast_row_reference(const Ops& ops, const void* expert, const void* amateur,
+                                const SparseAmateur* sparse, DType dt, size_t V, const Params& p, float* out,
+                                Scratch& scratch) {
   float m = 0.f, s = 0.f;
   if (!ops.max_sumexp(expert, dt, V, &m, &s))
     throw KernelError{KernelError::kNonFiniteExpert, 0, first_non_finite(expert, dt, V)};
@@ -82,6 +84,90 @@ RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, c
   for (size_t j = 0; j < count; ++j) z += std::exp(score[j] - smax);
   const double base = (cd ? 0.0 : std::log(mass)) - smax - std::log(z);
   for (size_t j = 0; j < count; ++j) out[head[j]] = static_cast<float>(score[j] + base);
+
+  RowStats st;
+  st.head_size = static_cast<int32_t>(count);
+  st.head_mass = static_cast<float>(mass);
+  return st;
+}
+
+// The vectorised row (each step is one Ops call):
+//   1. max_finite: m = max z_e (and every expert value finite); the head threshold follows from m.
+//   2. sumexp_head: S = sum exp(z_e - m), and the same sum and the count over the head (mass = head sum / S: no
+//      exp is spent on the mass); lse = m + ln S.
+//   3. collect: one pass writing z_e - lse (ACD) or -inf (CD) outside the head and, with a dense amateur, the head
+//      score s on the head (checking the amateur is finite); it keeps the head's indices while they are few (cap)
+//      and takes the max score.
+//   4. The head: compact (at most cap tokens, and always for the sparse amateur) on a packed float array of
+//      scores; or dense (a large head with a dense amateur), where collect also sums the head's normaliser online
+//      and one masked pass over the row finishes it, avoiding a gather and a scatter of thousands of scattered
+//      tokens. Either way the head costs |H| exponentials.
+// minCandidates: only when the head is smaller than k is the k-th largest logit selected (a copy of the row), and
+// step 2 repeated with that threshold.
+RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, const SparseAmateur* sparse,
+                      DType dt, size_t V, const Params& p, float* out, Scratch& scratch) {
+  float m = 0.f;
+  if (!ops.max_finite(expert, dt, V, &m))
+    throw KernelError{KernelError::kNonFiniteExpert, 0, first_non_finite(expert, dt, V)};
+  // Same threshold expression as the reference, so both find exactly the same head.
+  float thr = p.alpha > 0.f ? m + std::log(p.alpha) : kNegInf;
+  double head_sum = 0.0;
+  size_t count = 0;
+  const double total = ops.sumexp_head(expert, dt, V, m, thr, &head_sum, &count);
+  const size_t k = static_cast<size_t>(p.min_candidates);
+  if (count < k) {
+    thr = kth_largest(expert, dt, V, k, scratch.values);
+    ops.sumexp_head(expert, dt, V, m, thr, &head_sum, &count);
+  }
+  const double mass = head_sum / total;
+  const bool cd = p.mode == Mode::CD;
+  const bool dense = amateur != nullptr;
+
+  CollectArgs a;
+  a.lse = static_cast<float>(static_cast<double>(m) + std::log(total));
+  a.thr = thr;
+  a.cd = cd;
+  a.ce = p.has_beta ? 1.f + p.beta : 1.f;
+  a.ca = p.has_beta ? p.beta : 1.f;
+  // Above about V/16 scattered tokens two masked passes over the whole row cost less than a gather and a scatter.
+  const bool compact = !dense || count <= std::max<size_t>(V / 16, 64);
+  a.cap = compact ? count : 0;
+  a.normaliser = !compact;
+  if (scratch.head.size() < a.cap) scratch.head.resize(a.cap);
+  int32_t* head = scratch.head.data();
+  CollectResult r;
+  ops.collect(expert, amateur, dt, V, a, out, head, &r);
+  if (dense && !r.amateur_finite)
+    throw KernelError{KernelError::kNonFiniteAmateur, 0, first_non_finite(amateur, dt, V)};
+
+  double z = 0.0;
+  float smax = r.smax;
+  if (compact) {
+    if (scratch.values.size() < count) scratch.values.resize(count);
+    float* s = scratch.values.data();
+    if (dense) {
+      for (size_t j = 0; j < count; ++j) s[j] = out[head[j]];
+    } else {
+      if (scratch.expert_head.size() < count) scratch.expert_head.resize(count);
+      if (scratch.amateur_head.size() < count) scratch.amateur_head.resize(count);
+      float* ze = scratch.expert_head.data();
+      float* za = scratch.amateur_head.data();
+      for (size_t j = 0; j < count; ++j) {
+        const size_t v = static_cast<size_t>(head[j]);
+        ze[j] = load_one(expert, dt, v);
+        za[j] = amateur_logit(nullptr, sparse, dt, v, ops);
+        if (!std::isfinite(za[j])) throw KernelError{KernelError::kNonFiniteAmateur, 0, v};
+      }
+      smax = ops.scores(ze, za, count, a.ce, a.ca, s);
+    }
+    z = ops.sum_exp(s, count, smax);
+    const double add = (cd ? 0.0 : std::log(mass)) - std::log(z);
+    ops.scatter_shift(s, head, count, smax, static_cast<float>(add), out);
+  } else {
+    z = r.z;
+    const double add = (cd ? 0.0 : std::log(mass)) - std::log(z);
+    ops.head_shift(expert, dt, V, a.thr, out, smax, static_cast<float>(add));
+  }
 
   RowStats st;
   st.head_size = static_cast<int32_t>(count);

@@ -41,7 +41,24 @@ struct KernelError {
   size_t index;
 };
 
-// One instruction-set implementation of the three bulk passes. Everything else is shared scalar code.
+// The fused head pass (Ops::collect): what it reads besides the rows.
+struct CollectArgs {
+  float lse = 0.f;       // expert log-normaliser: outside the head out = z_e - lse (ACD)
+  float thr = 0.f;       // the head is z_e >= thr
+  bool cd = false;       // outside the head out = -inf instead (CD)
+  float ce = 1.f;        // head score s = ce * z_e - ca * z_a (dense amateur only)
+  float ca = 1.f;
+  size_t cap = 0;        // head indices are appended while the head count stays <= cap
+  bool normaliser = false;  // dense amateur: also sum exp(s - smax) over the head (no indices are kept then)
+};
+struct CollectResult {
+  size_t count = 0;             // head size (all of it, also past cap)
+  float smax = 0.f;             // max head score (dense amateur)
+  double z = 0.0;               // sum over the head of exp(s - smax), when asked for (normaliser)
+  bool amateur_finite = true;   // dense amateur: every value finite
+};
+
+// One instruction-set implementation of the bulk passes and of the vectorised head. contrast.cc composes them.
 struct Ops {
   const char* name;  // "scalar", "avx2", "avx512", "neon"
   // max and sum(exp(z - max)) over n values; returns false if any value is NaN or infinite.
@@ -54,6 +71,26 @@ struct Ops {
   bool (*all_finite)(const void* z, DType dt, size_t n);
   // dot(w[0..d), h[0..d)) with w in dt.
   float (*dot)(const void* w, DType dt, const float* h, size_t d);
+
+  // --- the row pipeline of contrast_row (see contrast.cc for how they fit together) ---
+  // max over n values; false if any is NaN or infinite.
+  bool (*max_finite)(const void* z, DType dt, size_t n, float* max_out);
+  // Returns sum(exp(z - m)) over the row; head_sum and head_count: the same sum and the count over {z >= thr}
+  // (float lanes flushed to double every 64 terms per lane).
+  double (*sumexp_head)(const void* z, DType dt, size_t n, float m, float thr, double* head_sum, size_t* head_count);
+  // One pass over the row: out = z_e - lse (or -inf, CD) outside the head; on the head, the score s when za
+  // (dense amateur, dtype dt) is given, else z_e - lse; appends head indices to idx (at most a.cap of them), or
+  // with a.normaliser sums the head's exp(s - smax) instead.
+  void (*collect)(const void* ze, const void* za, DType dt, size_t n, const CollectArgs& a, float* out,
+                  int32_t* idx, CollectResult* res);
+  // sum(exp(x[i] - shift)) over a compact float array.
+  double (*sum_exp)(const float* x, size_t n, float shift);
+  // s[i] = ce * ze[i] - ca * za[i] over compact float arrays; returns max s.
+  float (*scores)(const float* ze, const float* za, size_t n, float ce, float ca, float* s);
+  // out[idx[i]] = (s[i] - sub) + add.
+  void (*scatter_shift)(const float* s, const int32_t* idx, size_t n, float sub, float add, float* out);
+  // Dense route for large heads: out[i] = (out[i] - sub) + add on {i: z[i] >= thr}.
+  void (*head_shift)(const void* z, DType dt, size_t n, float thr, float* out, float sub, float add);
 };
 
 const Ops& scalar_ops();
@@ -71,13 +108,21 @@ const Ops* ops_by_name(const char* name);
 struct Scratch {
   std::vector<int32_t> head;
   std::vector<float> values;
-  std::vector<double> scores;
+  std::vector<float> expert_head;   // compact head: expert logits (sparse amateur)
+  std::vector<float> amateur_head;  // compact head: amateur logits (sparse amateur)
+  std::vector<double> scores;       // reference path
 };
 
 // One row. amateur is a dense row of V logits (dtype dt) or null when sparse is given.
 // Throws KernelError (row field left 0) on non-finite data.
 RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, const SparseAmateur* sparse,
                       DType dt, size_t V, const Params& p, float* out, Scratch& scratch);
+
+// The same row computed the straightforward way: the bulk passes of `ops`, then the head finished token by token
+// in double precision. Kept as the reference the tests compare every vectorised path against.
+RowStats contrast_row_reference(const Ops& ops, const void* expert, const void* amateur,
+                                const SparseAmateur* sparse, DType dt, size_t V, const Params& p, float* out,
+                                Scratch& scratch);
 
 // A batch of rows [rows x V], spread over the shared thread pool when large enough (threads = 0: automatic,
 // 1: calling thread only). hidden is [rows x d] floats for the sparse form. stats may be null.

@@ -278,9 +278,77 @@ float dot_t(const void* w, const float* h, size_t d) {
   return static_cast<float>(hsum_pd(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))));
 }
 
+// --- the SIMD vocabulary of head_ops.inc (masks are vectors of all-ones / all-zeros lanes) ---
+inline size_t popcount8(unsigned x) {
+  x = x - ((x >> 1) & 0x55u);
+  x = (x & 0x33u) + ((x >> 2) & 0x33u);
+  return (x + (x >> 4)) & 0x0fu;
+}
+
+struct S {
+  using F = __m256;
+  using M = __m256;
+  static constexpr size_t kW = 8;
+  static F set1(float v) { return _mm256_set1_ps(v); }
+  static F zero() { return _mm256_setzero_ps(); }
+  static F add(F a, F b) { return _mm256_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
+  static F max(F a, F b) { return _mm256_max_ps(a, b); }
+  static F fms(F a, F x, F b, F y) { return _mm256_fmsub_ps(a, x, _mm256_mul_ps(b, y)); }
+  static F exp(F x) { return exp_ps(x); }
+  static M ge(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
+  static M all() { return _mm256_castsi256_ps(_mm256_set1_epi32(-1)); }
+  static M none() { return _mm256_setzero_ps(); }
+  static M lanes(size_t r) { return lanes_below(r); }
+  static M mand(M a, M b) { return _mm256_and_ps(a, b); }
+  static M mor(M a, M b) { return _mm256_or_ps(a, b); }
+  static bool any(M m) { return _mm256_movemask_ps(m) != 0; }
+  static size_t count(M m) { return popcount8(static_cast<unsigned>(_mm256_movemask_ps(m))); }
+  using C = __m256i;  // all-ones lanes are -1: subtracting a mask counts its lanes
+  static C czero() { return _mm256_setzero_si256(); }
+  static C cadd(C c, M m) { return _mm256_sub_epi32(c, _mm256_castps_si256(m)); }
+  static size_t ctotal(C c) {
+    alignas(32) uint32_t l[kW];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(l), c);
+    size_t t = 0;
+    for (size_t j = 0; j < kW; ++j) t += l[j];
+    return t;
+  }
+  static F blend(M m, F t, F f) { return _mm256_blendv_ps(f, t, m); }
+  static F maskz(M m, F v) { return _mm256_and_ps(m, v); }
+  static M nonfinite(F x) {
+    const __m256 d = _mm256_sub_ps(x, x);  // NaN exactly for NaN and +-inf
+    return _mm256_cmp_ps(d, d, _CMP_UNORD_Q);
+  }
+  static float hmax(F v) { return ::ac::hmax(v); }
+  static double hsum(F v) { return hsum_pd(v); }
+  template <class L>
+  static F load(const void* p, size_t i) { return L::load(p, i); }
+  template <class L>
+  static F load_part(const void* p, size_t i, size_t r) { return load_tail<L>(p, i, r, true); }
+  static F loadf(const float* p) { return _mm256_loadu_ps(p); }
+  static F loadf_part(const float* p, size_t r) { return load_tail<LoadF32>(p, 0, r, true); }
+  static void storef(float* p, F v) { _mm256_storeu_ps(p, v); }
+  static void storef_part(float* p, F v, size_t r) {
+    alignas(32) float tmp[kW];
+    _mm256_store_ps(tmp, v);
+    std::memcpy(p, tmp, r * sizeof(float));
+  }
+  static void append(M m, size_t base, int32_t* dst) {
+    size_t c = 0;
+    append_bits(static_cast<unsigned>(_mm256_movemask_ps(m)), base, dst, c);
+  }
+  static void scatter(float* out, const int32_t* idx, F v) {
+    alignas(32) float tmp[kW];
+    _mm256_store_ps(tmp, v);
+    for (size_t l = 0; l < kW; ++l) out[idx[l]] = tmp[l];
+  }
+};
+
+#include "head_ops.inc"
 #include "ops_dispatch.inc"
 
-const Ops kAvx2{"avx2", max_sumexp, write_collect, all_finite, dot};
+const Ops kAvx2{"avx2", max_sumexp, write_collect, all_finite, dot, AC_HEAD_OPS};
 
 }  // namespace
 

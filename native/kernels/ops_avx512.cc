@@ -11,9 +11,11 @@
 #if defined(AC_HAVE_X86)
 
 // GCC 12's AVX-512 headers initialise their "undefined" vectors from themselves (GCC bug 105593), which raises
-// -Wmaybe-uninitialized wherever such an intrinsic is inlined; the warning is spurious and is silenced here only.
+// -Wmaybe-uninitialized (or -Wuninitialized) wherever such an intrinsic is inlined; the warnings are spurious and
+// are silenced here only.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include <immintrin.h>
 
@@ -227,9 +229,56 @@ float dot_t(const void* w, const float* h, size_t d) {
   return static_cast<float>(hsum_pd(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))));
 }
 
+// --- the SIMD vocabulary of head_ops.inc ---
+struct S {
+  using F = __m512;
+  using M = __mmask16;
+  static constexpr size_t kW = 16;
+  static F set1(float v) { return _mm512_set1_ps(v); }
+  static F zero() { return _mm512_setzero_ps(); }
+  static F add(F a, F b) { return _mm512_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+  static F max(F a, F b) { return _mm512_max_ps(a, b); }
+  static F fms(F a, F x, F b, F y) { return _mm512_fmsub_ps(a, x, _mm512_mul_ps(b, y)); }
+  static F exp(F x) { return exp_ps(x); }
+  static M ge(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+  static M all() { return 0xffff; }
+  static M none() { return 0; }
+  static M lanes(size_t r) { return tail_mask(r); }
+  static M mand(M a, M b) { return static_cast<M>(a & b); }
+  static M mor(M a, M b) { return static_cast<M>(a | b); }
+  static bool any(M m) { return m != 0; }
+  static size_t count(M m) { return popcount16(m); }
+  using C = __m512i;
+  static C czero() { return _mm512_setzero_si512(); }
+  static C cadd(C c, M m) { return _mm512_mask_sub_epi32(c, m, c, _mm512_set1_epi32(-1)); }
+  static size_t ctotal(C c) { return static_cast<size_t>(static_cast<uint32_t>(_mm512_reduce_add_epi32(c))); }
+  static F blend(M m, F t, F f) { return _mm512_mask_blend_ps(m, f, t); }
+  static F maskz(M m, F v) { return _mm512_maskz_mov_ps(m, v); }
+  static M nonfinite(F x) { return _mm512_fpclass_ps_mask(x, kNonFiniteClass); }
+  static float hmax(F v) { return _mm512_reduce_max_ps(v); }
+  static double hsum(F v) { return hsum_pd(v); }
+  template <class L>
+  static F load(const void* p, size_t i) { return L::load(p, i); }
+  template <class L>
+  static F load_part(const void* p, size_t i, size_t r) { return L::load(p, i, tail_mask(r)); }
+  static F loadf(const float* p) { return _mm512_loadu_ps(p); }
+  static F loadf_part(const float* p, size_t r) { return _mm512_maskz_loadu_ps(tail_mask(r), p); }
+  static void storef(float* p, F v) { _mm512_storeu_ps(p, v); }
+  static void storef_part(float* p, F v, size_t r) { _mm512_mask_storeu_ps(p, tail_mask(r), v); }
+  static void append(M m, size_t base, int32_t* dst) {
+    size_t c = 0;
+    append_lanes(m, base, dst, c);
+  }
+  static void scatter(float* out, const int32_t* idx, F v) {
+    _mm512_i32scatter_ps(out, _mm512_loadu_si512(idx), v, 4);
+  }
+};
+
+#include "head_ops.inc"
 #include "ops_dispatch.inc"
 
-const Ops kAvx512{"avx512", max_sumexp, write_collect, all_finite, dot};
+const Ops kAvx512{"avx512", max_sumexp, write_collect, all_finite, dot, AC_HEAD_OPS};
 
 }  // namespace
 

@@ -197,9 +197,68 @@ float dot_t(const void* w, const float* h, size_t d) {
   return static_cast<float>(hsum_pd(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3))));
 }
 
+// --- the SIMD vocabulary of head_ops.inc (masks are vectors of all-ones / all-zeros lanes) ---
+struct S {
+  using F = float32x4_t;
+  using M = uint32x4_t;
+  static constexpr size_t kW = 4;
+  static F set1(float v) { return vdupq_n_f32(v); }
+  static F zero() { return vdupq_n_f32(0.f); }
+  static F add(F a, F b) { return vaddq_f32(a, b); }
+  static F sub(F a, F b) { return vsubq_f32(a, b); }
+  static F max(F a, F b) { return vmaxq_f32(a, b); }
+  static F fms(F a, F x, F b, F y) { return vfmsq_f32(vmulq_f32(a, x), b, y); }
+  static F exp(F x) { return exp_ps(x); }
+  static M ge(F a, F b) { return vcgeq_f32(a, b); }
+  static M all() { return vdupq_n_u32(~0u); }
+  static M none() { return vdupq_n_u32(0); }
+  static M lanes(size_t r) { return lanes_below(r); }
+  static M mand(M a, M b) { return vandq_u32(a, b); }
+  static M mor(M a, M b) { return vorrq_u32(a, b); }
+  static bool any(M m) { return vmaxvq_u32(m) != 0; }
+  static size_t count(M m) { return vaddvq_u32(vshrq_n_u32(m, 31)); }
+  using C = uint32x4_t;  // all-ones lanes are -1: subtracting a mask counts its lanes
+  static C czero() { return vdupq_n_u32(0); }
+  static C cadd(C c, M m) { return vsubq_u32(c, m); }
+  static size_t ctotal(C c) { return vaddvq_u32(c); }
+  static F blend(M m, F t, F f) { return vbslq_f32(m, t, f); }
+  static F maskz(M m, F v) { return vreinterpretq_f32_u32(vandq_u32(m, vreinterpretq_u32_f32(v))); }
+  static M nonfinite(F x) {
+    const float32x4_t d = vsubq_f32(x, x);  // NaN exactly for NaN and +-inf
+    return vmvnq_u32(vceqq_f32(d, d));
+  }
+  static float hmax(F v) { return vmaxvq_f32(v); }
+  static double hsum(F v) { return hsum_pd(v); }
+  template <class L>
+  static F load(const void* p, size_t i) { return L::load(p, i); }
+  template <class L>
+  static F load_part(const void* p, size_t i, size_t r) { return load_tail<L>(p, i, r, true); }
+  static F loadf(const float* p) { return vld1q_f32(p); }
+  static F loadf_part(const float* p, size_t r) { return load_tail<LoadF32>(p, 0, r, true); }
+  static void storef(float* p, F v) { vst1q_f32(p, v); }
+  static void storef_part(float* p, F v, size_t r) {
+    float tmp[kW];
+    vst1q_f32(tmp, v);
+    std::memcpy(p, tmp, r * sizeof(float));
+  }
+  static void append(M m, size_t base, int32_t* dst) {
+    uint32_t l[kW];
+    vst1q_u32(l, m);
+    size_t c = 0;
+    for (size_t j = 0; j < kW; ++j)
+      if (l[j]) dst[c++] = static_cast<int32_t>(base + j);
+  }
+  static void scatter(float* out, const int32_t* idx, F v) {
+    float tmp[kW];
+    vst1q_f32(tmp, v);
+    for (size_t l = 0; l < kW; ++l) out[idx[l]] = tmp[l];
+  }
+};
+
+#include "head_ops.inc"
 #include "ops_dispatch.inc"
 
-const Ops kNeon{"neon", max_sumexp, write_collect, all_finite, dot};
+const Ops kNeon{"neon", max_sumexp, write_collect, all_finite, dot, AC_HEAD_OPS};
 
 }  // namespace
 

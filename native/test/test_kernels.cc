@@ -822,6 +822,142 @@ void test_sparse() {
   }
 }
 
+// ---------------------------------------------------------------- vectorised head vs the reference path
+
+RunResult run_reference(const Row& e, const Row* a, const SparseAmateur* sp, const Params& p) {
+  RunResult r;
+  r.out.assign(e.size(), 777.f);
+  Scratch scratch;
+  r.st = contrast_row_reference(scalar_ops(), e.data(), a ? a->data() : nullptr, sp, e.dt, e.size(), p, r.out.data(),
+                                scratch);
+  return r;
+}
+
+// The vectorised row against the double-precision reference path: the same head, the same -inf positions, values
+// within float rounding (check_against_scalar's tolerance) and the same head mass.
+void check_against_reference(Case& c, const RunResult& r, const RunResult& ref, size_t V, double lse) {
+  check_against_scalar(c, r.out.data(), r.st, ref.out.data(), ref.st, V, lse);
+  c.expect(std::fabs(r.st.head_mass - ref.st.head_mass) <= 1e-5 * ref.st.head_mass + 1e-6,
+           fmt("head mass %.9g vs reference %.9g", r.st.head_mass, ref.st.head_mass));
+}
+
+// An expert row whose head (alpha = 0.1) holds exactly h tokens: h values within [top - 2, top], the others at
+// most top - 2.6 (ln 10 = 2.303), with the positions spread at random.
+std::vector<float> row_with_head(std::mt19937_64& rng, size_t V, size_t h) {
+  std::vector<size_t> pos(V);
+  for (size_t i = 0; i < V; ++i) pos[i] = i;
+  std::shuffle(pos.begin(), pos.end(), rng);
+  std::uniform_real_distribution<float> in(2.f, 4.f), out(-12.f, 1.4f);
+  std::vector<float> z(V);
+  for (size_t j = 0; j < V; ++j) z[pos[j]] = j == 0 ? 4.f : j < h ? in(rng) : out(rng);
+  return z;
+}
+
+std::vector<Params> head_params(float alpha) {
+  std::vector<Params> ps;
+  for (int variant = 0; variant < 3; ++variant) {
+    Params p;
+    p.alpha = alpha;
+    p.mode = variant == 0 ? Mode::ACD : Mode::CD;
+    p.has_beta = variant == 2;
+    p.beta = 0.5f;
+    ps.push_back(p);
+  }
+  return ps;
+}
+
+void test_head_sizes() {
+  std::mt19937_64 rng(11);
+  for (size_t V : {size_t{50257}, size_t{1000}, size_t{37}}) {
+    std::vector<size_t> heads{1, 2, 17, 1000, V - 1, V};
+    for (DType dt : kDTypes) {
+      for (size_t h : heads) {
+        if (h > V || (h == 1000 && V == 1000)) continue;
+        const std::vector<float> ze_src = row_with_head(rng, V, h);
+        const Row e = encode(dt, ze_src);
+        const Row a = encode(dt, normal(rng, V, 3.0));
+        const Prepared P = prepare(e.val, a.val);
+        // alpha = 0.1 gives the head of h tokens; alpha = 0 always gives the whole row (h = V).
+        for (float alpha : {0.1f, 0.f}) {
+          if (alpha == 0.f && h != V && h != 1) continue;
+          for (const Params& p : head_params(alpha)) {
+            const RunResult ref = run_reference(e, &a, nullptr, p);
+            const Ref R = reference(e.val, P, p);
+            for (const Ops* o : g_ops) {
+              Case c(fmt("head size %zu %s %s V=%zu %s alpha=%g", alpha == 0.f ? V : h, o->name, dt_name(dt), V,
+                         mode_name(p.mode, p.has_beta), p.alpha));
+              const RunResult r = run_row(*o, e, &a, nullptr, p);
+              c.expect(static_cast<size_t>(r.st.head_size) == (alpha == 0.f ? V : h),
+                       fmt("head size %d, constructed %zu", r.st.head_size, alpha == 0.f ? V : h));
+              check_against_reference(c, r, ref, V, R.lse_e);
+              check_against_ref(c, e.val, r.out.data(), r.st, R, p);
+            }
+          }
+        }
+        // The sparse amateur (a linear exit, d = 8) on the same head sizes.
+        if (V <= 1000 || h <= 1000) {
+          const SparseData sd = make_sparse(rng, V, 8, dt, true);
+          const SparseAmateur sp = sd.view();
+          for (const Params& p : head_params(0.1f)) {
+            const RunResult ref = run_reference(e, nullptr, &sp, p);
+            for (const Ops* o : g_ops) {
+              Case c(fmt("head size %zu sparse %s %s V=%zu %s", h, o->name, dt_name(dt), V, mode_name(p.mode, p.has_beta)));
+              const RunResult r = run_row(*o, e, nullptr, &sp, p);
+              c.expect(static_cast<size_t>(r.st.head_size) == h, fmt("head size %d, constructed %zu", r.st.head_size, h));
+              check_against_reference(c, r, ref, V, P.lse_e);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Ties: values exactly at the threshold belong to the head (>=), and minCandidates from 1 to V on rows full of
+// repeated values (the k-th largest tied with others: every tied token is in).
+void test_head_ties_and_min_candidates() {
+  std::mt19937_64 rng(12);
+  for (const Ops* o : g_ops) {
+    Case c(fmt("ties at the threshold %s", o->name));
+    const size_t V = 301;
+    std::vector<float> ze = normal(rng, V, 1.0, -6.0);
+    ze[5] = 4.f;
+    const float thr = 4.f + std::log(0.1f);  // the kernel's expression
+    for (size_t v : {7, 100, 299, 300}) ze[v] = thr;
+    ze[8] = std::nextafter(thr, -kInfF);
+    const Row e = encode(DType::F32, ze), a = encode(DType::F32, normal(rng, V, 2.0));
+    for (const Params& p : head_params(0.1f)) {
+      const RunResult r = run_row(*o, e, &a, nullptr, p), ref = run_reference(e, &a, nullptr, p);
+      c.expect(r.st.head_size == 5, fmt("head size %d, expected 5 (the max and 4 ties)", r.st.head_size));
+      c.expect(std::isinf(r.out[8]) == (p.mode == Mode::CD), "the value just below the threshold is outside");
+      check_against_reference(c, r, ref, V, 0.0);
+    }
+  }
+  for (DType dt : kDTypes) {
+    for (size_t V : {size_t{1}, size_t{2}, size_t{17}, size_t{40}}) {
+      std::vector<float> ze(V);
+      std::uniform_int_distribution<int> level(-4, 4);
+      for (float& x : ze) x = static_cast<float>(level(rng));  // many ties
+      const Row e = encode(dt, ze), a = encode(dt, normal(rng, V, 2.0));
+      const Prepared P = prepare(e.val, a.val);
+      for (size_t k = 1; k <= V; ++k) {
+        for (Params p : head_params(0.9f)) {
+          p.min_candidates = static_cast<int32_t>(k);
+          const RunResult ref = run_reference(e, &a, nullptr, p);
+          const Ref R = reference(e.val, P, p);
+          for (const Ops* o : g_ops) {
+            Case c(fmt("minCandidates %zu of V=%zu %s %s %s", k, V, o->name, dt_name(dt), mode_name(p.mode, p.has_beta)));
+            const RunResult r = run_row(*o, e, &a, nullptr, p);
+            c.expect(static_cast<size_t>(r.st.head_size) >= k, fmt("head %d < k", r.st.head_size));
+            check_against_reference(c, r, ref, V, R.lse_e);
+            check_against_ref(c, e.val, r.out.data(), r.st, R, p);
+          }
+        }
+      }
+    }
+  }
+}
+
 void test_batch() {
   std::mt19937_64 rng(10);
   struct Shape {
@@ -991,6 +1127,8 @@ int main() {
   test_invariants();
   test_non_finite();
   test_sparse();
+  test_head_sizes();
+  test_head_ties_and_min_candidates();
   test_batch();
   test_parallel();
   if (g_skipped)
