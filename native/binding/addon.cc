@@ -14,6 +14,7 @@
 #include "contrast.h"
 #include "contrast_job.h"
 #include "parallel.h"
+#include "prepared_binding.h"
 #include "runtime_binding.h"
 
 namespace acb {
@@ -119,6 +120,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRuntime(env, exports);
   InitHead(env, exports);
   InitDola(env, exports);
+  InitPrepared(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

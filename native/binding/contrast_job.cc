@@ -41,6 +41,10 @@ const char* CodeWhat(ac::KernelError::Code c) {
 
 }  // namespace
 
+std::string KernelErrorMessage(const ac::KernelError& e) {
+  return NonFiniteMessage(CodeWhat(e.code), static_cast<int64_t>(e.row), static_cast<int64_t>(e.index));
+}
+
 ContrastJob ParseContrast(const Napi::Object& req, bool sparse, std::vector<Napi::Value>* keep) {
   const Napi::Env env = req.Env();
   ContrastJob job;
@@ -186,7 +190,7 @@ std::string ContrastJob::Run(bool* range_error) {
   try {
     ac::contrast_batch(*ops, batch, params, threads);
   } catch (const ac::KernelError& e) {
-    return NonFiniteMessage(CodeWhat(e.code), static_cast<int64_t>(e.row), static_cast<int64_t>(e.index));
+    return KernelErrorMessage(e);
   }
   for (size_t r = 0; r < batch.rows; ++r) {
     if (head_size_out) head_size_out[r] = stats[r].head_size;

@@ -37,4 +37,7 @@ struct ContrastJob {
 // `keep` receives every JS value whose memory the job points into (async callers hold references to them).
 ContrastJob ParseContrast(const Napi::Object& request, bool sparse, std::vector<Napi::Value>* keep);
 
+// The RangeError message for a kernel's data error (non-finite values), as every entry point words it.
+std::string KernelErrorMessage(const ac::KernelError& e);
+
 }  // namespace acb

@@ -91,17 +91,18 @@ RowStats contrast_row_reference(const Ops& ops, const void* expert, const void* 
   return st;
 }
 
-// The vectorised row (each step is one Ops call):
+// The vectorised row (each step is one Ops call; head_ops.inc holds them):
 //   1. max_finite: m = max z_e (and every expert value finite); the head threshold follows from m.
-//   2. sumexp_head: S = sum exp(z_e - m), and the same sum and the count over the head (mass = head sum / S: no
-//      exp is spent on the mass); lse = m + ln S.
-//   3. collect: one pass writing z_e - lse (ACD) or -inf (CD) outside the head and, with a dense amateur, the head
-//      score s on the head (checking the amateur is finite); it keeps the head's indices while they are few (cap)
-//      and takes the max score.
-//   4. The head: compact (at most cap tokens, and always for the sparse amateur) on a packed float array of
-//      scores; or dense (a large head with a dense amateur), where collect also sums the head's normaliser online
-//      and one masked pass over the row finishes it, avoiding a gather and a scatter of thousands of scattered
-//      tokens. Either way the head costs |H| exponentials.
+//   2. sumexp_head: S = sum exp(z_e - m), the head's share of S (the mass: no exp of its own) and the head size;
+//      lse = m + ln S.
+//   Then either, for a large head (more than V/16 tokens) with a dense amateur:
+//   3. head_norm: one read of both rows: the amateur finite, the max head score smax and the head normaliser
+//      z = sum exp(s - smax) (online per block);
+//   4. finish_dense: one write pass, (s - smax) + ln mass - ln z on the head, z_e - lse (or -inf for CD) elsewhere;
+//   or, for a small head or the sparse amateur (whose logits exist only for head tokens):
+//   3. collect: z_e - lse (or -inf) over the row, and the head's indices;
+//   4. the head on packed float arrays: logits gathered (or, sparse, dot products), scores, their normaliser,
+//      and the final values scattered into place.
 // minCandidates: only when the head is smaller than k is the k-th largest logit selected (a copy of the row), and
 // step 2 repeated with that threshold.
 RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, const SparseAmateur* sparse,
@@ -109,69 +110,59 @@ RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, c
   float m = 0.f;
   if (!ops.max_finite(expert, dt, V, &m))
     throw KernelError{KernelError::kNonFiniteExpert, 0, first_non_finite(expert, dt, V)};
-  // Same threshold expression as the reference, so both find exactly the same head.
-  float thr = p.alpha > 0.f ? m + std::log(p.alpha) : kNegInf;
-  double head_sum = 0.0;
-  size_t count = 0;
-  const double total = ops.sumexp_head(expert, dt, V, m, thr, &head_sum, &count);
-  const size_t k = static_cast<size_t>(p.min_candidates);
-  if (count < k) {
-    thr = kth_largest(expert, dt, V, k, scratch.values);
-    ops.sumexp_head(expert, dt, V, m, thr, &head_sum, &count);
-  }
-  const double mass = head_sum / total;
   const bool cd = p.mode == Mode::CD;
-  const bool dense = amateur != nullptr;
-
   CollectArgs a;
-  a.lse = static_cast<float>(static_cast<double>(m) + std::log(total));
-  a.thr = thr;
+  // Same threshold expression as the reference, so both find exactly the same head.
+  a.thr = p.alpha > 0.f ? m + std::log(p.alpha) : kNegInf;
   a.cd = cd;
   a.ce = p.has_beta ? 1.f + p.beta : 1.f;
   a.ca = p.has_beta ? p.beta : 1.f;
-  // Above about V/16 scattered tokens two masked passes over the whole row cost less than a gather and a scatter.
-  const bool compact = !dense || count <= std::max<size_t>(V / 16, 64);
-  a.cap = compact ? count : 0;
-  a.normaliser = !compact;
-  if (scratch.head.size() < a.cap) scratch.head.resize(a.cap);
-  int32_t* head = scratch.head.data();
-  CollectResult r;
-  ops.collect(expert, amateur, dt, V, a, out, head, &r);
-  if (dense && !r.amateur_finite)
-    throw KernelError{KernelError::kNonFiniteAmateur, 0, first_non_finite(amateur, dt, V)};
 
-  double z = 0.0;
-  float smax = r.smax;
-  if (compact) {
-    if (scratch.values.size() < count) scratch.values.resize(count);
-    float* s = scratch.values.data();
-    if (dense) {
-      for (size_t j = 0; j < count; ++j) s[j] = out[head[j]];
-    } else {
-      if (scratch.expert_head.size() < count) scratch.expert_head.resize(count);
-      if (scratch.amateur_head.size() < count) scratch.amateur_head.resize(count);
-      float* ze = scratch.expert_head.data();
-      float* za = scratch.amateur_head.data();
-      for (size_t j = 0; j < count; ++j) {
-        const size_t v = static_cast<size_t>(head[j]);
-        ze[j] = load_one(expert, dt, v);
-        za[j] = amateur_logit(nullptr, sparse, dt, v, ops);
-        if (!std::isfinite(za[j])) throw KernelError{KernelError::kNonFiniteAmateur, 0, v};
-      }
-      smax = ops.scores(ze, za, count, a.ce, a.ca, s);
-    }
-    z = ops.sum_exp(s, count, smax);
-    const double add = (cd ? 0.0 : std::log(mass)) - std::log(z);
-    ops.scatter_shift(s, head, count, smax, static_cast<float>(add), out);
-  } else {
-    z = r.z;
-    const double add = (cd ? 0.0 : std::log(mass)) - std::log(z);
-    ops.head_shift(expert, dt, V, a.thr, out, smax, static_cast<float>(add));
+  double head_sum = 0.0;
+  size_t count = 0;
+  const double total = ops.sumexp_head(expert, dt, V, m, a.thr, &head_sum, &count);
+  const size_t k = static_cast<size_t>(p.min_candidates);
+  if (count < k) {
+    a.thr = kth_largest(expert, dt, V, k, scratch.values);
+    ops.sumexp_head(expert, dt, V, m, a.thr, &head_sum, &count);
   }
-
+  const double mass = head_sum / total;
+  a.lse = static_cast<float>(static_cast<double>(m) + std::log(total));
   RowStats st;
   st.head_size = static_cast<int32_t>(count);
   st.head_mass = static_cast<float>(mass);
+  const double log_mass = cd ? 0.0 : std::log(mass);
+
+  // Above about V/16 scattered tokens, two passes over the row cost less than a gather and a scatter.
+  if (amateur && count > std::max<size_t>(V / 16, 64)) {
+    DenseStats ds;
+    ops.head_norm(expert, amateur, dt, V, a, &ds);
+    if (!ds.amateur_finite) throw KernelError{KernelError::kNonFiniteAmateur, 0, first_non_finite(amateur, dt, V)};
+    ops.finish_dense(expert, amateur, dt, V, a, ds.smax, static_cast<float>(log_mass - std::log(ds.z)), out);
+    return st;
+  }
+  if (amateur && !ops.all_finite(amateur, dt, V))
+    throw KernelError{KernelError::kNonFiniteAmateur, 0, first_non_finite(amateur, dt, V)};
+
+  a.cap = count;
+  if (scratch.head.size() < count) scratch.head.resize(count);
+  int32_t* head = scratch.head.data();
+  ops.collect(expert, dt, V, a, out, head);
+  if (scratch.values.size() < count) scratch.values.resize(count);
+  if (scratch.expert_head.size() < count) scratch.expert_head.resize(count);
+  if (scratch.amateur_head.size() < count) scratch.amateur_head.resize(count);
+  float* s = scratch.values.data();
+  float* ze = scratch.expert_head.data();
+  float* za = scratch.amateur_head.data();
+  for (size_t j = 0; j < count; ++j) {
+    const size_t v = static_cast<size_t>(head[j]);
+    ze[j] = load_one(expert, dt, v);
+    za[j] = amateur_logit(amateur, sparse, dt, v, ops);
+    if (!std::isfinite(za[j])) throw KernelError{KernelError::kNonFiniteAmateur, 0, v};
+  }
+  const float smax = ops.scores(ze, za, count, a.ce, a.ca, s);
+  const double z = ops.sum_exp(s, count, smax);
+  ops.scatter_shift(s, head, count, smax, static_cast<float>(log_mass - std::log(z)), out);
   return st;
 }
 

@@ -41,21 +41,21 @@ struct KernelError {
   size_t index;
 };
 
-// The fused head pass (Ops::collect): what it reads besides the rows.
+// Per-row constants of the head passes.
 struct CollectArgs {
   float lse = 0.f;       // expert log-normaliser: outside the head out = z_e - lse (ACD)
   float thr = 0.f;       // the head is z_e >= thr
   bool cd = false;       // outside the head out = -inf instead (CD)
-  float ce = 1.f;        // head score s = ce * z_e - ca * z_a (dense amateur only)
+  float ce = 1.f;        // head score s = ce * z_e - ca * z_a
   float ca = 1.f;
-  size_t cap = 0;        // head indices are appended while the head count stays <= cap
-  bool normaliser = false;  // dense amateur: also sum exp(s - smax) over the head (no indices are kept then)
+  size_t cap = 0;        // collect: room for this many head indices
 };
-struct CollectResult {
-  size_t count = 0;             // head size (all of it, also past cap)
-  float smax = 0.f;             // max head score (dense amateur)
-  double z = 0.0;               // sum over the head of exp(s - smax), when asked for (normaliser)
-  bool amateur_finite = true;   // dense amateur: every value finite
+
+// What the large-head normaliser pass (Ops::head_norm) finds.
+struct DenseStats {
+  float smax = 0.f;             // max head score
+  double z = 0.0;               // sum over the head of exp(s - smax)
+  bool amateur_finite = true;
 };
 
 // One instruction-set implementation of the bulk passes and of the vectorised head. contrast.cc composes them.
@@ -78,19 +78,19 @@ struct Ops {
   // Returns sum(exp(z - m)) over the row; head_sum and head_count: the same sum and the count over {z >= thr}
   // (float lanes flushed to double every 64 terms per lane).
   double (*sumexp_head)(const void* z, DType dt, size_t n, float m, float thr, double* head_sum, size_t* head_count);
-  // One pass over the row: out = z_e - lse (or -inf, CD) outside the head; on the head, the score s when za
-  // (dense amateur, dtype dt) is given, else z_e - lse; appends head indices to idx (at most a.cap of them), or
-  // with a.normaliser sums the head's exp(s - smax) instead.
-  void (*collect)(const void* ze, const void* za, DType dt, size_t n, const CollectArgs& a, float* out,
-                  int32_t* idx, CollectResult* res);
+  // out = z_e - lse (or -inf, CD) over the row; appends the head's indices (at most a.cap) to idx.
+  void (*collect)(const void* ze, DType dt, size_t n, const CollectArgs& a, float* out, int32_t* idx);
   // sum(exp(x[i] - shift)) over a compact float array.
   double (*sum_exp)(const float* x, size_t n, float shift);
   // s[i] = ce * ze[i] - ca * za[i] over compact float arrays; returns max s.
   float (*scores)(const float* ze, const float* za, size_t n, float ce, float ca, float* s);
   // out[idx[i]] = (s[i] - sub) + add.
   void (*scatter_shift)(const float* s, const int32_t* idx, size_t n, float sub, float add, float* out);
-  // Dense route for large heads: out[i] = (out[i] - sub) + add on {i: z[i] >= thr}.
-  void (*head_shift)(const void* z, DType dt, size_t n, float thr, float* out, float sub, float add);
+  // A large head with a dense amateur: one pass over both rows for the head's normaliser (a.thr, a.ce, a.ca) ...
+  void (*head_norm)(const void* ze, const void* za, DType dt, size_t n, const CollectArgs& a, DenseStats* st);
+  // ... and one write pass: out = (s - sub) + add on the head, z_e - a.lse (or -inf, a.cd) elsewhere.
+  void (*finish_dense)(const void* ze, const void* za, DType dt, size_t n, const CollectArgs& a, float sub,
+                       float add, float* out);
 };
 
 const Ops& scalar_ops();
