@@ -1,14 +1,16 @@
 // Kernel microbenchmarks (benchmark.js): rows/s and ns per vocabulary element at V = 50257 for batches of 1, 8
 // and 64, for each backend, against peers measured in the same run: a naive JavaScript implementation of the
-// reference formulas, the TypeScript fallback, and a floor (one read pass plus V exponentials). Writes JSON and
-// a markdown table to bench/results/. Usage: npm run bench [-- --quick]
+// reference formulas, the TypeScript fallback, and a floor (one read pass plus V exponentials). Then the head-size
+// sweep, the PyTorch peer and the per-call cost (bench/lib/heads.mjs). Writes JSON and a markdown table to
+// bench/results/ with the CPU, its instruction sets and the load average. Usage: npm run bench [-- --quick]
 import Benchmark from 'benchmark';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
 import lib from '../test/helpers/lib.mjs';
 import { normals } from '../test/helpers/random.mjs';
+import { headReport, headSweep } from './lib/heads.mjs';
 import { naiveAcd } from './lib/naive.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -19,6 +21,7 @@ const maxTime = quick ? 0.3 : 2;
 const info = nativeInfo();
 const native = info.path ? createRequire(import.meta.url)(info.path) : null;
 
+const loadBefore = os.loadavg();
 const results = [];
 function run(name, group, rows, fn, extra = {}) {
   const b = new Benchmark(name, fn, { maxTime, minSamples: 5, initCount: 1 });
@@ -69,6 +72,8 @@ for (const rows of BATCHES) {
   }
 }
 
+const sweep = headSweep({ lib, native, naiveAcd, quick });
+
 // --- report ---
 const by = (name, rows) => results.find((r) => r.name === name && r.rows === rows);
 const best = backends[0];
@@ -87,14 +92,26 @@ for (const rows of BATCHES) {
 const sd = by(`${best} dense (precomputed amateur)`, 1), ss = by(`${best} sparse (d=1024 head)`, 1);
 if (sd && ss) ratios.sparseOverDense = ss.usPerRow / sd.usPerRow;
 
+function cpuFlags() {
+  try {
+    const flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:\s*(.*)$/m)?.[1].split(/\s+/) ?? [];
+    return flags.filter((x) => /^(avx|avx2|fma|f16c|avx512\w*|amx\w*)$/.test(x));
+  } catch {
+    return [];
+  }
+}
 const machine = {
   cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30),
   platform: `${process.platform}-${process.arch}`, node: process.version, backend: best,
-  isas: native ? native.isas() : [], date: new Date().toISOString(),
+  isas: native ? native.isas() : [], cpuFlags: cpuFlags(), date: new Date().toISOString(),
+  loadAverage: { before: loadBefore.map((x) => +x.toFixed(2)), after: os.loadavg().map((x) => +x.toFixed(2)) },
 };
+const heads = headReport(sweep, machine.isas);
 const f = (x, d = 1) => (x == null ? '–' : x.toFixed(d));
 const lines = [
   `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB, ${machine.platform}, Node ${machine.node} (${machine.date.slice(0, 10)})`,
+  `Instruction sets: kernels ${machine.isas.join(', ') || 'none (no addon)'}; CPU flags ${machine.cpuFlags.join(' ') || 'unknown'}`,
+  `Load average (1/5/15 min) before ${machine.loadAverage.before.join(' / ')}, after ${machine.loadAverage.after.join(' / ')} on ${machine.cores} cores: other processes shared the CPU when it is above 0.`,
   '',
   '| implementation | batch | µs/row | ns/element | rows/s |',
   '|---|---:|---:|---:|---:|',
@@ -111,12 +128,16 @@ const lines = [
   '|---|---:|',
   ...results.filter((r) => r.group === 'sparse').map((r) => `| ${r.name} | ${f(r.usPerRow)} |`),
   `| sparse / dense | ${f(ratios.sparseOverDense, 2)} |`,
+  '',
+  ...heads.lines,
+  '',
+  `Targets: within 3x of the floor ${heads.targets.floor3x ? 'met' : 'NOT met'}; >= 40x naive JS ${heads.targets.naive40x ? 'met' : 'NOT met'}; >= 10x PyTorch ${heads.targets.torch10x ? 'met' : 'NOT met'}; AVX-512 >= AVX2 ${heads.targets.avx512GeAvx2 ? 'met' : 'NOT met'}; prepared per-call < 3 µs ${heads.targets.perCallUnder3us ? 'met' : 'NOT met'}.`,
 ];
 const table = lines.join('\n');
 console.log(`\n${table}`);
 const dir = join(new URL('.', import.meta.url).pathname, 'results');
 mkdirSync(dir, { recursive: true });
 const tag = quick ? 'kernel-quick' : 'kernel';
-writeFileSync(join(dir, `${tag}.json`), JSON.stringify({ machine, ratios, results }, null, 2) + '\n');
+writeFileSync(join(dir, `${tag}.json`), JSON.stringify({ machine, ratios, results, heads: sweep, headRatios: heads.ratios, targets: heads.targets }, null, 2) + '\n');
 writeFileSync(join(dir, `${tag}.md`), `# Kernel microbenchmarks\n\n${table}\n`);
 console.log(`\nwrote bench/results/${tag}.json and ${tag}.md`);

@@ -26,7 +26,7 @@ export function availableBackends(): Backend[] {
 }
 
 /** Picks the implementation for a call; returns the native isa name, or null for the fallback. */
-function route(options: unknown): { native: ReturnType<typeof loadNative>; isa?: string; cudaDir?: string } {
+export function route(options: unknown): { native: ReturnType<typeof loadNative>; isa?: string; cudaDir?: string } {
   const o = options as ContrastOptions | undefined;
   if (o?.device === 'cuda') {
     if (o.backend !== undefined) throw new TypeError("options.backend selects a CPU implementation; it cannot be combined with device 'cuda'");

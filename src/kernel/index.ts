@@ -32,6 +32,14 @@ export type {
   SparseContrastOptions,
 } from './types';
 export { headLogits } from './head';
+export { createContrast, createSparseContrast } from './prepared';
+export type {
+  PreparedContrast,
+  PreparedContrastBase,
+  PreparedContrastOptions,
+  PreparedSparseContrast,
+  PreparedSparseContrastOptions,
+} from './prepared';
 export type { HeadLogitsOptions } from './head';
 export { candidateLogits, dolaContrast, dolaContrastAsync, dolaError } from './dola';
 export type { DolaCandidates, DolaDivergence, DolaError, DolaOptions, DolaOutput, DolaResult } from './dola';

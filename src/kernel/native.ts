@@ -20,6 +20,10 @@ export interface NativeAddon {
   threads(): number;
   cudaInfo(dir: string): import('./types').CudaInfo;
   contrastDevice(req: Record<string, unknown>): void;
+  /** Pre-validated form (see prepared.ts); absent from builds older than it. */
+  contrastPrepare?(req: DenseRequest): object;
+  contrastPrepareSparse?(req: SparseRequest): object;
+  contrastRun(prepared: object, expert: Float32Array | Uint16Array, second: Float32Array | Uint16Array, out: Float32Array, headSize: Int32Array, headMass: Float32Array): void;
 }
 
 const EXPECTED_ABI = 1;
