@@ -25,12 +25,18 @@ export interface AutocontrastServer extends Server {
 }
 
 /**
- * Creates a node:http server serving the OpenAI-compatible API for the given models; call `listen` on it (bind
- * to 127.0.0.1 unless you mean to expose it).
+ * Creates a node:http server serving the OpenAI-compatible API for the given models; call `listen` on it.
+ * `listen(port)` without a host binds 127.0.0.1 (this machine only), unlike plain node:http: name a host, e.g.
+ * `listen(8080, '0.0.0.0')`, to expose it.
  */
 export function createServer(options: HandlerOptions): AutocontrastServer {
   const handler = createHandler(options);
   const server = createHttpServer((req, res) => handler(req, res)) as AutocontrastServer;
+  const listen = server.listen.bind(server) as (...a: unknown[]) => Server;
+  server.listen = ((...a: unknown[]) => {
+    if ((typeof a[0] === 'number' || typeof a[0] === 'string' && /^\d+$/.test(a[0])) && typeof a[1] !== 'string') a.splice(1, 0, '127.0.0.1');
+    return listen(...a);
+  }) as AutocontrastServer['listen'];
   Object.defineProperty(server, 'handler', { value: handler });
   Object.defineProperty(server, 'shutdown', {
     value: async (deadlineMs = 10_000) => {

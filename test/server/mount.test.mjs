@@ -48,6 +48,38 @@ test('mounted under /llm after a JSON body parser, with next for other paths', a
   }
 });
 
+test('several models under names: each listed and answering under its own name', async () => {
+  if (skip) return;
+  const m = await stories();
+  const handler = server.createHandler({ models: { first: m, second: m } });
+  const app = http.createServer(handler);
+  await new Promise((r) => app.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${app.address().port}`;
+  try {
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    assert.equal((await client.models.list()).data.map((x) => x.id), ['first', 'second']);
+    const [a, b] = await Promise.all(['first', 'second'].map((model) => client.completions.create({ model, prompt: 'Once upon a time', max_tokens: 5, temperature: 0 })));
+    assert.is(a.model, 'first');
+    assert.is(b.model, 'second');
+    assert.is(a.choices[0].text, b.choices[0].text);
+    assert.equal([...handler.engines.keys()], ['first', 'second']);
+  } finally {
+    await handler.close(1000);
+    await new Promise((r) => app.close(r));
+  }
+});
+
+test('createServer listens on loopback when no host is named', async () => {
+  if (skip) return;
+  const srv = server.createServer({ models: { stories: await stories() } });
+  await new Promise((r) => srv.listen(0, r));
+  try {
+    assert.is(srv.address().address, '127.0.0.1');
+  } finally {
+    await srv.shutdown(1000);
+  }
+});
+
 test('createHandler refuses bad options with clear errors', () => {
   assert.throws(() => server.createHandler({ models: {} }), /at least one model/);
   assert.throws(() => server.createHandler({ models: { x: {} } }), /not a model from load/);
