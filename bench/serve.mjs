@@ -90,6 +90,15 @@ for (const [name, fields] of Object.entries(CONTRAST)) {
 }
 results.sections.single = single;
 
+// The event-loop delay of this process while idle, under the same machine load: the floor that other jobs'
+// competition for the cores puts under the figures measured during the 16-client runs.
+const idleLoop = monitorEventLoopDelay({ resolution: 5 });
+idleLoop.enable();
+await new Promise((r) => setTimeout(r, quick ? 2000 : 5000));
+idleLoop.disable();
+results.sections.idleEventLoop = { p99Ms: idleLoop.percentile(99) / 1e6, maxMs: idleLoop.max / 1e6 };
+log(`idle event loop p99 ${fmt(results.sections.idleEventLoop.p99Ms, 1)} ms (machine load ${os.loadavg()[0].toFixed(1)})`);
+
 // 2. 16 concurrent streaming clients vs 1
 const load = {};
 for (const [name, fields] of Object.entries(CONTRAST)) {
@@ -156,6 +165,7 @@ const md = [
     [`time to first token p50 / p99 (${P.clients} clients), ms`, `${fmt(s.load.plain.ttftP50Ms, 0)} / ${fmt(s.load.plain.ttftP99Ms, 0)}`, `${fmt(s.load.acd.ttftP50Ms, 0)} / ${fmt(s.load.acd.ttftP99Ms, 0)}`, ''],
     ['time to first token, 1 client, ms', fmt(s.load.plain.oneClientTtftMs, 0), fmt(s.load.acd.oneClientTtftMs, 0), ''],
     [`server event-loop delay p99 / max (${P.clients} clients), ms`, `${fmt(s.load.plain.eventLoopP99Ms, 1)} / ${fmt(s.load.plain.eventLoopMaxMs, 1)}`, `${fmt(s.load.acd.eventLoopP99Ms, 1)} / ${fmt(s.load.acd.eventLoopMaxMs, 1)}`, '< 20 ms'],
+    ['same process idle (no requests), event-loop delay p99 / max, ms', `${fmt(s.idleEventLoop.p99Ms, 1)} / ${fmt(s.idleEventLoop.maxMs, 1)}`, '', ''],
   ]),
   '',
   `Resident memory across ${s.memory.requests} requests of ${s.memory.tokensPerRequest} tokens (${P.clients} clients, ACD) after ${s.memory.warmupRequests} warm-up requests: ${fmt(s.memory.rssAfterWarmupMiB, 0)} MiB -> ${fmt(s.memory.rssEndMiB, 0)} MiB (${pct(s.memory.growth)}; max ${fmt(s.memory.rssMaxMiB, 0)} MiB; target < 5% growth), ${s.memory.failed} short answers, ${fmt(s.memory.seconds, 0)} s.`,
