@@ -6,7 +6,7 @@
 //  3. Resident memory across 2,000 short requests (16 clients): growth after warm-up (target < 5%).
 // The server runs in this process; the clients in a child process (bench/lib/serve-clients.mjs), so the
 // event-loop delay is the server's own. Writes bench/results/serve.{json,md} (serve-quick.* with --quick).
-// Usage: node bench/serve.mjs [--quick] [--model NAME|DIR] [--requests N]
+// Usage: node bench/serve.mjs [--quick] [--no-spin] [--model=NAME|DIR] [--requests=N]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,6 +31,8 @@ const P = {
   rssRequests: Number(opt('requests', quick ? 300 : 2000)),
   rssWarmup: quick ? 50 : 200,
   rssTokens: 8,
+  // ONNX Runtime's pool threads spin between ops by default; --no-spin lets them sleep (what `serve` does).
+  spin: !args.includes('--no-spin'),
 };
 const PROMPTS = [
   'The history of the city begins', 'In a small village by the sea, there lived', 'The best way to learn a language is',
@@ -47,7 +49,7 @@ if (!status.available) {
 }
 let model;
 try {
-  model = await lib.load(P.model);
+  model = await lib.load(P.model, P.spin ? {} : { allowSpinning: false });
 } catch (e) {
   console.log(`serve benchmark skipped: could not load ${P.model} (${e.message}); run \`npx autocontrast pull smollm2-135m\``);
   process.exit(0);
@@ -153,7 +155,7 @@ const md = [
   '',
   `Machine: ${results.machine.cpu}, ${results.machine.physicalCores ?? '?'} physical cores, Node ${results.machine.node}, ONNX Runtime ${results.machine.ort}; load average ${results.machine.loadAverageAtStart.join(' / ')} at the start, ${results.machine.loadAverageAtEnd.join(' / ')} at the end (other jobs shared the cores: compare ratios within this run, not absolute figures). ${results.machine.date}.`,
   '',
-  `Greedy, ${P.maxTokens} new tokens per request (min_tokens = max_tokens), streaming; server and clients in separate processes on the same machine.`,
+  `ONNX Runtime pool threads ${P.spin ? 'spinning between ops (its default)' : 'sleeping between ops (--no-spin)'}. Greedy, ${P.maxTokens} new tokens per request (min_tokens = max_tokens), streaming; server and clients in separate processes on the same machine.`,
   '',
   mdTable(['', 'plain', 'ACD (middle exit)', 'target'], [
     ['generate() directly, tokens/s', fmt(s.single.plain.generateTokensPerSecond, 1), fmt(s.single.acd.generateTokensPerSecond, 1), ''],
