@@ -67,14 +67,17 @@ export function readDataFiles(files: readonly string[]): { docs: string[]; hash:
   return { docs, hash: h.digest('hex') };
 }
 
-/** Token stream of documents joined by a blank line (the tokenizer's special tokens are not added). */
-export function tokenise(docs: readonly string[], tok: TextEncoder): number[] {
+/**
+ * Token stream of documents joined by a blank line (the tokenizer's special tokens are not added), stopping once
+ * `limit` tokens are there.
+ */
+export function tokenise(docs: readonly string[], tok: TextEncoder, limit = Infinity): number[] {
   const sep = tok.encode('\n\n', { addSpecialTokens: false });
   const out: number[] = [];
-  docs.forEach((d, i) => {
+  for (let i = 0; i < docs.length && out.length < limit; i++) {
     if (i > 0) out.push(...sep);
-    for (const t of tok.encode(d, { addSpecialTokens: false })) out.push(t);
-  });
+    for (const t of tok.encode(docs[i], { addSpecialTokens: false })) out.push(t);
+  }
   return out;
 }
 

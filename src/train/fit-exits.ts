@@ -175,7 +175,7 @@ async function prepareData(dir: string, m: ModelManifest, o: FitExitsOptions, se
     const { docs, hash } = readDataFiles(o.data);
     if (!tokenizerFile) throw new FitError('E_FIT_NO_DATA', `${dir} has no tokenizer to read --data with; give token ids (the tokens option) instead`);
     const tok = loadTokenizer(JSON.parse(readFileSync(tokenizerFile, 'utf8')) as object);
-    return chunkTokens(tokenise(docs, tok), chunkOpts, hash, 'files');
+    return chunkTokens(tokenise(docs, tok, o.maxTokens), chunkOpts, hash, 'files');
   }
   if (!tokenizerFile) {
     throw new FitError('E_FIT_NO_DATA', `no --data given and the model ${dir} has no tokenizer to sample its own text with; give --data FILE`);
