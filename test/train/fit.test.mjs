@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import dataPkg from '../../dist/train/data.js';
 import { referenceForward } from '../graph/reference-forward.mjs';
 import gen from '../../dist/generate/index.js';
+import ort from 'onnxruntime-node';
 import { graphPkg, manifestPkg, runtimeSkip, tempDir, tinyModel, tokenStream, trainPkg } from './helpers.mjs';
 
 const skip = runtimeSkip();
@@ -108,6 +109,47 @@ test('linear equals a float64 least-squares solve on float64 residuals', async (
       assert.ok(predErr < 1e-4, `${arch} layer ${L}: predictions differ by ${predErr}`);
       assert.ok(paramErr < 1e-3, `${arch} layer ${L}: parameters differ by ${paramErr}`);
     }
+    // The exit written into the folder computes finalNorm(h A^T + b): its graph output against float64.
+    const out = r.dir;
+    const m = JSON.parse(fs.readFileSync(path.join(out, 'autocontrast.json'), 'utf8'));
+    const exit = m.exits.find((e) => e.layer === 1);
+    const ids = tokens.slice(0, 12);
+    const session = await ort.InferenceSession.create(path.join(out, 'model.onnx'));
+    const feeds = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map((_, i) => BigInt(i))), [1, ids.length]),
+      num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.from([0n]), []),
+    };
+    const kvh = m.numKvHeads;
+    for (let i = 0; i < N; i++) {
+      feeds[`past_key_values.${i}.key`] = new ort.Tensor('float32', new Float32Array(0), [1, kvh, 0, m.headDim]);
+      feeds[`past_key_values.${i}.value`] = new ort.Tensor('float32', new Float32Array(0), [1, kvh, 0, m.headDim]);
+    }
+    const got = (await session.run(feeds, [exit.hiddenOutput]))[exit.hiddenOutput].data;
+    const hs = referenceForward(config, weights, ids).hiddens[1];
+    const p = r.params.get(1);
+    const load = (n) => { const w = weights.get(n); return typeof w.data === 'function' ? w.data() : w.data; };
+    let worst = 0;
+    hs.forEach((h, t) => {
+      const y = Array.from({ length: d }, (_, j) => h.reduce((s, v, i) => s + v * p.At[i * d + j], p.tb[j]));
+      let normed;
+      if (arch === 'llama') {
+        const inv = 1 / Math.sqrt(y.reduce((s, v) => s + v * v, 0) / d + config.normEpsilon);
+        const g = load('model.norm.weight');
+        normed = y.map((v, j) => v * inv * g[j]);
+      } else {
+        const mu = y.reduce((s, v) => s + v, 0) / d;
+        const inv = 1 / Math.sqrt(y.reduce((s, v) => s + (v - mu) ** 2, 0) / d + config.normEpsilon);
+        const g = load('ln_f.weight');
+        const b = load('ln_f.bias');
+        normed = y.map((v, j) => (v - mu) * inv * g[j] + b[j]);
+      }
+      normed.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - got[t * d + j]))));
+    });
+    await session.release();
+    console.log(`  ${arch}: written exit output vs float64 finalNorm(h A^T + b): max |diff| ${worst.toExponential(2)}`);
+    assert.ok(worst < 1e-4, `${arch}: ${worst}`);
   }
 });
 
@@ -242,6 +284,22 @@ test('a planted head is recovered from its own samples', async () => {
   console.log(`  KL(planted || fitted) ${(klFit / count).toFixed(4)}, KL(planted || initial head) ${(klInit / count).toFixed(4)}, top-1 agreement ${(agree / count).toFixed(3)}; CE ${r.layers[0].validationLoss.toFixed(3)} (logit lens ${r.layers[0].logitLensValidationLoss.toFixed(3)})`);
   assert.ok(klFit < 0.1 * klInit, `the fitted head is not close to the planted one (KL ${klFit / count} vs ${klInit / count})`);
   assert.ok(agree / count > 0.8, `top-1 agreement ${agree / count}`);
+});
+
+test('expertHead also fits the last layer, which generation then uses as the expert', async () => {
+  if (skip) return;
+  const { dir, config } = await tinyModel('llama');
+  const N = config.numLayers;
+  const tokens = tokenStream(1200, config.vocabSize, 11);
+  const out = path.join(tempDir(), 'expert');
+  const r = await fitExits({ model: dir, layers: [1], method: 'head', expertHead: true, tokens, seqLen: 16, batchTokens: 64, learningRate: 1e-2, out });
+  assert.equal(r.layers.map((l) => l.layer), [1, N]);
+  const m = await gen.load(out);
+  assert.equal(m.expertPlan(N), { layer: N, source: 'head' });
+  const a = await gen.score(m, tokens.slice(0, 16), { expertLayer: N });
+  const b = await gen.score(m, tokens.slice(0, 16));
+  assert.ok(a.logProbs.some((v, i) => Math.abs(v - b.logProbs[i]) > 1e-4), 'the new final head changes the expert');
+  m.dispose?.();
 });
 
 test('bad input: clear coded errors, nothing written', async () => {
