@@ -72,6 +72,8 @@ export interface EvalResult {
   settings: { alpha: number; mode: 'acd' | 'cd'; amateurLayers: number[]; exitLayers: number[]; batch: number; seed: number; window?: number; stride?: number; set?: string; strategies?: string[]; maxNewTokens?: number };
   stamp: Stamp;
   seconds: number;
+  /** Items taken from the cache of an earlier run with the same settings (not timed in `speed`). */
+  resumedItems?: number;
   /** Scoring throughput: tokens run through the model per second (this run's items; every exit and contrast included). */
   speed?: { tokens: number; seconds: number; tokensPerSecond: number };
   lambada?: LambadaScores;
@@ -188,12 +190,12 @@ export async function evaluate(task: string, options: EvalOptions = {}): Promise
     let result: EvalResult;
     if (task === 'lambada') {
       const r = await runLambada(model, items as string[], { ...scoring, batch: o.batch ?? 8 });
-      result = { ...base, settings: { alpha, mode, amateurLayers: amateurs, exitLayers: exits, batch: o.batch ?? 8, seed }, seconds: 0, speed: speed(r), lambada: r.scores };
+      result = { ...base, settings: { alpha, mode, amateurLayers: amateurs, exitLayers: exits, batch: o.batch ?? 8, seed }, seconds: 0, speed: speed(r), resumedItems: r.resumed, lambada: r.scores };
       if (r.items.length < items.length) result.data.items = r.items.length;
     } else if (task === 'wikitext') {
       const window = o.window ?? 2048;
       const r = await runWikitext(model, items as string[], { ...scoring, batch: o.batch ?? 1, window, ...(o.stride ? { stride: o.stride } : {}) });
-      result = { ...base, settings: { alpha, mode, amateurLayers: amateurs, exitLayers: exits, batch: o.batch ?? 1, seed, window, stride: o.stride ?? window }, seconds: 0, speed: speed(r), wikitext: r.scores };
+      result = { ...base, settings: { alpha, mode, amateurLayers: amateurs, exitLayers: exits, batch: o.batch ?? 1, seed, window, stride: o.stride ?? window }, seconds: 0, speed: speed(r), resumedItems: r.resumed, wikitext: r.scores };
       if (r.items.length < items.length) result.data.items = r.items.length;
     } else {
       const strategies = o.strategies ?? ['greedy', 'beam', 'top-k', 'top-p'];
@@ -230,6 +232,8 @@ export async function evaluate(task: string, options: EvalOptions = {}): Promise
   }
 }
 
+/** Throughput of the items this run computed (none when every item came from the cache). */
 function speed(r: { tokens: number; seconds: number }): EvalResult['speed'] {
+  if (r.tokens === 0) return undefined;
   return { tokens: r.tokens, seconds: r.seconds, tokensPerSecond: r.seconds > 0 ? r.tokens / r.seconds : 0 };
 }

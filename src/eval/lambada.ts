@@ -84,8 +84,8 @@ export function lambadaScores(items: readonly DistributionScores[], exits: reado
 }
 
 /** Scores LAMBADA passages; see {@link runScoring} for options (resume, batching, progress). */
-export async function runLambada(model: ContrastModel, passages: readonly string[], options: ScoringRunOptions): Promise<{ scores: LambadaScores; items: DistributionScores[]; tokens: number; seconds: number }> {
+export async function runLambada(model: ContrastModel, passages: readonly string[], options: ScoringRunOptions): Promise<{ scores: LambadaScores; items: DistributionScores[]; tokens: number; seconds: number; resumed: number }> {
   const requests = passages.map((p) => lambadaRequest(model, p));
   const r = await runScoring(model, requests.map((q, i) => ({ i, units: [q] })), options, scoreBatch);
-  return { scores: lambadaScores(r.items, options.exits, options.amateurs), items: r.items, tokens: r.tokens, seconds: r.seconds };
+  return { scores: lambadaScores(r.items, options.exits, options.amateurs), items: r.items, tokens: r.tokens, seconds: r.seconds, resumed: r.resumed };
 }

@@ -53,7 +53,8 @@ function stampLines(r: EvalResult): string[] {
 }
 
 function stampText(r: EvalResult): string {
-  return `_${stampLines(r).join('; ')}; ${r.seconds.toFixed(0)} s._`;
+  const cached = r.resumedItems ? `; ${r.resumedItems} items from an earlier run's cache` : '';
+  return `_${stampLines(r).join('; ')}; ${r.seconds.toFixed(0)} s${cached}._`;
 }
 
 /** Writes `report.md` and the plots; returns the report's path. @throws EvalError `EVAL_NO_RESULTS`. */
@@ -94,7 +95,12 @@ export function writeReport(options: ReportOptions = {}): string {
     }
     if (wiki?.wikitext) {
       const W = wiki.wikitext;
-      for (const c of W.contrast) md.push(`| WikiText-2 | word perplexity | ${n2(W.plain.wordPerplexity)} | ${n2(c.wordPerplexity)} (${c.layer}) | ${c.wordPerplexity <= W.plain.wordPerplexity ? 'lower' : 'higher'} |`);
+      // the default amateur (the middle layer) and the best one; every layer is in the WikiText table below
+      const best = [...W.contrast].sort((a, b) => a.wordPerplexity - b.wordPerplexity)[0];
+      const def = W.contrast.find((c) => c.layer === Math.floor(wiki.model.numLayers / 2));
+      for (const c of [...new Set([def, best])].filter((x): x is NonNullable<typeof x> => !!x)) {
+        md.push(`| WikiText-2 | word perplexity | ${n2(W.plain.wordPerplexity)} | ${n2(c.wordPerplexity)} (${c.layer}${c === best && c !== def ? ', best' : ''}) | ${c.wordPerplexity <= W.plain.wordPerplexity ? 'lower' : 'higher'} |`);
+      }
     }
     md.push('');
     if (lam) md.push(stampText(lam), '');

@@ -7,7 +7,7 @@
  */
 import type { ContrastModel } from '../generate/model';
 import type { ScoreItem } from '../generate/score-batch';
-import { scoreBatch } from '../generate/score-batch';
+import { scoreBatch, windowItems } from '../generate/score-batch';
 import { EvalError } from './errors';
 import { harnessPrefixToken } from './lambada';
 import { rollingMetrics, wordCount, type RollingMetrics } from './metrics';
@@ -46,14 +46,7 @@ export function detokenizeWikitext(text: string): string {
 export function rollingWindows(tokens: readonly number[], prefix: number, window: number, stride = window): ScoreItem[] {
   if (!Number.isInteger(window) || window < 1) throw new EvalError('EVAL_BAD_OPTION', `--window must be a positive integer, got ${window}`);
   if (!Number.isInteger(stride) || stride < 1 || stride > window) throw new EvalError('EVAL_BAD_OPTION', `--stride must be an integer in [1, window = ${window}], got ${stride}`);
-  const seq = [prefix, ...tokens]; // tokens[k] = seq[k + 1]
-  const out: ScoreItem[] = [];
-  for (let p0 = 0; p0 < tokens.length; p0 += stride) {
-    const p1 = Math.min(tokens.length, p0 + stride);
-    const start = Math.max(0, p1 - window);
-    out.push({ ids: seq.slice(start, p1 + 1), from: p0 + 1 - start });
-  }
-  return out;
+  return windowItems([prefix, ...tokens], window, stride);
 }
 
 /** Per-distribution WikiText results. */
@@ -68,7 +61,7 @@ export async function runWikitext(
   model: ContrastModel,
   docs: readonly string[],
   options: ScoringRunOptions & { window: number; stride?: number },
-): Promise<{ scores: WikitextScores; items: DistributionScores[]; tokens: number; seconds: number }> {
+): Promise<{ scores: WikitextScores; items: DistributionScores[]; tokens: number; seconds: number; resumed: number }> {
   const tok = model.tokenizer;
   if (!tok) throw new EvalError('EVAL_BAD_OPTION', 'WikiText needs a model folder with a tokenizer (tokenizer.json)');
   const prefix = harnessPrefixToken(model);
@@ -86,5 +79,6 @@ export async function runWikitext(
     items: r.items,
     tokens: r.tokens,
     seconds: r.seconds,
+    resumed: r.resumed,
   };
 }

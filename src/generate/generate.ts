@@ -6,7 +6,7 @@ import { generateTokens, type FinishReason } from '../decoding/generate';
 import type { GenerateOptions as DecodingOptions } from '../decoding/options';
 import { argmax, logSoftmaxInPlace } from '../decoding/processors';
 import type { AmateurPath, ContrastModel, ContrastPlan, ExpertPlan, RuntimeSession } from './model';
-import { scoreBatch } from './score-batch';
+import { scoreBatch, windowItems } from './score-batch';
 
 /** A prompt: text, or token ids (used as given). */
 export type Prompt = string | number[];
@@ -148,8 +148,17 @@ export function contrastPlan(model: ContrastModel, o: GenerateTextOptions): Cont
   return { layer, mode, alpha, minCandidates, ...(o.beta !== undefined ? { beta: o.beta } : {}), path };
 }
 
-/** Token ids of a prompt (text through the tokenizer, with the chat template when asked for). */
-export function encodePrompt(model: ContrastModel, prompt: Prompt, o: Pick<GenerateTextOptions, 'chatTemplate' | 'addSpecialTokens'> = {}, index = 0): number[] {
+/**
+ * Token ids of a prompt (text through the tokenizer, with the chat template when asked for). Prompts of `limit`
+ * tokens or more are refused (default: the context length, which leaves room for one generated token).
+ */
+export function encodePrompt(
+  model: ContrastModel,
+  prompt: Prompt,
+  o: Pick<GenerateTextOptions, 'chatTemplate' | 'addSpecialTokens'> = {},
+  index = 0,
+  limit = model.contextLength,
+): number[] {
   let ids: number[];
   if (typeof prompt === 'string') {
     if (prompt.length === 0) throw new RangeError(`Prompt ${index} is empty: give some text`);
@@ -167,7 +176,7 @@ export function encodePrompt(model: ContrastModel, prompt: Prompt, o: Pick<Gener
   for (const t of ids) {
     if (!Number.isInteger(t) || t < 0 || t >= model.vocabSize) throw new RangeError(`Prompt ${index} has token ${t}, outside [0, ${model.vocabSize})`);
   }
-  if (ids.length >= model.contextLength) {
+  if (ids.length >= limit) {
     throw new RangeError(`Prompt ${index} has ${ids.length} tokens, more than the context allows (${model.contextLength} tokens, including at least one generated)`);
   }
   return ids;
@@ -354,7 +363,15 @@ export async function* stream(model: ContrastModel, prompt: Prompt, options: Str
 }
 
 /** Options of {@link score}. */
-export interface ScoreOptions extends Pick<GenerateTextOptions, 'contrast' | 'expertLayer' | 'amateurLayer' | 'alpha' | 'minCandidates' | 'mode' | 'beta' | 'amateurPath' | 'addSpecialTokens'> {}
+export interface ScoreOptions extends Pick<GenerateTextOptions, 'contrast' | 'expertLayer' | 'amateurLayer' | 'alpha' | 'minCandidates' | 'mode' | 'beta' | 'amateurPath' | 'addSpecialTokens'> {
+  /**
+   * Longest forward input in tokens (default: the context length). A longer text is scored in rolling windows
+   * of this size, each scoring `stride` new tokens.
+   */
+  window?: number;
+  /** New tokens scored per window (default: half the window). */
+  stride?: number;
+}
 
 /** What {@link score} returns. */
 export interface ScoreResult {
@@ -384,16 +401,27 @@ export interface ScoreResult {
 export async function score(model: ContrastModel, text: Prompt, options: ScoreOptions = {}): Promise<ScoreResult> {
   const expert = expertPlan(model, options);
   const plan = contrastPlan(model, { contrast: false, ...options });
-  const ids = encodePrompt(model, text, { addSpecialTokens: options.addSpecialTokens });
+  // A text longer than the context is scored in rolling windows, so the prompt length limit does not apply.
+  const ids = encodePrompt(model, text, { addSpecialTokens: options.addSpecialTokens }, 0, Infinity);
   if (ids.length < 2) throw new RangeError(`score needs at least two tokens (the text has ${ids.length})`);
   if (expert || model.manifest.graph.logitPositions === 'last') return scoreByStepping(model, ids, plan, expert);
-  const [r] = await scoreBatch(model, [{ ids, from: 1 }], {
+  const window = options.window ?? model.contextLength;
+  if (!Number.isInteger(window) || window < 2 || window > model.contextLength) {
+    throw new RangeError(`Expected options.window to be an integer in [2, ${model.contextLength}] but received ${String(options.window)}`);
+  }
+  const items = ids.length - 1 <= window ? [{ ids, from: 1 }] : windowItems(ids, window, options.stride ?? Math.floor(window / 2));
+  const scored = await scoreBatch(model, items, {
     ...(plan ? { amateurs: [plan.layer], mode: plan.mode, alpha: plan.alpha, minCandidates: plan.minCandidates, beta: plan.beta } : {}),
   });
-  const s = plan ? r.contrast.get(plan.layer)! : r.expert;
-  const logProbs = Array.from(s.logProbs);
+  const logProbs: number[] = [];
+  const greedy: boolean[] = [];
+  for (const r of scored) {
+    const s = plan ? r.contrast.get(plan.layer)! : r.expert;
+    logProbs.push(...s.logProbs);
+    for (const g of s.greedy) greedy.push(g === 1);
+  }
   const total = logProbs.reduce((a, b) => a + b, 0);
-  return { tokens: ids, logProbs, total, perplexity: Math.exp(-total / logProbs.length), contrast: plan, expert, greedy: Array.from(s.greedy, (g) => g === 1) };
+  return { tokens: ids, logProbs, total, perplexity: Math.exp(-total / logProbs.length), contrast: plan, expert, greedy };
 }
 
 /** {@link score} one decode step per token (prefill of the first token, then one step per token). */

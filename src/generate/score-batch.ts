@@ -103,6 +103,25 @@ export function sharedHead(model: ContrastModel, layer: number): HeadWeights | n
   return h;
 }
 
+/**
+ * Rolling windows over a text longer than one forward run may hold, as score items: tokens `ids[1..]` are each
+ * scored exactly once, every window's input is at most `window` tokens, and each window scores up to `stride`
+ * new tokens after the context it shares with the previous one (`stride = window`: disjoint windows, each
+ * starting cold; smaller strides give later tokens more context at more cost).
+ * @throws RangeError unless 1 <= stride <= window.
+ */
+export function windowItems(ids: readonly number[], window: number, stride = window): ScoreItem[] {
+  if (!Number.isInteger(window) || window < 1) throw new RangeError(`window must be a positive integer, got ${window}`);
+  if (!Number.isInteger(stride) || stride < 1 || stride > window) throw new RangeError(`stride must be an integer in [1, window = ${window}], got ${stride}`);
+  const out: ScoreItem[] = [];
+  for (let p0 = 1; p0 < ids.length; p0 += stride) {
+    const p1 = Math.min(ids.length, p0 + stride);
+    const start = Math.max(0, p1 - 1 - window);
+    out.push({ ids: ids.slice(start, p1), from: p0 - start });
+  }
+  return out;
+}
+
 /** Why layer L cannot be scored (no exit, or no way to its logits), or null. */
 function exitProblem(model: ContrastModel, L: number): string | null {
   const e = model.exits.find((x) => x.layer === L);

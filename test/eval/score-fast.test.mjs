@@ -87,6 +87,34 @@ test('a layer without an exit is refused with a message naming it; a last-positi
   m2.dispose();
 });
 
+test('rolling windows: a text longer than the window is scored once per token, each with its window of context', async () => {
+  if (skip) return;
+  // the windows themselves, derived by hand: inputs of at most 4 tokens, 3 new tokens per window
+  assert.equal(gen.windowItems([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 4, 3), [
+    { ids: [0, 1, 2, 3], from: 1 },
+    { ids: [2, 3, 4, 5, 6], from: 2 },
+    { ids: [5, 6, 7, 8, 9], from: 2 },
+  ]);
+  const { dir, config } = await tinyScoringFolder();
+  const m = await gen.load(dir);
+  const ids = tokens(30, config.vocabSize, 13);
+  const r = await gen.score(m, ids, { contrast: false, window: 8, stride: 5 });
+  assert.is(r.logProbs.length, 29);
+  let k = 0;
+  for (const w of gen.windowItems(ids, 8, 5)) {
+    assert.ok(w.ids.length - 1 <= 8);
+    const slow = await gen.scoreByStepping(m, w.ids, null, null);
+    const want = slow.logProbs.slice(w.from - 1);
+    assert.ok(maxDiff(r.logProbs.slice(k, k + want.length), want) < 1e-4);
+    k += want.length;
+  }
+  assert.is(k, 29);
+  // the first window (5 new tokens) sees the same context as the whole text
+  const whole = await gen.score(m, ids.slice(0, 9), { contrast: false });
+  assert.ok(maxDiff(whole.logProbs.slice(0, 5), r.logProbs.slice(0, 5)) < 1e-4);
+  m.dispose();
+});
+
 test('stories260K (real weights): fast score equals stepping to 1e-4, plain and contrasted', async () => {
   if (skip) return;
   const dir = await storiesFolder();
