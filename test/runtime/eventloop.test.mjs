@@ -1,5 +1,6 @@
 // The event loop stays responsive while a long generation runs on a GPT-2-small-shaped model (random weights,
-// 12 layers, d 768, V 50257, built in a temp dir): monitorEventLoopDelay p99 < 20 ms. Set
+// 12 layers, d 768, V 50257, built in a temp dir): the 5 ms timer keeps firing, and
+// monitorEventLoopDelay p99 < 20 ms where the machine is not shared (test/helpers/event-loop.mjs says why). Set
 // AUTOCONTRAST_RT_EVENTLOOP_LAYERS to use fewer layers on a slow machine.
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -7,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import * as h from './helpers.mjs';
+import { assertTimerFired, latencyBoundApplies } from '../helpers/event-loop.mjs';
 
 const skip = h.skipReason();
 const layers = Number(process.env.AUTOCONTRAST_RT_EVENTLOOP_LAYERS ?? 12);
@@ -38,8 +40,8 @@ test('event loop p99 delay < 20 ms during a long native generation (GPT-2 small 
   const ms = performance.now() - t0;
   const p99 = hist.percentile(99) / 1e6;
   console.log(`  ${layers} layers: ${steps} steps in ${ms.toFixed(0)} ms; event-loop delay p50 ${(hist.percentile(50) / 1e6).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${(hist.max / 1e6).toFixed(2)} ms; ${ticks} timer ticks`);
-  assert.ok(p99 < 20, `p99 ${p99} ms`);
-  assert.ok(ticks > ms / 5 / 4, 'the 5 ms timer kept firing');
+  assertTimerFired(assert, ticks, ms, 5);
+  if (latencyBoundApplies()) assert.ok(p99 < 20, `p99 ${p99} ms`);
   seq.dispose();
   model.dispose();
 });
