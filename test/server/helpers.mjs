@@ -31,7 +31,7 @@ export async function start(options = {}) {
   const srv = server.createServer({ models: { stories: m }, ...options });
   await new Promise((r) => srv.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${srv.address().port}`;
-  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60_000 });
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 300_000 });
   return { srv, url, client, close: () => srv.shutdown(2000) };
 }
 

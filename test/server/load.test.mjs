@@ -124,7 +124,7 @@ test('health answers while the model decodes (event loop free)', async () => {
   const S = await start({ maxBatch: 8 });
   const engine = S.srv.handler.engines.get('stories');
   try {
-    const load = PROMPTS.map((p) => S.client.completions.create({ model: 'stories', prompt: p, max_tokens: 300, temperature: 0 }));
+    const load = PROMPTS.map((p) => S.client.completions.create({ model: 'stories', prompt: p, max_tokens: 150, temperature: 0 }));
     assert.ok(await until(() => engine.running > 0, 20_000));
     // Not a timing threshold (those live in bench/serve.mjs): health is answered while sequences still decode,
     // so it does not wait for the generations.
