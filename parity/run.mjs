@@ -16,6 +16,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readNpy } from './lib/npy.mjs';
+import { checkFidelity } from './lib/fidelity.mjs';
+import { fidelityTable, replaceTable } from './lib/fidelity-table.mjs';
 
 const PARITY = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(PARITY);
@@ -30,7 +32,7 @@ const SMOLLM_AMATEUR = 15;
 const THREADS = Number(process.env.PARITY_THREADS ?? 2);
 const DATA = path.resolve(process.env.PARITY_DATA ?? path.join(ROOT, '..', 'shared', 'data'));
 const args = process.argv.slice(2);
-const only = (args.find((a) => a.startsWith('--only='))?.slice(7).split(',')) ?? ['a', 'b', 'c', 'd', 'm'];
+const only = (args.find((a) => a.startsWith('--only='))?.slice(7).split(',')) ?? ['a', 'b', 'c', 'd', 'm', 'e'];
 // A partial run (--only) must not replace the committed full results.
 const RESULT_NAME = args.some((a) => a.startsWith('--only=')) ? 'parity-partial' : 'parity';
 if (args.includes('--fresh')) fs.rmSync(path.join(PARITY, '.work'), { recursive: true, force: true });
@@ -529,6 +531,23 @@ async function checkMinilm() {
     'criteria: max abs diff of the unit vectors < 1e-4, same token counts (one text is cut at 256 tokens); padded batch of 5');
 }
 
+// ---------- (e) fidelity of every weight form against the float32 form ----------
+async function checkForms() {
+  const gguf = await extractGguf(smollmGguf());
+  const doc = await checkFidelity({ ac, gguf, work: WORK, threads: THREADS, record, log });
+  timings.formsS = doc.seconds.totalS;
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const name = RESULT_NAME === 'parity' ? 'fidelity' : 'fidelity-partial';
+  fs.writeFileSync(path.join(RESULTS, `${name}.json`), `${JSON.stringify(doc, null, 2)}\n`);
+  const table = fidelityTable(doc);
+  fs.writeFileSync(path.join(RESULTS, `${name}.md`), `# Weight-form fidelity (\`npm run parity\`, check e)\n\n${table}\n`);
+  // the README's table shows the last full results file (test/parity/fidelity-table.test.mjs checks it)
+  if (name === 'fidelity') {
+    const readme = path.join(ROOT, 'README.md');
+    fs.writeFileSync(readme, replaceTable(fs.readFileSync(readme, 'utf8'), table));
+  }
+}
+
 // ---------- (d) PyTorch timing baseline (optional) ----------
 async function benchTorch() {
   log('SKIP [d] PyTorch generate timing baseline: a timing, not a parity check; it lives in the decode benchmark (npm run bench:decode, section 5: transformers generate on the same GGUF, plain and with calculate_contrasted_logits as a logits processor)');
@@ -567,9 +586,9 @@ function writeResults(passed, failed) {
 async function main() {
   ensureVenv();
   fs.mkdirSync(WORK, { recursive: true });
-  const steps = { a: checkTiny, b: checkContrast, c: checkSmollm, d: benchTorch, m: checkMinilm };
+  const steps = { a: checkTiny, b: checkContrast, c: checkSmollm, d: benchTorch, m: checkMinilm, e: checkForms };
   // c before b: b also uses SmolLM2's real logits
-  for (const k of ['a', 'c', 'b', 'd', 'm']) {
+  for (const k of ['a', 'c', 'b', 'd', 'm', 'e']) {
     if (!only.includes(k)) continue;
     try {
       await steps[k]();

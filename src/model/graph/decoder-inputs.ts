@@ -75,6 +75,8 @@ export function attentionBias(ops: Ops, inputs: DecoderInputs, window?: number):
   return ops.where(both, g.scalar(0), g.scalar(MASKED_SCORE));
 }
 
+const keepStart = new WeakMap<DecoderInputs, string>();
+
 /**
  * Keeps the positions selected by `logitPositions` of a `[batch, seq, d]` value: all, the last
  * one, or the last `num_logits_to_keep` (0 = all).
@@ -83,6 +85,8 @@ export function selectPositions(ops: Ops, x: string, mode: 'all' | 'last' | 'inp
   if (mode === 'all') return x;
   if (mode === 'last') return ops.slice(x, [-1], [INT64_MAX], [1]);
   if (!inputs.numLogitsToKeep) throw new Error('num_logits_to_keep input not declared');
-  const start = ops.neg(ops.unsqueeze(inputs.numLogitsToKeep, [0]));
+  // one start value for every output that selects positions (a graph with an exit per layer asks 31 times)
+  let start = keepStart.get(inputs);
+  if (!start) keepStart.set(inputs, (start = ops.neg(ops.unsqueeze(inputs.numLogitsToKeep, [0]))));
   return ops.slice(x, start, [INT64_MAX], [1]);
 }
