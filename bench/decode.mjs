@@ -10,7 +10,6 @@
 //     transformers peer (GGUF, plain and with the reference contrast as a LogitsProcessor).
 // Writes bench/results/decode.{json,md} (decode-quick.* with --quick). Usage: npm run bench:decode [-- --quick]
 //   [--skip=gpt2,step,loop,tjs,smollm,torch]
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +20,7 @@ import ort from 'onnxruntime-node';
 import lib from '../dist/index.js';
 import { gpt2ExitsModel, gpt2PlainHfModel } from './lib/decode-models.mjs';
 import { argmaxRow, fmt, machine, mdTable, median, pct, randomTokens } from './lib/decode-stats.mjs';
+import { runChild, tmpJob } from './lib/child.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.join(HERE, '..');
@@ -70,30 +70,6 @@ async function alternate(model, variants, prompts, reps) {
   return res;
 }
 
-function runChild(cmd, argv, timeoutMs) {
-  return new Promise((resolve) => {
-    const ch = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-    let out = '', err = '';
-    const timer = setTimeout(() => ch.kill('SIGKILL'), timeoutMs);
-    ch.stdout.on('data', (d) => (out += d));
-    ch.stderr.on('data', (d) => (err += d));
-    ch.on('error', (e) => { clearTimeout(timer); resolve({ ok: false, error: `${cmd}: ${e.message}` }); });
-    ch.on('close', (code, sig) => {
-      clearTimeout(timer);
-      const line = out.trim().split('\n').reverse().find((l) => l.startsWith('{'));
-      if (line) {
-        try { return resolve(JSON.parse(line)); } catch { /* fall through */ }
-      }
-      resolve({ ok: false, error: `exit ${code ?? sig}: ${(err || out).trim().split('\n').slice(-3).join(' ').slice(0, 400)}` });
-    });
-  });
-}
-
-const tmpJob = (obj) => {
-  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ac-bench-')), 'job.json');
-  fs.writeFileSync(f, JSON.stringify(obj));
-  return f;
-};
 const sameTokens = (a, b) => Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => x === b[i]);
 
 // ---------------------------------------------------------------- 1. GPT-2 small: plain vs ACD

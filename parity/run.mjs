@@ -584,7 +584,8 @@ function writeResults(passed, failed) {
 }
 
 async function main() {
-  ensureVenv();
+  // check e is pure Node: it needs the venv only to pip-download the GGUF
+  if (only.some((k) => k !== 'e') || !process.env.PARITY_SMOLLM_GGUF) ensureVenv();
   fs.mkdirSync(WORK, { recursive: true });
   const steps = { a: checkTiny, b: checkContrast, c: checkSmollm, d: benchTorch, m: checkMinilm, e: checkForms };
   // c before b: b also uses SmolLM2's real logits

@@ -5,6 +5,7 @@
 export const TABLE_START = '<!-- fidelity-table:start (written by npm run parity from parity/results/fidelity.json) -->';
 export const TABLE_END = '<!-- fidelity-table:end -->';
 
+const num = (x) => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(2) : String(x));
 const cell = (m) => `${m.agree}/${m.of}${m.nearTies ? ` (${m.nearTies} near-tie${m.nearTies > 1 ? 's' : ''})` : ''}`;
 
 /** The markdown table (without markers) for a fidelity results document. */
@@ -14,14 +15,20 @@ export function fidelityTable(doc) {
   const lines = [
     `Greedy agreement with the float32 form, ${p.prompts} prompts x ${p.newTokens} new tokens (near-ties: top-two gap, or ACD deciding token's distance to the cut-off, under ${p.nearTie}; they count as agreement); per-layer hidden-state and final-logit max abs differences on one ${p.newTokens}-token continuation (${doc.date.slice(0, 10)}):`,
     '',
-    `| weight form | plain | ${p.amateurLayers.map((L) => `ACD layer ${L}`).join(' | ')} | max hidden diff (layer) | logits max diff |`,
+    `| weight form | plain | ${p.amateurLayers.map((L) => `ACD layer ${L}`).join(' | ')} | max hidden-state diff (at layer) | logits max diff |`,
     `| --- | --- | ${p.amateurLayers.map(() => '---').join(' | ')} | --- | --- |`,
     '| float32 | reference | ' + p.amateurLayers.map(() => 'reference').join(' | ') + ' | 0 | 0 |',
   ];
   for (const [form, f] of Object.entries(doc.forms)) {
     const h = f.layerHiddenMaxAbsDiff;
     const worst = h.reduce((b, x, i) => (x > h[b] ? i : b), 0);
-    lines.push(`| ${form} | ${modes.map((m) => cell(f.modes[m])).join(' | ')} | ${h[worst]} (${worst}) | ${f.logitsMaxAbsDiff} |`);
+    lines.push(`| ${form} | ${modes.map((m) => cell(f.modes[m])).join(' | ')} | ${num(h[worst])} (${f.layers[worst]}) | ${num(f.logitsMaxAbsDiff)} |`);
+  }
+  const hq = doc.headQuant;
+  if (hq) {
+    const b = (n) => hq.bits[n];
+    lines.push('', `A quantised LM head (measured, not built; symmetric, block 32) against the float32 head at ${hq.positions} positions (float32 hidden states, ACD amateur layer ${hq.amateurLayer}, alpha ${p.alpha}): ` +
+      [8, 4].map((n) => `${n}-bit: plausibility set changed at ${b(n).plausibilitySetChanged}, ACD choice at ${b(n).acdChoiceChanged}, greedy choice at ${b(n).plainChoiceChanged}`).join('; ') + '.');
   }
   return lines.join('\n');
 }

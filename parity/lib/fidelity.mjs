@@ -7,11 +7,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { headQuantEffect } from './head-quant.mjs';
 
 const require = createRequire(import.meta.url);
 
 /** What the check decodes (fixed: the README table is generated from the results). */
-export const FIDELITY = { newTokens: 32, alpha: 0.1, amateurLayers: [8, 15], nearTie: 1e-3, target: 20 };
+export const FIDELITY = { newTokens: 32, alpha: 0.1, amateurLayers: [8, 15], nearTie: 1e-3, target: 20, headSamplesPerPrompt: 3 };
 
 /** 21 varied prompts (written for this check: facts, instructions, stories, code, dialogue, lists, numbers). */
 export const FIDELITY_PROMPTS = [
@@ -68,14 +69,14 @@ function dot(w, row, d, h) {
 async function forwardSession(ort, dir) {
   const man = JSON.parse(fs.readFileSync(path.join(dir, 'autocontrast.json'), 'utf8'));
   const session = await ort.InferenceSession.create(path.join(dir, man.graph.file), { intraOpNumThreads: 2 });
-  const run = async (ids) => {
+  const run = async (ids, keep = 1) => {
     const T = ids.length;
     const i64 = (a) => new ort.Tensor('int64', BigInt64Array.from(a.map(BigInt)), [1, a.length]);
     const feeds = { input_ids: i64(ids), attention_mask: i64(ids.map(() => 1)), position_ids: i64(ids.map((_, i) => i)) };
     for (let i = 0; i < man.numLayers; i++) {
       for (const k of ['key', 'value']) feeds[`past_key_values.${i}.${k}`] = new ort.Tensor('float32', new Float32Array(0), [1, man.numKvHeads, 0, man.headDim]);
     }
-    feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.from([1n]), []);
+    feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.from([BigInt(keep)]), []);
     const out = await session.run(feeds);
     const hidden = {};
     for (const e of man.exits) if (e.hiddenOutput) hidden[e.layer] = out[e.hiddenOutput].data;
@@ -161,11 +162,27 @@ export async function checkFidelity({ ac, gguf, work, threads, record, log }) {
   for (const form of Object.keys(forms2)) {
     const s = await forwardSession(ort, dirs[form]);
     const r = await s.run(seq);
-    forms2[form].layerHiddenMaxAbsDiff = Object.keys(base.hidden).map((L) => +maxAbs(r.hidden[L], base.hidden[L]).toPrecision(3));
+    forms2[form].layers = Object.keys(base.hidden).map(Number);
+    forms2[form].layerHiddenMaxAbsDiff = forms2[form].layers.map((L) => +maxAbs(r.hidden[L], base.hidden[L]).toPrecision(3));
     forms2[form].logitsMaxAbsDiff = +maxAbs(r.logits, base.logits).toPrecision(3);
     await s.release();
   }
+  // A quantised head (not built: measured): the float32 form's hidden states at the last few positions of each
+  // prompt's float32 ACD continuation (amateur layer 15).
+  const L = FIDELITY.amateurLayers[FIDELITY.amateurLayers.length - 1];
+  const k = FIDELITY.headSamplesPerPrompt;
+  const samples = [];
+  for (let p = 0; p < prompts.length; p++) {
+    const r = await ref.run([...prompts[p], ...tokens.float32[`acd${L}`][p].slice(0, k - 1)], k);
+    const N = ref.man.numLayers;
+    for (let j = 0; j < k; j++) samples.push({ expert: r.hidden[N].subarray(j * d, (j + 1) * d), amateur: r.hidden[L].subarray(j * d, (j + 1) * d) });
+  }
+  const headQuant = { amateurLayer: L, ...headQuantEffect(head.weight, ref.man.vocabSize, d, samples, FIDELITY.alpha) };
   await ref.release();
+  for (const [bits, x] of Object.entries(headQuant.bits)) {
+    record('e', `a ${bits}-bit LM head (symmetric, block 32; measured, not built) vs the float32 head, ${headQuant.positions} positions, ACD amateur layer ${L} alpha ${FIDELITY.alpha}`, null, x,
+      'informative: why every weight form keeps a float32 head (positions where the plausibility set, ACD\'s choice or greedy\'s choice change)');
+  }
   for (const [form, f] of Object.entries(forms2)) {
     for (const [mode, m] of Object.entries(f.modes)) {
       const worst = m.divergences.map((x) => `p${x.prompt}@${x.position} gap ${x.gap.toPrecision(3)}${x.cutoffDistance !== null ? ` cut ${x.cutoffDistance.toPrecision(3)}` : ''}${x.nearTie ? ' (near-tie)' : ''}`).join('; ');
@@ -175,5 +192,5 @@ export async function checkFidelity({ ac, gguf, work, threads, record, log }) {
         `${form === 'q4-fast' ? 'informative (the opt-in fast form is not held to the target); ' : `target >= ${FIDELITY.target}/${m.of}; `}first divergences (prompt@position, float32 logit/score gap of the two tokens, ACD: distance of the nearer token to the cut-off): ${worst || 'none'}`);
     }
   }
-  return { date: new Date().toISOString(), params: { ...FIDELITY, prompts: FIDELITY_PROMPTS.length }, forms: forms2, seconds: { convertS, decodeS, totalS: (Date.now() - t0) / 1000 } };
+  return { date: new Date().toISOString(), params: { ...FIDELITY, prompts: FIDELITY_PROMPTS.length }, forms: forms2, headQuant, seconds: { convertS, decodeS, totalS: (Date.now() - t0) / 1000 } };
 }

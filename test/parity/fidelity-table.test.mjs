@@ -27,12 +27,12 @@ test('the table shows agreement counts and near-ties per form and mode; replaceT
     forms: {
       q4: {
         modes: { plain: { exact: 20, nearTies: 1, agree: 21, of: 21, divergences: [div] }, acd8: { exact: 21, nearTies: 0, agree: 21, of: 21, divergences: [] }, acd15: { exact: 19, nearTies: 0, agree: 19, of: 21, divergences: [] } },
-        layerHiddenMaxAbsDiff: [0, 0.5, 0.25], logitsMaxAbsDiff: 0.125,
+        layers: [1, 2, 3], layerHiddenMaxAbsDiff: [0, 0.5, 0.25], logitsMaxAbsDiff: 0.125,
       },
     },
   };
   const t = fidelityTable(doc);
-  assert.ok(t.includes('| q4 | 21/21 (1 near-tie) | 21/21 | 19/21 | 0.5 (1) | 0.125 |'), t);
+  assert.ok(t.includes('| q4 | 21/21 (1 near-tie) | 21/21 | 19/21 | 0.5 (2) | 0.125 |'), t);
   const before = `intro\n${TABLE_START}\nold\n${TABLE_END}\nafter\n`;
   assert.is(replaceTable(before, t), `intro\n${TABLE_START}\n${t}\n${TABLE_END}\nafter\n`);
 });

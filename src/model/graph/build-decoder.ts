@@ -3,6 +3,7 @@
  */
 import type { DecoderBuildOptions, DecoderConfig } from './decoder-config';
 import type { BuiltDecoderGraph } from './decoder-graph';
+import { buildFusedGpt2Graph, canFuseGpt2 } from './fused-gpt2';
 import { buildGpt2Graph } from './gpt2';
 import { buildFusedLlamaGraph, canFuseLlama } from './fused-llama';
 import { buildLlamaGraph } from './llama';
@@ -16,7 +17,7 @@ import type { WeightMap } from './onnx/tensor-source';
 export function buildDecoderGraph(config: DecoderConfig, weights: WeightMap, options: DecoderBuildOptions = {}): BuiltDecoderGraph {
   switch (config.architecture) {
     case 'gpt2':
-      return buildGpt2Graph(config, weights, options);
+      return options.graphForm === 'fused' && canFuseGpt2(config) ? buildFusedGpt2Graph(config, weights, options) : buildGpt2Graph(config, weights, options);
     case 'llama':
       return options.graphForm === 'fused' && canFuseLlama(config)
         ? buildFusedLlamaGraph(config, weights, options)

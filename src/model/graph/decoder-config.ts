@@ -157,8 +157,8 @@ export interface DecoderBuildOptions {
   /**
    * Graph form: `reference` (default: standard ONNX operators only, the form the tests treat as the
    * reference) or `fused`: ONNX Runtime's contrib operators (GroupQueryAttention with rotary, skip +
-   * RMS norm), the same function in far fewer nodes. Architectures without a fused builder (GPT-2,
-   * GPT-Neo) build the reference form.
+   * RMS/Layer norm), the same function in far fewer nodes (Llama family and GPT-2; GPT-Neo and head widths
+   * that are not a multiple of 16 build the reference form).
    */
   readonly graphForm?: GraphForm;
 }

@@ -59,7 +59,7 @@ export function canFuseLlama(config: LlamaConfig): boolean {
 }
 
 /** GroupQueryAttention's length inputs: `seqlens_k` (int32 [B], total - 1 per row) and `total_sequence_length`. */
-function attentionLengths(ops: Ops, inputs: DecoderInputs): { seqlensK: string; total: string } {
+export function attentionLengths(ops: Ops, inputs: DecoderInputs): { seqlensK: string; total: string } {
   const g = ops.g;
   const total64 = ops.shape(inputs.attentionMask, 1, 2); // [1]
   const total = ops.squeeze(ops.cast(total64, OnnxDataType.INT32), [0]);

@@ -7,6 +7,7 @@ export { buildDecoderGraph } from './build-decoder';
 export { buildGpt2Graph } from './gpt2';
 export { buildLlamaGraph, llamaHeadDim } from './llama';
 export { WEIGHT_FORMS, isWeightForm, weightFormSpec, builtWeightForm, type WeightForm, type WeightFormSpec } from './weight-forms';
+export { buildFusedGpt2Graph, canFuseGpt2 } from './fused-gpt2';
 export { buildFusedLlamaGraph, canFuseLlama, rotaryCache } from './fused-llama';
 export type { BuiltDecoderGraph } from './decoder-graph';
 export type { BuiltExit } from './decoder-outputs';
