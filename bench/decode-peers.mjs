@@ -9,7 +9,7 @@
 //   --genai=DIR  the output folder of `python bench/peers/genai_build.py GGUF DIR` (DIR/fp32, DIR/int4)
 //   --python=PY  the Python with onnxruntime-genai 0.18 (default python3)
 //   --gguf=FILE  the SmolLM2-135M Q4_1 GGUF (default parity/.work/gguf/SmolLM2-135M-Instruct.Q4_1.gguf)
-// Writes bench/results/decode-peers.{json,md}. Usage: node bench/decode-peers.mjs [--reps=N] [--max-new=N] ...
+// Writes bench/results/decode-peers.{json,md}. Usage: node bench/decode-peers.mjs [--reps=N] [--max-new=N] [--batches=1,8] ...
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +24,7 @@ const ROOT = path.join(HERE, '..');
 const args = process.argv.slice(2);
 const arg = (k) => args.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
 const gguf = arg('gguf') ?? path.join(ROOT, 'parity', '.work', 'gguf', 'SmolLM2-135M-Instruct.Q4_1.gguf');
-const P = { promptTokens: 32, maxNew: Number(arg('max-new') ?? 64), reps: Number(arg('reps') ?? 3), batches: [1, 8], threads: Number(arg('threads') ?? 2) };
+const P = { promptTokens: 32, maxNew: Number(arg('max-new') ?? 64), reps: Number(arg('reps') ?? 3), batches: (arg('batches') ?? '1,8').split(',').map(Number), threads: Number(arg('threads') ?? 2) };
 if (!fs.existsSync(gguf)) {
   console.log(`decode-peers benchmark skipped: no GGUF at ${gguf} (--gguf=FILE)`);
   process.exit(0);
