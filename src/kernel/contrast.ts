@@ -5,7 +5,7 @@
 import { contrastDenseJs, contrastSparseJs } from './fallback';
 import { dirname } from 'node:path';
 
-import { loadNative, nativeInfo } from './native';
+import { loadNative, nativeInfo, type NativeAddon } from './native';
 import type { Backend, ContrastMode, ContrastOptions, ContrastResult, CudaInfo, DeviceContrastOptions, DevicePointers, Logits, SparseContrastOptions } from './types';
 import { DTYPE_CODE, denseRequest, sparseRequest, typeError, type DenseRequest, type SparseRequest } from './validate';
 
@@ -25,6 +25,13 @@ export function availableBackends(): Backend[] {
   return list;
 }
 
+// The addon's instruction sets never change while it is loaded: asked once, not on every call.
+let isaCache: { addon: NativeAddon; isas: string[] } | undefined;
+function nativeIsas(n: NativeAddon): string[] {
+  if (isaCache?.addon !== n) isaCache = { addon: n, isas: n.isas() };
+  return isaCache.isas;
+}
+
 /** Picks the implementation for a call; returns the native isa name, or null for the fallback. */
 export function route(options: unknown): { native: ReturnType<typeof loadNative>; isa?: string; cudaDir?: string } {
   const o = options as ContrastOptions | undefined;
@@ -40,7 +47,7 @@ export function route(options: unknown): { native: ReturnType<typeof loadNative>
   if (requested === 'js') return { native: null };
   const n = loadNative();
   const isa = requested.slice('native-'.length);
-  if (!n || !n.isas().includes(isa))
+  if (!n || !nativeIsas(n).includes(isa))
     throw new RangeError(`Backend '${requested}' is not available here; available: ${availableBackends().join(', ')}`);
   return { native: n, isa };
 }

@@ -1,6 +1,7 @@
 /**
  * The pure TypeScript implementation of the contrast kernel: used when the native addon is not available, and
- * checked against it by the tests. Same algorithm and float32 rounding points as native/kernels/contrast.cc.
+ * checked against it by the tests. The algorithm of native/kernels/contrast.cc's reference row
+ * (contrast_row_reference: the head finished in double precision), with its float32 rounding points.
  */
 import { float16Table } from './half';
 import type { DenseRequest, SparseRequest } from './validate';
