@@ -48,6 +48,7 @@
         "native/binding/cuda_loader.cc",
         "native/binding/dola_binding.cc",
         "native/binding/head_binding.cc",
+        "native/binding/prepared_binding.cc",
         "native/binding/runtime_binding.cc"
       ],
       "include_dirs": ["<(ac_napi_dir)"],
