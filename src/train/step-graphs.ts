@@ -57,10 +57,13 @@ export function headStepGraph(norm: FinalNorm, { d, V }: GraphDims): GraphParts 
   const b = g.input('b', F, [V]);
   const n = exitHidden(ops, norm, normInputs(p, norm, d), h);
   const z = ops.gemm(n, W, b, { transB: true });
-  const logp = logSoftmax(ops, z);
-  const onehot = g.node('OneHot', [y, g.constInt64([V], []), g.constFloat([0, 1])], { axis: attr.int(-1) })[0];
-  const grad = ops.sub(exp(ops, logp), onehot);
-  ops.neg(reduce(ops, 'ReduceSum', ops.mul(logp, onehot), null, false), 'loss_sum');
+  // Few full passes over the rows x V logits: one softmax, one log-sum-exp, and the one-hot subtracted in place
+  // by a scatter (no one-hot matrix).
+  const yCol = ops.unsqueeze(y, [1]);
+  const picked = g.node('GatherElements', [z, yCol], { axis: attr.int(1) })[0];
+  ops.sub(reduce(ops, 'ReduceSum', reduce(ops, 'ReduceLogSumExp', z, [1], true), null, false), reduce(ops, 'ReduceSum', picked, null, false), 'loss_sum');
+  const minusOne = ops.expand(g.constFloat([-1], [1, 1]), ops.shape(yCol));
+  const grad = g.node('ScatterElements', [ops.softmax(z, 1), yCol, minusOne], { axis: attr.int(1), reduction: attr.string('add') })[0];
   ops.gemm(grad, n, undefined, { transA: true }, 'grad_W');
   reduce(ops, 'ReduceSum', grad, [0], false, 'grad_b');
   g.output('loss_sum', F, []);
