@@ -66,7 +66,8 @@ export interface OpenEndedOptions {
 export async function runOpenEnded(model: ContrastModel, prompts: readonly OpenEndedPrompt[], o: OpenEndedOptions): Promise<OpenEndedConfigResult[]> {
   const configs = o.strategies.flatMap((s) => [false, true].map((contrast) => ({ s, contrast })));
   const cache = o.cacheFile ? new ResultCache<OpenEndedRecord>(o.cacheFile, o.settings ?? {}) : null;
-  const done = new Map<number, OpenEndedRecord>(cache ? cache.done : []);
+  // Records of prompts beyond this run's limit stay in the cache but do not count here.
+  const done = new Map<number, OpenEndedRecord>(cache ? [...cache.done].filter(([i]) => Math.floor(i / 1000) < prompts.length) : []);
   const total = configs.length * prompts.length;
   const progress = new EvalProgress('open-ended', total, done.size, process.stderr, o.progress !== false);
   const results: OpenEndedConfigResult[] = [];

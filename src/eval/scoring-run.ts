@@ -67,7 +67,9 @@ export async function runScoring(
   score: ScoreFn,
 ): Promise<{ items: DistributionScores[]; tokens: number; seconds: number; resumed: number; load: number[] }> {
   const cache = o.cacheFile ? new ResultCache<DistributionScores>(o.cacheFile, o.settings ?? {}) : null;
-  const done = new Map<number, DistributionScores>(cache ? cache.done : []);
+  // Items beyond this run's limit stay in the cache but do not count here.
+  const wanted = new Set(items.map((it) => it.i));
+  const done = new Map<number, DistributionScores>(cache ? [...cache.done].filter(([i]) => wanted.has(i)) : []);
   const resumed = done.size;
   const todo = items.filter((it) => !done.has(it.i));
   // Items in data order, in blocks of 4 batches sorted longest first inside each block (padding stays small
