@@ -38,7 +38,7 @@ export class EvalProgress {
     const rate = (done - this.start) / ((now - this.#t0) / 1000);
     const eta = rate > 0 ? (this.total - done) / rate : NaN;
     const width = 24;
-    const filled = this.total ? Math.round((width * done) / this.total) : width;
+    const filled = this.total ? Math.max(0, Math.min(width, Math.round((width * done) / this.total))) : width;
     const text = `${this.label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${this.total} ${pct}% ` +
       `${rate > 0 ? `${rate.toFixed(2)}/s ` : ''}ETA ${formatDuration(eta)}`;
     this.stream.write(this.#tty ? `\r${text}\x1b[K` : `${text}\n`);
