@@ -49,7 +49,8 @@ class ContrastWorker : public Napi::AsyncWorker {
     if (error_.empty()) {
       deferred_.Resolve(out_.Value());
     } else {
-      deferred_.Reject(range_ ? Napi::RangeError::New(Env(), error_).Value() : Napi::Error::New(Env(), error_).Value());
+      deferred_.Reject(range_ ? WithCode(Napi::RangeError::New(Env(), error_), kCodeOutOfRange).Value()
+                              : Napi::Error::New(Env(), error_).Value());
     }
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }

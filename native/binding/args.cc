@@ -5,8 +5,18 @@
 
 namespace acb {
 
-void ThrowType(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
-void ThrowRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+// Argument errors carry Node's own codes, so JavaScript callers can branch on `code` (see src/errors.ts).
+Napi::Error WithCode(Napi::Error e, const char* code) {
+  e.Set("code", Napi::String::New(e.Env(), code));
+  return e;
+}
+
+void ThrowType(Napi::Env env, const std::string& msg) {
+  throw WithCode(Napi::TypeError::New(env, msg), kCodeInvalidArgType);
+}
+void ThrowRange(Napi::Env env, const std::string& msg) {
+  throw WithCode(Napi::RangeError::New(env, msg), kCodeOutOfRange);
+}
 
 const char* TypeName(napi_typedarray_type t) {
   switch (t) {

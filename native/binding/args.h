@@ -11,6 +11,15 @@
 
 namespace acb {
 
+// The `code` of errors crossing into JavaScript (the TypeScript side names them in src/errors.ts).
+inline constexpr const char* kCodeInvalidArgType = "ERR_INVALID_ARG_TYPE";
+inline constexpr const char* kCodeOutOfRange = "ERR_OUT_OF_RANGE";
+inline constexpr const char* kCodeInvalidState = "AC_INVALID_STATE";
+inline constexpr const char* kCodeOrt = "AC_ORT";
+
+// Sets `code` on a JavaScript error and returns it.
+Napi::Error WithCode(Napi::Error e, const char* code);
+
 // Throws a JavaScript TypeError / RangeError (as a C++ exception: the binding is built with NAPI_CPP_EXCEPTIONS).
 [[noreturn]] void ThrowType(Napi::Env env, const std::string& msg);
 [[noreturn]] void ThrowRange(Napi::Env env, const std::string& msg);

@@ -39,19 +39,19 @@ struct SeqHandle {
   bool busy = false;
 };
 
-[[noreturn]] void Rethrow(Napi::Env env, const acr::RuntimeError& e) {
-  switch (e.kind) {
-    case acr::RuntimeError::kType: throw Napi::TypeError::New(env, e.what());
-    case acr::RuntimeError::kRange: throw Napi::RangeError::New(env, e.what());
-    default: throw Napi::Error::New(env, e.what());
+// A runtime error kind as a JavaScript error with a stable `code` (src/errors.ts lists them).
+Napi::Error CodedError(Napi::Env env, int kind, const std::string& msg) {
+  switch (kind) {
+    case acr::RuntimeError::kType: return acb::WithCode(Napi::TypeError::New(env, msg), acb::kCodeInvalidArgType);
+    case acr::RuntimeError::kRange: return acb::WithCode(Napi::RangeError::New(env, msg), acb::kCodeOutOfRange);
+    case acr::RuntimeError::kState: return acb::WithCode(Napi::Error::New(env, msg), acb::kCodeInvalidState);
+    default: return acb::WithCode(Napi::Error::New(env, msg), acb::kCodeOrt);
   }
 }
 
-Napi::Value MakeError(Napi::Env env, int kind, const std::string& msg) {
-  if (kind == acr::RuntimeError::kType) return Napi::TypeError::New(env, msg).Value();
-  if (kind == acr::RuntimeError::kRange) return Napi::RangeError::New(env, msg).Value();
-  return Napi::Error::New(env, msg).Value();
-}
+[[noreturn]] void Rethrow(Napi::Env env, const acr::RuntimeError& e) { throw CodedError(env, e.kind, e.what()); }
+
+Napi::Value MakeError(Napi::Env env, int kind, const std::string& msg) { return CodedError(env, kind, msg).Value(); }
 
 template <typename T>
 T* GetHandle(const Napi::CallbackInfo& info, size_t i, const char* what) {
@@ -61,15 +61,15 @@ T* GetHandle(const Napi::CallbackInfo& info, size_t i, const char* what) {
 
 ModelHandle* LiveModel(const Napi::CallbackInfo& info, size_t i) {
   ModelHandle* h = GetHandle<ModelHandle>(info, i, "a model");
-  if (!h->model) throw Napi::Error::New(info.Env(), "this model was disposed");
+  if (!h->model) throw CodedError(info.Env(), acr::RuntimeError::kState, "this model was disposed");
   return h;
 }
 
 SeqHandle* LiveSeq(const Napi::CallbackInfo& info, size_t i, bool idle = true) {
   SeqHandle* h = GetHandle<SeqHandle>(info, i, "a sequence");
-  if (!h->seq) throw Napi::Error::New(info.Env(), "this sequence was disposed");
+  if (!h->seq) throw CodedError(info.Env(), acr::RuntimeError::kState, "this sequence was disposed");
   if (idle && h->busy)
-    throw Napi::Error::New(info.Env(), "a step is already running on this sequence (await it before the next call)");
+    throw CodedError(info.Env(), acr::RuntimeError::kState, "a step is already running on this sequence (await it before the next call)");
   return h;
 }
 

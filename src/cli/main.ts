@@ -2,22 +2,16 @@
 /**
  * The `autocontrast` command line: subcommand dispatch, help, and one-line errors.
  */
-import { EvalError } from '../eval/errors';
-import { ConvertError } from '../model/convert/convert-error';
-import { GgufError } from '../model/import/gguf/errors';
-import { ModelFolderError } from '../model/manifest/model-folder-error';
-import { PullError } from '../model/pull/pull-error';
-import { SafetensorsError } from '../model/safetensors/safetensors-file';
-import { runConvert } from './commands/convert';
-import { runFitExits } from './commands/fit-exits';
-import { runEval } from './commands/eval';
-import { runGenerate } from './commands/generate';
-import { runInspect } from './commands/inspect';
-import { runPull } from './commands/pull';
-import { runServe } from './commands/serve';
-import { FitError } from '../train/fit-error';
-import { runReport } from './commands/report';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { AutocontrastError } from '../errors';
 import { UsageError } from './usage-error';
+
+/** The package version (from the package.json beside dist/). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 /** Help text of the command. */
 export const MAIN_HELP = `Usage: autocontrast <command> [options]
@@ -32,24 +26,38 @@ Commands:
   eval <task> [--model DIR|name]               LAMBADA, WikiText or open-ended generation, plain and contrasted
   report                                       markdown report and SVG plots of eval results
 
+Options:
+  --version, -v                                print the version
+  --help, -h                                   this help
+
 Run "autocontrast <command> --help" for a command's options.`;
 
-const COMMANDS: Record<string, (argv: readonly string[]) => Promise<void>> = {
-  convert: runConvert,
-  'fit-exits': runFitExits,
-  generate: runGenerate,
-  inspect: runInspect,
-  pull: runPull,
-  serve: runServe,
-  eval: runEval,
-  report: runReport,
-};
+type Command = (argv: readonly string[]) => Promise<void | number>;
 
-/** Errors reported as one line (anything else is a bug and keeps its stack trace). */
+// Each command's module is loaded only when it runs, so that a mistake on the command line is reported
+// without first loading every command's dependencies (the conversion graph builders, the HTTP client, ...).
+/* eslint-disable @typescript-eslint/no-require-imports */
+const COMMANDS: Record<string, () => Command> = {
+  convert: () => (require('./commands/convert') as typeof import('./commands/convert')).runConvert,
+  eval: () => (require('./commands/eval') as typeof import('./commands/eval')).runEval,
+  'fit-exits': () => (require('./commands/fit-exits') as typeof import('./commands/fit-exits')).runFitExits,
+  generate: () => (require('./commands/generate') as typeof import('./commands/generate')).runGenerate,
+  inspect: () => (require('./commands/inspect') as typeof import('./commands/inspect')).runInspect,
+  pull: () => (require('./commands/pull') as typeof import('./commands/pull')).runPull,
+  report: () => (require('./commands/report') as typeof import('./commands/report')).runReport,
+  serve: () => (require('./commands/serve') as typeof import('./commands/serve')).runServe,
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/**
+ * Errors reported as one line, decided by class: the library's own errors (AutocontrastError: usage, model
+ * folder, pull, conversion, file formats) and file-system errors. Anything else, a TypeError or RangeError
+ * included, is a bug (a command turns the argument errors it expects into UsageErrors itself) and keeps its
+ * stack trace.
+ */
 function isUserError(e: unknown): e is Error {
   return (
-    e instanceof UsageError || e instanceof ConvertError || e instanceof PullError || e instanceof SafetensorsError ||
-    e instanceof GgufError || e instanceof ModelFolderError || e instanceof FitError || e instanceof EvalError ||
+    e instanceof AutocontrastError ||
     (e instanceof Error && ['ENOENT', 'EACCES', 'ENOSPC', 'EEXIST', 'ENOTDIR', 'EISDIR'].includes((e as NodeJS.ErrnoException).code ?? ''))
   );
 }
@@ -61,11 +69,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.log(MAIN_HELP);
     return cmd === undefined ? 1 : 0;
   }
-  const run = COMMANDS[cmd];
-  try {
-    if (!run) throw new UsageError(`unknown command "${cmd}" (commands: ${Object.keys(COMMANDS).join(', ')}; see autocontrast --help)`);
-    await run(rest);
+  if (cmd === '--version' || cmd === '-v') {
+    console.log(packageVersion());
     return 0;
+  }
+  const command = COMMANDS[cmd];
+  try {
+    if (!command) throw new UsageError(`unknown command "${cmd}" (commands: ${Object.keys(COMMANDS).join(', ')}; see autocontrast --help)`);
+    return (await command()(rest)) ?? 0;
   } catch (e) {
     if (!isUserError(e)) throw e;
     const msg = e.message.split('\n')[0];

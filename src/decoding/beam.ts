@@ -3,12 +3,11 @@
  * 2 x numBeams extensions by cumulative log-probability; finished hypotheses are ranked by
  * `sum(logProbs) / length ** lengthPenalty` (length = generated tokens, the end-of-sequence token included).
  */
-import { stepLogProbs } from './distribution';
-import type { FinishReason, GeneratedSequence, GenerationResult } from './generate';
-import type { ResolvedOptions } from './options';
 import { buildProcessors } from './chain';
+import type { Selection, Selector } from './loop';
+import type { ResolvedOptions } from './options';
 import { logSoftmaxInPlace } from './processors';
-import type { DecoderModel } from './session';
+import type { FinishReason, GeneratedSequence } from './result';
 
 interface Beam {
   tokens: number[];
@@ -22,33 +21,28 @@ interface Hypothesis extends GeneratedSequence {
 
 const penalised = (sum: number, len: number, lp: number): number => sum / Math.max(1, len) ** lp;
 
-/** Runs beam search; see the module comment for the scoring. */
-export async function beamSearch(model: DecoderModel, prompts: number[][], o: ResolvedOptions): Promise<GenerationResult> {
-  const V = model.vocabSize;
+/**
+ * Beam search as a selector of the decode loop: every step it ranks the beams' extensions, keeps numBeams per
+ * prompt and returns their last tokens with the rows they continue (`parents`); see the module comment for
+ * the scoring.
+ */
+export function beamSelector(prompts: number[][], o: ResolvedOptions, vocabSize: number): Selector {
+  const V = vocabSize;
   const B = o.numBeams;
   const P = prompts.length;
-  const rows = P * B;
-  const amateurLayer = o.contrast === false ? undefined : o.contrast.amateurLayer;
-  const session = await model.createSession({ rows, amateurLayer, maxLength: Math.max(...prompts.map((p) => p.length)) + o.maxNewTokens });
   const processors = buildProcessors(o);
   // Beam 0 starts alone: the other beams of a prompt begin at -Infinity so the first step expands one beam.
   let beams: Beam[][] = prompts.map(() => Array.from({ length: B }, (_, b) => ({ tokens: [], logProbs: [], sum: b === 0 ? 0 : -Infinity })));
   const finished: Hypothesis[][] = prompts.map(() => []);
   const closed = new Array<boolean>(P).fill(false);
-  const lp = new Float32Array(rows * V);
-  const t0 = performance.now();
-  let prefillMs = 0, steps = 0;
   const addHyp = (p: number, h: Hypothesis): void => {
     finished[p].push(h);
     finished[p].sort((a, b) => b.score - a.score);
     if (finished[p].length > B) finished[p].length = B;
   };
-  try {
-    let out = await session.prefill(prompts.flatMap((pr) => Array.from({ length: B }, () => pr)));
-    prefillMs = performance.now() - t0;
-    for (let step = 0; step < o.maxNewTokens; step++) {
-      if (o.signal?.aborted) throw o.signal.reason ?? new Error('Generation aborted');
-      stepLogProbs(out, V, o.contrast, lp);
+  return {
+    rows: prompts.flatMap((pr) => Array.from({ length: B }, () => pr)),
+    select(lp: Float32Array): Selection {
       const parents: number[] = [];
       const nextTokens: number[] = [];
       const nextBeams: Beam[][] = [];
@@ -95,25 +89,19 @@ export async function beamSearch(model: DecoderModel, prompts: number[][], o: Re
         }
       }
       beams = nextBeams;
-      steps++;
-      if (closed.every(Boolean) || step === o.maxNewTokens - 1) break;
-      session.reorder(parents);
-      out = await session.step(nextTokens);
-    }
-  } finally {
-    session.dispose();
-  }
-  for (let p = 0; p < P; p++) {
-    if (closed[p]) continue;
-    for (const b of beams[p]) {
-      if (b.sum === -Infinity) continue;
-      const reason: FinishReason = 'length';
-      addHyp(p, { tokens: b.tokens, logProbs: b.logProbs, finishReason: reason, score: penalised(b.sum, b.tokens.length, o.lengthPenalty) });
-    }
-  }
-  return {
-    sequences: finished.map((hs) => hs.slice(0, o.numReturnSequences)),
-    timing: { prefillMs, decodeMs: performance.now() - t0 - prefillMs, steps },
+      return { tokens: nextTokens, parents, done: closed.every(Boolean) };
+    },
+    finish(): GeneratedSequence[][] {
+      for (let p = 0; p < P; p++) {
+        if (closed[p]) continue;
+        for (const b of beams[p]) {
+          if (b.sum === -Infinity) continue;
+          const reason: FinishReason = 'length';
+          addHyp(p, { tokens: b.tokens, logProbs: b.logProbs, finishReason: reason, score: penalised(b.sum, b.tokens.length, o.lengthPenalty) });
+        }
+      }
+      return finished.map((hs) => hs.slice(0, o.numReturnSequences));
+    },
   };
 }
 

@@ -3,6 +3,7 @@
  * before them (it turns expert and amateur logits into a distribution), selection after them, as the
  * reference does through Hugging Face `generate`. Users add their own by implementing `LogitsProcessor`.
  */
+import { checkOption } from '../config/generation';
 
 /** What a processor may look at for the row it processes. */
 export interface ProcessorContext {
@@ -20,14 +21,10 @@ export interface LogitsProcessor {
   process(scores: Float32Array, ctx: ProcessorContext): void;
 }
 
-function positiveNumber(name: string, v: number): number {
-  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new RangeError(`Expected ${name} to be a finite number > 0 but received ${v}`);
-  return v;
-}
 
 /** Penalises tokens already in the sequence (CTRL, Keskar et al. 2019): positive scores divided, negative multiplied. */
 export function repetitionPenalty(penalty: number): LogitsProcessor {
-  positiveNumber('repetitionPenalty', penalty);
+  checkOption('repetitionPenalty', penalty, 'api');
   return {
     name: 'repetitionPenalty',
     process(scores, ctx) {
@@ -43,7 +40,7 @@ export function repetitionPenalty(penalty: number): LogitsProcessor {
 
 /** Divides scores by the temperature. */
 export function temperature(t: number): LogitsProcessor {
-  positiveNumber('temperature', t);
+  checkOption('temperature', t, 'api');
   return {
     name: 'temperature',
     process(scores) {
@@ -55,7 +52,7 @@ export function temperature(t: number): LogitsProcessor {
 
 /** Keeps the k highest scores (and any tied with the k-th); the rest become -Infinity. */
 export function topK(k: number): LogitsProcessor {
-  if (!Number.isInteger(k) || k < 1) throw new RangeError(`Expected topK to be an integer >= 1 but received ${k}`);
+  checkOption('topK', k, 'api');
   return {
     name: 'topK',
     process(scores) {
@@ -71,7 +68,7 @@ export function topK(k: number): LogitsProcessor {
  * reaches p (the token that crosses p is kept; at least `minTokensToKeep`); the rest become -Infinity.
  */
 export function topP(p: number, minTokensToKeep = 1): LogitsProcessor {
-  if (typeof p !== 'number' || !(p > 0 && p <= 1)) throw new RangeError(`Expected topP in (0, 1] but received ${p}`);
+  checkOption('topP', p, 'api');
   return {
     name: 'topP',
     process(scores) {

@@ -1,24 +1,40 @@
 /**
- * What a decoding strategy needs from a model: a step that turns tokens into next-token logits for each row,
- * with an amateur exit beside the expert. The native runtime implements it for ONNX models; tests use small
- * deterministic fakes.
+ * What a decoding strategy needs from a model: a step that turns tokens into the raw next-token outputs of
+ * each row, the expert's logits and, when a contrast was asked for, the amateur's (its logits, or its hidden
+ * state and head matrix so that only the plausible head's logits are computed). The contrast itself runs in
+ * the decoding pipeline (./pipeline.ts), never in the session. The native runtime implements this for ONNX
+ * models (src/generate/model.ts); tests use small deterministic fakes.
  */
+import type { Dtype } from '../kernel';
 
-/** Next-token logits for each row (last position only). */
+/** The amateur as a hidden state and the head matrix that turns it into logits (`hidden · W[token] + b`). */
+export interface AmateurHidden {
+  /** `[rows x hiddenSize]`. */
+  hidden: Float32Array;
+  /** `[V x hiddenSize]` head matrix (float32, or float16/bfloat16 bits). */
+  weight: Float32Array | Uint16Array;
+  weightDtype: Dtype;
+  /** Optional bias `[V]`, same element type as the weight. */
+  bias?: Float32Array | Uint16Array;
+}
+
+/** Next-token outputs for each row (last position only). */
 export interface StepOutput {
-  /** Expert (final layer) logits `[rows x vocabSize]`. */
+  /** Expert logits `[rows x vocabSize]` (the final layer's, or the expert exit's). */
   expert: Float32Array;
-  /** Amateur exit logits `[rows x vocabSize]`, when the session was asked for an amateur layer. */
+  /** Amateur exit logits `[rows x vocabSize]` (the dense amateur). */
   amateur?: Float32Array;
+  /** The amateur as hidden state and head (the sparse amateur), instead of `amateur`. */
+  amateurHidden?: AmateurHidden;
 }
 
 /** A running batch of sequences on a model. */
 export interface DecoderSession {
   /** Vocabulary size of the logits. */
   readonly vocabSize: number;
-  /** Feeds the prompts (one row each) and returns logits for the position after each. */
+  /** Feeds the prompts (one row each) and returns the outputs for the position after each. */
   prefill(prompts: number[][]): Promise<StepOutput>;
-  /** Appends one token per row and returns the logits after it. */
+  /** Appends one token per row and returns the outputs after it. */
   step(tokens: number[]): Promise<StepOutput>;
   /** Reorders (and duplicates) rows: row i becomes former row parents[i]. Beam search uses it. */
   reorder(parents: number[]): void;
@@ -26,7 +42,7 @@ export interface DecoderSession {
   dispose(): void;
 }
 
-/** Creates sessions; `amateurLayer` selects which exit's logits come back as `amateur`. */
+/** Creates sessions; `amateurLayer` selects which exit's outputs come back as the amateur. */
 export interface DecoderModel {
   readonly vocabSize: number;
   /** Token that ends a sequence, if the model has one. */

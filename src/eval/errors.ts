@@ -3,6 +3,8 @@
  * API field) and what was expected.
  */
 
+import { AutocontrastError } from '../errors';
+
 /** Stable codes of {@link EvalError}. */
 export type EvalErrorCode =
   | 'EVAL_UNKNOWN_TASK'
@@ -14,11 +16,9 @@ export type EvalErrorCode =
   | 'EVAL_NO_RESULTS';
 
 /** A user-facing evaluation error. */
-export class EvalError extends Error {
-  override readonly name = 'EvalError';
-  readonly code: EvalErrorCode;
+export class EvalError extends AutocontrastError<EvalErrorCode> {
   constructor(code: EvalErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
+    this.name = 'EvalError';
   }
 }

@@ -2,55 +2,29 @@
  * The user-facing generation API: text in, (contrasted) text out. `generate` for one or many prompts,
  * `stream` as an async iterator of text chunks, `score` for per-token log-probabilities of a text.
  */
-import { generateTokens, type FinishReason } from '../decoding/generate';
-import type { GenerateOptions as DecodingOptions } from '../decoding/options';
-import { argmax, logSoftmaxInPlace } from '../decoding/processors';
-import type { AmateurPath, ContrastModel, ContrastPlan, ExpertPlan, RuntimeSession } from './model';
-import { scoreBatch, windowItems } from './score-batch';
+import { checkOption, optionLabel, resolveGeneration, type GenerationOptionValues, type OptionNaming, type ResolvedGeneration } from '../config/generation';
+import { decodeResolved, type FinishReason } from '../decoding/generate';
+import { resolveCallbacks, tokenLevel, type GenerateOptions as DecodingOptions, type ResolvedContrast, type ResolvedOptions } from '../decoding/options';
+import { AutocontrastError, InvalidArgTypeError, OutOfRangeError } from '../errors';
+import { contrastStep } from '../decoding/pipeline';
+import { argmax } from '../decoding/processors';
+import type { ContrastModel, ContrastPlan, ExpertPlan } from './model';
+import { ChunkedText, cutAtStop, StopWatcher, TextStreamer } from './streamer';
+import { scoreBatch, windowItems, type ScoreBatchOptions } from './score-batch';
 
 /** A prompt: text, or token ids (used as given). */
 export type Prompt = string | number[];
 
-/** Options of {@link generate} and {@link stream}: src/decoding's options plus contrast, text and prompt handling. */
-export interface GenerateTextOptions extends Omit<DecodingOptions, 'contrast'> {
-  /**
-   * Contrast on (default) or off. `false` decodes plainly from the expert. An object is the same as giving
-   * its fields at the top level.
-   */
-  contrast?: boolean;
-  /**
-   * Exit layer of the amateur (default: the middle exit, `floor(numLayers / 2)`, as the paper; with an early
-   * `expertLayer`, the exit nearest to `floor(expertLayer / 2)` below it). Must be below `expertLayer` when that is given.
-   */
-  amateurLayer?: number;
-  /**
-   * Layer of the expert (default: the final layer, the model's own `logits`). An exit layer L below
-   * `numLayers` decodes from exit L (early exit; its logits output, else its hidden state times its head),
-   * contrasted with an amateur below L, or plainly with `contrast: false`. `numLayers` selects the trained
-   * final head when the folder has a `head` exit at that layer, else it is the default. See
-   * {@link ContrastModel.expertPlan}.
-   */
-  expertLayer?: number;
-  /** Plausibility threshold in [0, 1] (default 0.1). */
-  alpha?: number;
-  /** Minimum head size (default 1). */
-  minCandidates?: number;
-  /** `acd` (default) or `cd`. */
-  mode?: 'acd' | 'cd';
-  /** CD weighting (O'Brien & Lewis). */
-  beta?: number;
-  /** `auto` (default: sparse when the exit outputs its hidden state and its head is known, else dense), `sparse` or `dense`. */
-  amateurPath?: AmateurPath | 'auto';
-  /** Generation of a row stops when its decoded text contains one of these; the text is cut before it. */
-  stopStrings?: string[];
-  /**
-   * Wrap text prompts in a chat template: `chatml` (`<|im_start|>user\n...<|im_end|>\n<|im_start|>assistant\n`,
-   * SmolLM2-Instruct's format) or none (default: plain completion).
-   */
-  chatTemplate?: 'chatml' | 'none';
-  /** Let the tokenizer add its special tokens (e.g. BOS) to text prompts (default true). */
-  addSpecialTokens?: boolean;
-}
+/**
+ * Options of {@link generate} and {@link stream}: the generation configuration (src/config/generation.ts, where
+ * each option's meaning and default is defined once: `GENERATION_OPTIONS`) plus callbacks.
+ *
+ * Contrast is on by default (`contrast: false` decodes plainly); the amateur defaults to the exit nearest to
+ * half the expert layer, below it; `expertLayer` below the last layer decodes from that exit (early exit); the
+ * last layer selects the trained final head when the folder has a `head` exit there. See
+ * {@link ContrastModel.expertPlan} and {@link ContrastModel.defaultAmateurLayer}.
+ */
+export interface GenerateTextOptions extends GenerationOptionValues, Omit<DecodingOptions, keyof GenerationOptionValues | 'contrast'> {}
 
 /** One generated continuation. */
 export interface GeneratedText {
@@ -90,62 +64,60 @@ export interface GenerateResult extends GeneratedText {
   expert: ExpertPlan | null;
 }
 
-const OWN = new Set(['contrast', 'expertLayer', 'amateurLayer', 'alpha', 'minCandidates', 'mode', 'beta', 'amateurPath', 'stopStrings', 'chatTemplate', 'addSpecialTokens']);
-
-function num(name: string, v: unknown, lo: number, hi: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`Expected ${name} to be a number but received ${String(v)}`);
-  if (v < lo || v > hi) throw new RangeError(`Expected ${name} in [${lo}, ${hi}] but received ${v}`);
-  return v;
-}
-
 /** Resolves `expertLayer` (null = the model's own logits), with clear errors; see {@link ContrastModel.expertPlan}. */
-export function expertPlan(model: ContrastModel, o: Pick<GenerateTextOptions, 'expertLayer'>): ExpertPlan | null {
-  return model.expertPlan(o.expertLayer);
+export function expertPlan(model: ContrastModel, o: Pick<GenerateTextOptions, 'expertLayer'>, naming: OptionNaming = 'api'): ExpertPlan | null {
+  const layer = o.expertLayer === undefined ? undefined : (checkOption('expertLayer', o.expertLayer, naming) as number);
+  return model.expertPlan(layer, optionLabel('expertLayer', naming));
 }
 
-/** Resolves the contrast options into a plan (null = plain), with clear errors. */
-export function contrastPlan(model: ContrastModel, o: GenerateTextOptions): ContrastPlan | null {
-  const on = o.contrast ?? true;
-  if (typeof on !== 'boolean') throw new TypeError(`Expected contrast to be true or false but received ${String(on)}`);
-  if (!on) {
-    for (const k of ['amateurLayer', 'alpha', 'minCandidates', 'mode', 'beta', 'amateurPath'] as const) {
-      if (o[k] !== undefined) throw new TypeError(`${k} was given together with contrast: false (drop one of them)`);
-    }
-    return null;
-  }
-  const expertLayer = o.expertLayer;
-  if (expertLayer !== undefined && (typeof expertLayer !== 'number' || !Number.isInteger(expertLayer))) {
-    throw new TypeError(`Expected expertLayer to be an integer but received ${String(expertLayer)}`);
-  }
-  let layer = o.amateurLayer;
+/**
+ * The contrast of a generation on `model` (null = plain): the resolved settings plus what needs the model,
+ * checked: the amateur layer (default: see {@link ContrastModel.defaultAmateurLayer}) must have an exit and be
+ * below the expert layer; minCandidates at most the vocabulary; the amateur path possible for that exit.
+ */
+export function planContrast(model: ContrastModel, r: Pick<ResolvedGeneration, 'contrast' | 'expertLayer'>, naming: OptionNaming = 'api'): ContrastPlan | null {
+  const c = r.contrast;
+  if (!c) return null;
+  const label = (k: 'amateurLayer' | 'expertLayer' | 'minCandidates') => optionLabel(k, naming);
+  const expertLayer = r.expertLayer ?? model.numLayers;
+  let layer = c.amateurLayer;
   if (layer === undefined) {
-    layer = model.defaultAmateurLayer(expertLayer ?? model.numLayers);
+    layer = model.defaultAmateurLayer(expertLayer);
     if (layer === undefined) {
-      throw new RangeError(
-        expertLayer === undefined
-          ? 'this model has no exit below the last layer to contrast with (pass contrast: false, or convert with --exits)'
-          : `this model has no exit below the expert layer ${expertLayer} to contrast with (pass contrast: false, or a higher expertLayer)`,
+      const off = naming === 'cli' ? '--no-contrast' : 'contrast: false';
+      throw new OutOfRangeError(
+        r.expertLayer === undefined
+          ? `this model has no exit below the last layer to contrast with (pass ${off}, or convert with --exits)`
+          : `this model has no exit below the expert layer ${r.expertLayer} to contrast with (pass ${off}, or a higher ${label('expertLayer')})`,
+        'amateurLayer',
       );
     }
   }
-  if (!Number.isInteger(layer)) throw new TypeError(`Expected amateurLayer to be an integer but received ${String(layer)}`);
-  if (layer < 0 || layer > model.numLayers) throw new RangeError(`amateurLayer ${layer} is out of range: layers are 0..${model.numLayers}`);
-  if (expertLayer !== undefined && layer >= expertLayer) {
-    throw new RangeError(`amateurLayer ${layer} must be below expertLayer ${expertLayer} (the amateur is the earlier exit)`);
+  if (layer >= expertLayer) {
+    throw new OutOfRangeError(
+      r.expertLayer === undefined
+        ? `${label('amateurLayer')} ${layer} is out of range: it must be below the expert layer, the last layer ${model.numLayers} (layers 0..${model.numLayers - 1})`
+        : `${label('amateurLayer')} ${layer} must be below ${label('expertLayer')} ${expertLayer} (the amateur is the earlier exit)`,
+      'amateurLayer',
+    );
   }
-  const mode = o.mode ?? 'acd';
-  if (mode !== 'acd' && mode !== 'cd') throw new TypeError(`Expected mode 'acd' or 'cd' but received '${String(mode)}'`);
-  const alpha = num('alpha', o.alpha ?? 0.1, 0, 1);
-  const minCandidates = num('minCandidates', o.minCandidates ?? 1, 1, model.vocabSize);
-  if (!Number.isInteger(minCandidates)) throw new TypeError(`Expected minCandidates to be an integer but received ${minCandidates}`);
-  if (o.beta !== undefined) {
-    num('beta', o.beta, 0, Number.MAX_VALUE);
-    if (mode !== 'cd') throw new TypeError("beta is for mode 'cd' (mode is 'acd')");
+  if (c.minCandidates > model.vocabSize) {
+    throw new OutOfRangeError(`${label('minCandidates')} ${c.minCandidates} exceeds the vocabulary size ${model.vocabSize}`, 'minCandidates');
   }
-  const prefer = o.amateurPath ?? 'auto';
-  if (prefer !== 'auto' && prefer !== 'sparse' && prefer !== 'dense') throw new TypeError(`Expected amateurPath 'auto', 'sparse' or 'dense' but received '${String(prefer)}'`);
-  const path = model.amateurPath(layer, prefer);
-  return { layer, mode, alpha, minCandidates, ...(o.beta !== undefined ? { beta: o.beta } : {}), path };
+  const path = model.amateurPath(layer, c.amateurPath, label('amateurLayer'));
+  const { amateurLayer: _layer, amateurPath: _path, ...settings } = c;
+  return { ...settings, layer, path };
+}
+
+/** The pipeline's contrast settings of a plan (the amateur layer is the session's). */
+function contrastOf(plan: ContrastPlan): ResolvedContrast {
+  const { layer, path: _path, ...settings } = plan;
+  return { ...settings, amateurLayer: layer };
+}
+
+/** Resolves the contrast options into a plan (null = plain), with clear errors (the API naming). */
+export function contrastPlan(model: ContrastModel, o: GenerateTextOptions): ContrastPlan | null {
+  return planContrast(model, resolveGeneration(o, 'api'));
 }
 
 /**
@@ -161,23 +133,22 @@ export function encodePrompt(
 ): number[] {
   let ids: number[];
   if (typeof prompt === 'string') {
-    if (prompt.length === 0) throw new RangeError(`Prompt ${index} is empty: give some text`);
-    const tpl = o.chatTemplate ?? 'none';
-    if (tpl !== 'none' && tpl !== 'chatml') throw new TypeError(`Expected chatTemplate 'chatml' or 'none' but received '${String(tpl)}'`);
+    if (prompt.length === 0) throw new OutOfRangeError(`Prompt ${index} is empty: give some text`);
+    const tpl = o.chatTemplate === undefined ? 'none' : checkOption('chatTemplate', o.chatTemplate, 'api');
     const text = tpl === 'chatml' ? `<|im_start|>user\n${prompt}<|im_end|>\n<|im_start|>assistant\n` : prompt;
-    if (!model.tokenizer) throw new TypeError(`this model folder has no tokenizer.json: give prompt ${index} as token ids`);
-    ids = model.tokenizer.encode(text, { addSpecialTokens: o.addSpecialTokens ?? true });
+    if (!model.tokenizer) throw new InvalidArgTypeError(`this model folder has no tokenizer.json: give prompt ${index} as token ids`);
+    ids = model.tokenizer.encode(text, { addSpecialTokens: o.addSpecialTokens === undefined ? true : (checkOption('addSpecialTokens', o.addSpecialTokens, 'api') as boolean) });
   } else if (Array.isArray(prompt)) {
     ids = prompt.slice();
   } else {
-    throw new TypeError(`Expected prompt ${index} to be a string or an array of token ids but received ${typeof prompt}`);
+    throw new InvalidArgTypeError(`Expected prompt ${index} to be a string or an array of token ids but received ${typeof prompt}`);
   }
-  if (ids.length === 0) throw new RangeError(`Prompt ${index} is empty: it has no tokens`);
+  if (ids.length === 0) throw new OutOfRangeError(`Prompt ${index} is empty: it has no tokens`);
   for (const t of ids) {
-    if (!Number.isInteger(t) || t < 0 || t >= model.vocabSize) throw new RangeError(`Prompt ${index} has token ${t}, outside [0, ${model.vocabSize})`);
+    if (!Number.isInteger(t) || t < 0 || t >= model.vocabSize) throw new OutOfRangeError(`Prompt ${index} has token ${t}, outside [0, ${model.vocabSize})`);
   }
   if (ids.length >= limit) {
-    throw new RangeError(`Prompt ${index} has ${ids.length} tokens, more than the context allows (${model.contextLength} tokens, including at least one generated)`);
+    throw new OutOfRangeError(`Prompt ${index} has ${ids.length} tokens, more than the context allows (${model.contextLength} tokens, including at least one generated)`);
   }
   return ids;
 }
@@ -195,27 +166,14 @@ export function continuationText(model: ContrastModel, promptIds: number[], gen:
   return full.startsWith(before) ? full.slice(before.length) : tok.decode(gen, opts);
 }
 
-function cutAtStop(text: string, stops: readonly string[]): { text: string; stopped: boolean } {
-  let at = -1;
-  for (const s of stops) {
-    const i = text.indexOf(s);
-    if (i >= 0 && (at < 0 || i < at)) at = i;
-  }
-  return at < 0 ? { text, stopped: false } : { text: text.slice(0, at), stopped: true };
-}
-
-function splitOptions(o: GenerateTextOptions): DecodingOptions {
-  const rest: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (!OWN.has(k)) rest[k] = v;
-  return { ...(rest as DecodingOptions), contrast: false };
-}
-
-function checkStops(stops: unknown): string[] {
-  if (stops === undefined) return [];
-  if (!Array.isArray(stops) || stops.some((s) => typeof s !== 'string' || s.length === 0)) {
-    throw new TypeError('Expected stopStrings to be an array of non-empty strings');
-  }
-  return stops as string[];
+/** How {@link runGeneration} was asked: the options as given, resolved, and how errors name options. */
+export interface GenerationRequest {
+  /** The options as the caller gave them (callbacks are read from here). */
+  options: GenerateTextOptions;
+  /** The same, resolved by `resolveGeneration`. */
+  resolved: ResolvedGeneration;
+  /** `cli` when the options came from command-line flags (errors then name the flags). */
+  naming: OptionNaming;
 }
 
 /**
@@ -224,33 +182,41 @@ function checkStops(stops: unknown): string[] {
  * Contrast is on by default: auto-contrastive decoding with the middle exit as amateur (`amateurLayer`,
  * `alpha`, `minCandidates`, `mode`); `contrast: false` decodes plainly. Every strategy of src/decoding works
  * (`greedy`, `beam`, `top-k`, `top-p`, `sample`), the contrast applied first and then the sampling warpers.
- * @throws TypeError / RangeError for bad options, an empty prompt, a prompt longer than the context, an
- * unknown strategy or an amateur layer without an exit.
+ * @throws TypeError / RangeError (codes `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE`) for bad options, an empty
+ * prompt, a prompt longer than the context, an unknown strategy or an amateur layer without an exit.
  */
 export async function generate(model: ContrastModel, prompt: Prompt, options?: GenerateTextOptions): Promise<GenerateResult>;
 export async function generate(model: ContrastModel, prompts: Prompt[], options?: GenerateTextOptions): Promise<GenerateResult[]>;
 export async function generate(model: ContrastModel, input: Prompt | Prompt[], options: GenerateTextOptions = {}): Promise<GenerateResult | GenerateResult[]> {
-  if (!model || typeof model.decoder !== 'function') throw new TypeError('Expected a model from load()');
+  return runGeneration(model, input, { options, resolved: resolveGeneration(options, 'api'), naming: 'api' });
+}
+
+/** {@link generate} with the options already resolved (the CLI resolves them before loading the model). */
+export async function runGeneration(model: ContrastModel, input: Prompt | Prompt[], req: GenerationRequest): Promise<GenerateResult | GenerateResult[]> {
+  if (!model || typeof model.decoder !== 'function') throw new InvalidArgTypeError('Expected a model from load()');
   const single = typeof input === 'string' || (Array.isArray(input) && (input.length === 0 || typeof input[0] === 'number'));
   const prompts: Prompt[] = single ? [input as Prompt] : (input as Prompt[]);
-  if (!Array.isArray(prompts) || prompts.length === 0) throw new TypeError('Expected a prompt, or a non-empty array of prompts');
-  if (single && Array.isArray(input) && input.length === 0) throw new RangeError('Prompt 0 is empty: it has no tokens');
-  if (options === null || typeof options !== 'object') throw new TypeError('Expected options to be an object');
-  const stops = checkStops(options.stopStrings);
-  const expert = expertPlan(model, options);
-  const plan = contrastPlan(model, options);
-  const ids = prompts.map((p, i) => encodePrompt(model, p, options, i));
+  if (!Array.isArray(prompts) || prompts.length === 0) throw new InvalidArgTypeError('Expected a prompt, or a non-empty array of prompts');
+  if (single && Array.isArray(input) && input.length === 0) throw new OutOfRangeError('Prompt 0 is empty: it has no tokens');
+  const { options, resolved: r, naming } = req;
+  const stops = r.stopStrings;
+  const expert = expertPlan(model, r, naming);
+  const plan = planContrast(model, r, naming);
+  const ids = prompts.map((p, i) => encodePrompt(model, p, r, i));
   const longest = Math.max(...ids.map((p) => p.length));
-  const dec = splitOptions(options);
-  const maxNew = dec.maxNewTokens ?? 32;
-  if (Number.isInteger(maxNew) && maxNew > 0 && longest + maxNew > model.contextLength) dec.maxNewTokens = model.contextLength - longest;
+  const callbacks = resolveCallbacks(options, model.eosTokenIds[0]);
+  const dec: ResolvedOptions = { ...tokenLevel(r), contrast: plan ? contrastOf(plan) : false, ...callbacks };
+  dec.maxNewTokens = Math.min(r.maxNewTokens, model.contextLength - longest);
+  if (dec.minNewTokens > dec.maxNewTokens) dec.minNewTokens = dec.maxNewTokens;
   if (stops.length) {
     const user = dec.stopWhen;
-    const beam = (dec.strategy ?? 'greedy') === 'beam';
-    if (beam) throw new TypeError('stopStrings are not supported with beam search (rows are beams, not prompts)');
-    dec.stopWhen = (row, tokens) => (user?.(row, tokens) ?? false) || cutAtStop(continuationText(model, ids[row], tokens as number[]), stops).stopped;
+    const watchers = ids.map((p) => new StopWatcher(new TextStreamer(model.tokenizer, p), stops));
+    dec.stopWhen = (row, tokens) => {
+      const hit = watchers[row].push(tokens[tokens.length - 1]);
+      return (user?.(row, tokens) ?? false) || hit;
+    };
   }
-  const res = await generateTokens(model.decoder(plan, expert), ids, dec);
+  const res = await decodeResolved(model.decoder(plan, expert), ids, dec);
   const count = res.sequences.reduce((s, seqs) => s + (seqs[0]?.tokens.length ?? 0), 0);
   const timing: GenerationTiming = {
     prefillMs: res.timing.prefillMs,
@@ -261,7 +227,7 @@ export async function generate(model: ContrastModel, input: Prompt | Prompt[], o
   const out = res.sequences.map((seqs, p): GenerateResult => {
     const texts = seqs.map((s): GeneratedText => {
       const raw = continuationText(model, ids[p], s.tokens);
-      const cut = stops.length ? cutAtStop(raw, stops) : { text: raw, stopped: false };
+      const cut = cutAtStop(raw, stops);
       return {
         text: cut.text,
         promptTokens: ids[p],
@@ -283,22 +249,28 @@ export interface StreamOptions extends Omit<GenerateTextOptions, 'onToken'> {}
 /**
  * Generates like {@link generate} (one prompt, not beam search) and yields the text as it comes, in chunks
  * that never split a character (a token ending inside a multi-byte character is held back until the
- * character is complete). The chunks concatenate to `generate`'s text. Abort with `signal`: the iterator
- * then throws the signal's reason. Breaking out of the loop stops the generation.
+ * character is complete; see {@link TextStreamer}). The chunks concatenate to `generate`'s text. Abort with
+ * `signal`: the iterator then throws the signal's reason. Breaking out of the loop stops the generation.
  */
 export async function* stream(model: ContrastModel, prompt: Prompt, options: StreamOptions = {}): AsyncGenerator<string, void, undefined> {
-  if ((options.strategy ?? 'greedy') === 'beam') throw new TypeError('stream does not support beam search (the best beam is known only at the end)');
-  if (Array.isArray(prompt) && prompt.length > 0 && typeof prompt[0] !== 'number') throw new TypeError('stream takes one prompt');
+  const resolved = resolveGeneration(options, 'api');
+  yield* streamResolved(model, prompt, { options, resolved, naming: 'api' });
+}
+
+/** {@link stream} with the options already resolved. */
+export async function* streamResolved(model: ContrastModel, prompt: Prompt, req: GenerationRequest): AsyncGenerator<string, void, undefined> {
+  const { options, resolved } = req;
+  if (resolved.strategy === 'beam') throw new OutOfRangeError('stream does not support beam search (the best beam is known only at the end)', 'strategy');
+  if (Array.isArray(prompt) && prompt.length > 0 && typeof prompt[0] !== 'number') throw new InvalidArgTypeError('stream takes one prompt');
   const queue: number[] = [];
   let wake: (() => void) | null = null;
   let finished = false;
   let failure: unknown;
-  let stopped = false;
   const internal = new AbortController();
   const outer = options.signal;
   const onOuterAbort = () => internal.abort(outer?.reason);
   if (outer) {
-    if (outer.aborted) throw outer.reason ?? new Error('Generation aborted');
+    if (outer.aborted) throw outer.reason ?? new AutocontrastError('AC_ABORTED', 'Generation aborted');
     outer.addEventListener('abort', onOuterAbort, { once: true });
   }
   const notify = () => {
@@ -306,16 +278,19 @@ export async function* stream(model: ContrastModel, prompt: Prompt, options: Str
     wake = null;
     w?.();
   };
-  const ids = encodePrompt(model, prompt, options);
-  const run = generate(model, ids, {
-    ...options,
-    signal: internal.signal,
-    onToken: (_row: number, t: number) => {
-      queue.push(t);
-      notify();
+  const ids = encodePrompt(model, prompt, resolved);
+  const run = runGeneration(model, ids, {
+    ...req,
+    options: {
+      ...options,
+      signal: internal.signal,
+      onToken: (_row: number, t: number) => {
+        queue.push(t);
+        notify();
+      },
     },
-  } as GenerateTextOptions).then(
-    (r) => r,
+  }).then(
+    (r) => r as GenerateResult,
     (e) => {
       failure = e;
       return null;
@@ -324,41 +299,26 @@ export async function* stream(model: ContrastModel, prompt: Prompt, options: Str
     finished = true;
     notify();
   });
-  const stops = checkStops(options.stopStrings);
-  const gen: number[] = [];
-  let emitted = '';
+  const text = new ChunkedText(model.tokenizer, ids, resolved.stopStrings);
   try {
     for (;;) {
       if (queue.length === 0 && !finished) await new Promise<void>((r) => (wake = r));
-      if (queue.length) gen.push(...queue.splice(0));
+      let chunk = '';
+      for (const t of queue.splice(0)) chunk += text.push(t);
       if (failure !== undefined) throw failure;
-      let text = continuationText(model, ids, gen);
-      if (stops.length) text = cutAtStop(text, stops).text;
+      if (chunk) yield chunk;
       if (finished) {
         const r = await run;
         if (failure !== undefined) throw failure;
-        const final = r ? (r as GenerateResult).text : text;
-        if (final.length > emitted.length && final.startsWith(emitted)) yield final.slice(emitted.length);
+        const rest = text.finish(r?.text);
+        if (rest) yield rest;
         return;
-      }
-      // Hold back an incomplete character, and (with stop strings) text that could start a stop string.
-      let safe = text.endsWith('\uFFFD') ? text.replace(/\uFFFD+$/, '') : text;
-      if (stops.length) {
-        const hold = Math.max(...stops.map((s) => s.length)) - 1;
-        safe = safe.slice(0, Math.max(emitted.length, safe.length - hold));
-      }
-      if (safe.length > emitted.length && safe.startsWith(emitted)) {
-        const chunk = safe.slice(emitted.length);
-        emitted = safe;
-        yield chunk;
       }
     }
   } finally {
-    stopped = true;
-    if (!finished) internal.abort(new Error('stream closed'));
+    if (!finished) internal.abort(new AutocontrastError('AC_ABORTED', 'stream closed'));
     outer?.removeEventListener('abort', onOuterAbort);
     await run;
-    void stopped;
   }
 }
 
@@ -399,24 +359,29 @@ export interface ScoreResult {
  * (the same path and numerics as {@link generate}). Both agree to about 1e-5 in log-probability.
  */
 export async function score(model: ContrastModel, text: Prompt, options: ScoreOptions = {}): Promise<ScoreResult> {
-  const expert = expertPlan(model, options);
-  const plan = contrastPlan(model, { contrast: false, ...options });
+  const { window: windowOpt, stride, ...rest } = options;
+  const r = resolveGeneration({ contrast: false, ...rest }, 'api', []);
+  const expert = expertPlan(model, r);
+  const plan = planContrast(model, r);
   // A text longer than the context is scored in rolling windows, so the prompt length limit does not apply.
-  const ids = encodePrompt(model, text, { addSpecialTokens: options.addSpecialTokens }, 0, Infinity);
-  if (ids.length < 2) throw new RangeError(`score needs at least two tokens (the text has ${ids.length})`);
+  const ids = encodePrompt(model, text, { addSpecialTokens: r.addSpecialTokens }, 0, Infinity);
+  if (ids.length < 2) throw new OutOfRangeError(`score needs at least two tokens (the text has ${ids.length})`);
   if (expert || model.manifest.graph.logitPositions === 'last') return scoreByStepping(model, ids, plan, expert);
-  const window = options.window ?? model.contextLength;
+  const window = windowOpt ?? model.contextLength;
   if (!Number.isInteger(window) || window < 2 || window > model.contextLength) {
-    throw new RangeError(`Expected options.window to be an integer in [2, ${model.contextLength}] but received ${String(options.window)}`);
+    throw new OutOfRangeError(`Expected options.window to be an integer in [2, ${model.contextLength}] but received ${String(windowOpt)}`, 'window');
   }
-  const items = ids.length - 1 <= window ? [{ ids, from: 1 }] : windowItems(ids, window, options.stride ?? Math.floor(window / 2));
-  const scored = await scoreBatch(model, items, {
-    ...(plan ? { amateurs: [plan.layer], mode: plan.mode, alpha: plan.alpha, minCandidates: plan.minCandidates, beta: plan.beta } : {}),
-  });
+  const items = ids.length - 1 <= window ? [{ ids, from: 1 }] : windowItems(ids, window, stride ?? Math.floor(window / 2));
+  let contrast: ScoreBatchOptions = {};
+  if (plan) {
+    const { layer, path: _path, ...settings } = plan;
+    contrast = { amateurs: [layer], ...settings };
+  }
+  const scored = await scoreBatch(model, items, contrast);
   const logProbs: number[] = [];
   const greedy: boolean[] = [];
-  for (const r of scored) {
-    const s = plan ? r.contrast.get(plan.layer)! : r.expert;
+  for (const res of scored) {
+    const s = plan ? res.contrast.get(plan.layer)! : res.expert;
     logProbs.push(...s.logProbs);
     for (const g of s.greedy) greedy.push(g === 1);
   }
@@ -424,18 +389,18 @@ export async function score(model: ContrastModel, text: Prompt, options: ScoreOp
   return { tokens: ids, logProbs, total, perplexity: Math.exp(-total / logProbs.length), contrast: plan, expert, greedy };
 }
 
-/** {@link score} one decode step per token (prefill of the first token, then one step per token). */
+/** {@link score} one decode step per token (prefill of the first token, then one step per token), through the decoding pipeline. */
 export async function scoreByStepping(model: ContrastModel, ids: number[], plan: ContrastPlan | null, expert: ExpertPlan | null): Promise<ScoreResult> {
   const V = model.vocabSize;
-  const session = (await model.decoder(plan, expert).createSession({ rows: 1, maxLength: ids.length })) as RuntimeSession;
+  const session = await model.decoder(plan, expert).createSession({ rows: 1, maxLength: ids.length });
   const row = new Float32Array(V);
   const logProbs: number[] = [];
   const greedy: boolean[] = [];
+  const contrast = plan ? contrastOf(plan) : false;
   try {
     let out = await session.prefill([[ids[0]]]);
     for (let i = 1; i < ids.length; i++) {
-      row.set(out.expert.subarray(0, V));
-      logSoftmaxInPlace(row);
+      await contrastStep(out, V, contrast, row);
       logProbs.push(row[ids[i]]);
       greedy.push(argmax(row) === ids[i]);
       if (i < ids.length - 1) out = await session.step([ids[i]]);

@@ -3,16 +3,19 @@
  * plus the `DecoderModel` adapter that lets src/decoding's strategies run on it.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 
-import { acdLogProbs, acdLogProbsAsync, acdLogProbsSparseAsync, cdScores, cdScoresAsync, cdScoresSparseAsync, headLogits } from '../kernel';
+import { AutocontrastError, InvalidArgTypeError, OutOfRangeError } from '../errors';
+import { headLogits } from '../kernel';
 import type { DecoderModel, DecoderSession, StepOutput } from '../decoding/session';
 import { loadTokenizer, type LoadedTokenizer } from '../model/import';
 import type { ManifestExit, ModelManifest } from '../model/manifest/manifest-types';
 import { validateModelFolder } from '../model/manifest/validate-model-folder';
 import { resolveModel } from '../model/pull/resolve-model';
 import {
+  describeFromManifest,
   loadModel as loadRuntimeModel,
+  readManifest,
   type LoadOptions as RuntimeLoadOptions,
   type RuntimeModel,
   type Sequence,
@@ -141,27 +144,27 @@ export class ContrastModel {
    * found (or `prefer` says so), else dense (exit logits).
    * @throws RangeError when the layer has no exit, or the preferred path is impossible.
    */
-  amateurPath(layer: number, prefer: AmateurPath | 'auto' = 'auto'): AmateurPath {
+  amateurPath(layer: number, prefer: AmateurPath | 'auto' = 'auto', label = 'amateur layer'): AmateurPath {
     const e = this.exits.find((x) => x.layer === layer);
     if (!e) {
-      throw new RangeError(
-        `amateur layer ${layer} has no exit in this model (exits: ${this.exits.map((x) => x.layer).join(', ') || 'none'}; ` +
+      throw new OutOfRangeError(
+        `${label} ${layer} has no exit in this model (exits: ${this.exits.map((x) => x.layer).join(', ') || 'none'}; ` +
           'convert with --exits to add one)',
       );
     }
     const sparseOk = e.hidden && this.headWeights(layer) !== null;
     if (prefer === 'sparse') {
-      if (!sparseOk) throw new RangeError(`exit ${layer} cannot use the sparse amateur (it needs exit.${layer}.hidden and a head matrix the graph shows)`);
+      if (!sparseOk) throw new OutOfRangeError(`exit ${layer} cannot use the sparse amateur (it needs exit.${layer}.hidden and a head matrix the graph shows)`);
       return 'sparse';
     }
     if (prefer === 'dense') {
-      if (!e.logits) throw new RangeError(`exit ${layer} has no logits output, so the dense amateur is unavailable (use the sparse path)`);
+      if (!e.logits) throw new OutOfRangeError(`exit ${layer} has no logits output, so the dense amateur is unavailable (use the sparse path)`);
       return 'dense';
     }
     if (sparseOk && e.kind !== 'conversion') return 'sparse';
     if (e.logits) return 'dense';
     if (sparseOk) return 'sparse';
-    throw new RangeError(`exit ${layer} has neither a logits output nor a head matrix the sparse amateur can use`);
+    throw new OutOfRangeError(`exit ${layer} has neither a logits output nor a head matrix the sparse amateur can use`);
   }
 
   /**
@@ -175,32 +178,33 @@ export class ContrastModel {
    *   it, else its hidden state times its head matrix.
    * @throws TypeError for a non-integer, RangeError for a layer out of range or without a usable exit.
    */
-  expertPlan(expertLayer: number | undefined): ExpertPlan | null {
+  expertPlan(expertLayer: number | undefined, label = 'expertLayer'): ExpertPlan | null {
     if (expertLayer === undefined) return null;
     if (typeof expertLayer !== 'number' || !Number.isInteger(expertLayer)) {
-      throw new TypeError(`Expected expertLayer to be an integer but received ${String(expertLayer)}`);
+      throw new InvalidArgTypeError(`Expected ${label} to be an integer but received ${String(expertLayer)}`, 'expertLayer');
     }
     const N = this.numLayers;
-    if (expertLayer < 1 || expertLayer > N) throw new RangeError(`expertLayer ${expertLayer} is out of range: layers are 1..${N}`);
+    if (expertLayer < 1 || expertLayer > N) throw new OutOfRangeError(`${label} ${expertLayer} is out of range: layers are 1..${N}`, 'expertLayer');
     const e = this.exits.find((x) => x.layer === expertLayer);
     if (expertLayer === N && (!e || e.kind !== 'head')) return null;
     if (!e) {
-      throw new RangeError(
-        `expert layer ${expertLayer} has no exit in this model (exits: ${this.exits.map((x) => x.layer).join(', ') || 'none'}; ` +
+      throw new OutOfRangeError(
+        `${label} ${expertLayer} has no exit in this model (exits: ${this.exits.map((x) => x.layer).join(', ') || 'none'}; ` +
           'convert with --exits to add one)',
       );
     }
     if (e.logits) return { layer: expertLayer, source: 'logits' };
     if (e.hidden && this.headWeights(expertLayer) !== null) return { layer: expertLayer, source: 'head' };
-    throw new RangeError(`exit ${expertLayer} has neither a logits output nor a head matrix to compute its logits from`);
+    throw new OutOfRangeError(`exit ${expertLayer} has neither a logits output nor a head matrix to compute its logits from`);
   }
 
   /**
-   * A `DecoderModel` whose sessions return the (contrasted, when `plan` is given) distribution as `expert`;
-   * with `expert`, the expert distribution is that exit's instead of the model's `logits`.
+   * A `DecoderModel` whose sessions return the expert's logits and, with `plan`, the amateur's outputs (the
+   * exit's logits, or its hidden state and head); with `expert`, the expert is that exit instead of the model's
+   * `logits`. The contrast itself is the decoding pipeline's (src/decoding/pipeline.ts).
    */
   decoder(plan: ContrastPlan | null, expert: ExpertPlan | null = null): DecoderModel {
-    if (plan && expert && plan.layer === expert.layer) throw new RangeError(`the amateur and the expert are both exit ${plan.layer}`);
+    if (plan && expert && plan.layer === expert.layer) throw new OutOfRangeError(`the amateur and the expert are both exit ${plan.layer}`);
     return {
       vocabSize: this.vocabSize,
       eosTokenId: this.eosTokenIds[0],
@@ -227,17 +231,15 @@ export class ContrastModel {
 }
 
 /**
- * Runs a runtime sequence for src/decoding. With a contrast plan, each step's `expert` is the contrasted
- * log-probability distribution (ACD or CD computed here by the kernel, the amateur sparse or dense), so the
- * strategies run with `contrast: false` on it and then apply their warpers: contrast first, then sampling
- * warpers, as the reference does.
+ * Runs a runtime sequence for src/decoding: each step returns the raw outputs, the expert's logits (the
+ * model's `logits`, or the expert exit's) and the amateur's (the exit's logits for the dense path, or its
+ * hidden state with the head matrix for the sparse path). The contrast runs in the decoding pipeline.
  */
 export class RuntimeSession implements DecoderSession {
   readonly vocabSize: number;
   #seq: Sequence;
   #plan: ContrastPlan | null;
   #head: HeadWeights | null;
-  #buf?: Float32Array;
   #expert: ExpertPlan | null;
   #expertHead: HeadWeights | null;
   #expertBuf?: Float32Array;
@@ -295,27 +297,15 @@ export class RuntimeSession implements DecoderSession {
     });
   }
 
-  async #out(o: RuntimeStepOutput): Promise<StepOutput> {
+  #out(o: RuntimeStepOutput): StepOutput {
     this.lastStepMs = o.stepMs;
     this.lastRunMs = o.runMs;
-    const p = this.#plan;
     const expert = this.#expertLogits(o);
+    const p = this.#plan;
     if (!p) return { expert };
-    const out = (this.#buf ??= new Float32Array(o.logits.length));
-    const common = { vocabSize: this.vocabSize, alpha: p.alpha, minCandidates: p.minCandidates, beta: p.beta, out };
-    const rows = o.logits.length / this.vocabSize;
-    if (p.path === 'sparse') {
-      // The sparse amateur costs |head| x d per row: tiny for a peaked distribution, a full head product for a
-      // flat one. It runs on the thread pool so that a large head never stalls the event loop.
-      const h = this.#head!;
-      const fn = p.mode === 'cd' ? cdScoresSparseAsync : acdLogProbsSparseAsync;
-      await fn(expert, o.exitHidden!, h.weight, { ...common, weightDtype: h.dtype, headBias: h.bias });
-    } else if (rows >= 4) {
-      await (p.mode === 'cd' ? cdScoresAsync : acdLogProbsAsync)(expert, o.exitLogits!, common);
-    } else {
-      (p.mode === 'cd' ? cdScores : acdLogProbs)(expert, o.exitLogits!, common);
-    }
-    return { expert: out };
+    if (p.path === 'dense') return { expert, amateur: o.exitLogits! };
+    const h = this.#head!;
+    return { expert, amateurHidden: { hidden: o.exitHidden!, weight: h.weight, weightDtype: h.dtype, ...(h.bias ? { bias: h.bias } : {}) } };
   }
 }
 
@@ -326,13 +316,21 @@ export class RuntimeSession implements DecoderSession {
  * @throws PullError (unknown name), ModelFolderError (a folder breaking the format), Error (runtime unavailable).
  */
 export async function load(nameOrPath: string, options: LoadModelOptions = {}): Promise<ContrastModel> {
-  if (typeof nameOrPath !== 'string' || nameOrPath.length === 0) throw new TypeError('Expected a model folder path or a pulled model name');
+  if (typeof nameOrPath !== 'string' || nameOrPath.length === 0) throw new InvalidArgTypeError('Expected a model folder path or a pulled model name');
+  if (options.device !== undefined && options.device !== 'cpu') {
+    // The CUDA runtime keeps logits in device memory and selects tokens there; generate() reads host views,
+    // and no GPU run has proven that path equal to the CPU pipeline yet. Refuse rather than decode garbage.
+    throw new AutocontrastError(
+      'AC_NOT_PROVEN_ON_DEVICE',
+      `device '${String(options.device)}' is not yet supported by load()/generate(): the device decode path has not been proven equal to the CPU pipeline on a GPU. ` +
+        "Use device 'cpu' (the default); the kernel-level CUDA functions (contrast with device: 'cuda', contrastDevicePointers) remain available.",
+    );
+  }
   const dir = resolveModel(nameOrPath);
   const { skipValidation, ...rtOptions } = options;
-  let manifest: ModelManifest;
-  if (skipValidation) manifest = JSON.parse(readFileSync(join(dir, 'autocontrast.json'), 'utf8')) as ModelManifest;
-  else manifest = (await validateModelFolder(dir)).manifest;
+  const manifest: ModelManifest = skipValidation ? readManifest(dir) : (await validateModelFolder(dir)).manifest;
   const tokenizer = manifest.tokenizer.file ? loadTokenizer(JSON.parse(readFileSync(join(dir, manifest.tokenizer.file), 'utf8')) as object) : null;
-  const runtime = await loadRuntimeModel(dir, rtOptions);
+  // The runtime gets the manifest checked above, not the folder: one reader of autocontrast.json per load.
+  const runtime = await loadRuntimeModel(describeFromManifest(resolvePath(dir), manifest), rtOptions);
   return new ContrastModel(dir, manifest, runtime, tokenizer);
 }

@@ -2,6 +2,7 @@
  * The contrast functions: expert and amateur logits in, log-probabilities out. Each runs the native kernel
  * when it is loaded and the TypeScript fallback otherwise (or when `backend: 'js'` is asked for).
  */
+import { DEFAULT_ALPHA } from '../config/generation';
 import { contrastDenseJs, contrastSparseJs } from './fallback';
 import { dirname } from 'node:path';
 
@@ -255,7 +256,7 @@ export function contrastDevicePointers(pointers: DevicePointers, options: Device
     rows: options.rows,
     vocab: options.vocabSize,
     mode: mode === 'cd' ? 1 : 0,
-    alpha: options.alpha ?? 0.1,
+    alpha: options.alpha ?? DEFAULT_ALPHA,
     minCandidates: options.minCandidates ?? 1,
     beta: options.beta,
     cudaDir: dirname(nativeInfo().path ?? ''),

@@ -8,6 +8,7 @@
  * Semantics follow transformers' `_dola_select_contrast` / `_relative_top_filter` (4.43-4.5x), except that the
  * layer is chosen per row (transformers averages the divergences over the batch and picks one layer for all rows).
  */
+import { DEFAULT_ALPHA } from '../config/generation';
 import type { CompactHead } from './compact-head';
 import { loadNative } from './native';
 import { DTYPE_CODE } from './validate';
@@ -145,7 +146,7 @@ function check(finalLogits: Float32Array, candidates: DolaCandidates, options: D
   if (!(output in OUTPUT_CODE)) throw dolaError('type', 'ERR_DOLA_ARGUMENT', `Expected options.output 'dola', 'acd' or 'cd' but received '${String(output)}'`);
   const divergence = options.divergence ?? 'dola';
   if (!(divergence in DIVERGENCE_CODE)) throw dolaError('type', 'ERR_DOLA_ARGUMENT', `Expected options.divergence 'dola' or 'jsd' but received '${String(divergence)}'`);
-  const alpha = options.alpha ?? 0.1;
+  const alpha = options.alpha ?? DEFAULT_ALPHA;
   if (typeof alpha !== 'number' || !(alpha >= 0 && alpha <= 1)) throw bad(`Expected options.alpha in [0, 1] but received ${String(alpha)}`);
   const minCandidates = options.minCandidates ?? 1;
   if (!Number.isInteger(minCandidates) || minCandidates < 1 || minCandidates > V) throw bad(`Expected options.minCandidates to be an integer in [1, ${V}] but received ${String(minCandidates)}`);

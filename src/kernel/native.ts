@@ -3,6 +3,7 @@
  * prebuilt binary shipped in the package (`prebuilds/<platform>-<arch>/autocontrast.node`). When none loads,
  * the library runs the TypeScript fallback and warns once, saying what was tried.
  */
+import { envValue } from '../config/env';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -34,7 +35,8 @@ export const packageRoot = join(__dirname, '..', '..');
 /** Where the addon is looked for, in order. */
 export function candidatePaths(): string[] {
   const list: string[] = [];
-  if (process.env.AUTOCONTRAST_NATIVE_PATH) list.push(process.env.AUTOCONTRAST_NATIVE_PATH);
+  const own = envValue('AUTOCONTRAST_NATIVE_PATH');
+  if (own) list.push(own);
   list.push(join(packageRoot, 'build', 'Release', 'autocontrast.node'));
   list.push(join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'autocontrast.node'));
   return list;
@@ -47,7 +49,7 @@ let warned = false;
 export function loadNative(): NativeAddon | null {
   if (cached) return cached.addon;
   const errors: string[] = [];
-  if (process.env.AUTOCONTRAST_BACKEND === 'js') {
+  if (envValue('AUTOCONTRAST_BACKEND') === 'js') {
     cached = { addon: null, errors: ['AUTOCONTRAST_BACKEND=js'] };
     return null;
   }

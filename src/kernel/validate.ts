@@ -2,6 +2,7 @@
  * Turns user arguments into a checked kernel request. Every error says which argument was wrong and what was
  * expected; the native addon checks the same request again.
  */
+import { DEFAULT_ALPHA } from '../config/generation';
 import type { ContrastMode, ContrastOptions, Dtype, Logits, SparseContrastOptions } from './types';
 
 /** Dtype codes shared with the native addon. */
@@ -122,7 +123,7 @@ function common(
   if (n % vocab !== 0)
     throw new RangeError(`Expected expert length ${n} to be a multiple of vocabSize ${vocab} (rows x vocabSize)`);
   const rows = n / vocab;
-  let alpha = 0.1;
+  let alpha = DEFAULT_ALPHA;
   if (o.alpha !== undefined) {
     if (typeof o.alpha !== 'number') throw typeError('options.alpha', 'a number in [0, 1]', o.alpha);
     if (!(o.alpha >= 0 && o.alpha <= 1)) throw new RangeError(`Expected options.alpha in [0, 1] but received ${o.alpha}`);

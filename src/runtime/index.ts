@@ -7,9 +7,12 @@
  * memory that the next step of the same sequence overwrites. Copy what you need to keep (`.slice()`) before
  * calling `step` again.
  */
+import { DEFAULT_ALPHA } from '../config/generation';
+import { envValue } from '../config/env';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
+import { AutocontrastError } from '../errors';
 import { loadNative, nativeInfo } from '../kernel/native';
 import { checkManifest } from '../model/manifest/check-manifest';
 import { blockName, MANIFEST_FILE, type ModelManifest } from '../model/manifest/manifest-types';
@@ -202,7 +205,8 @@ interface RuntimeAddon {
 
 /** Where onnxruntime-node's shared library is (or $AUTOCONTRAST_ORT_LIBRARY). */
 export function ortLibraryPath(): string {
-  if (process.env.AUTOCONTRAST_ORT_LIBRARY) return process.env.AUTOCONTRAST_ORT_LIBRARY;
+  const own = envValue('AUTOCONTRAST_ORT_LIBRARY');
+  if (own) return own;
   const pkg = dirname(require.resolve('onnxruntime-node/package.json'));
   const file = process.platform === 'darwin' ? 'libonnxruntime.1.dylib' : process.platform === 'win32' ? 'onnxruntime.dll' : 'libonnxruntime.so.1';
   return join(pkg, 'bin', 'napi-v6', process.platform, process.arch, file);
@@ -211,12 +215,19 @@ export function ortLibraryPath(): string {
 /** Whether the native runtime can be used here, and if not, why. */
 export function runtimeStatus(): { available: boolean; reason?: string } {
   const addon = loadNative() as unknown as RuntimeAddon | null;
-  if (!addon) return { available: false, reason: 'the native addon is not built or did not load' };
+  if (!addon) {
+    return {
+      available: false,
+      reason: `the native addon did not load (tried: ${nativeInfo().errors.join('; ')}); build it with \`npm run build:native\` (cmake and a C++17 compiler) or install a package with prebuilt binaries`,
+    };
+  }
   if (addon.rtAvailable !== true) {
     return { available: false, reason: addon.rtUnavailableReason ?? 'this addon build has no decode runtime (rebuild it)' };
   }
   const lib = ortLibraryPath();
-  if (!existsSync(lib)) return { available: false, reason: `ONNX Runtime library not found at ${lib}` };
+  if (!existsSync(lib)) {
+    return { available: false, reason: `ONNX Runtime library not found at ${lib} (install onnxruntime-node, or set AUTOCONTRAST_ORT_LIBRARY to a libonnxruntime)` };
+  }
   return { available: true };
 }
 
@@ -224,7 +235,7 @@ let ortInfo: { version: string; apiVersion: number; physicalCores: number } | un
 
 function addonOrThrow(libraryPath?: string): RuntimeAddon {
   const st = runtimeStatus();
-  if (!st.available) throw new Error(`autocontrast: native runtime unavailable: ${st.reason}`);
+  if (!st.available) throw new AutocontrastError('AC_RUNTIME_UNAVAILABLE', `the native runtime is unavailable: ${st.reason}`);
   const addon = loadNative() as unknown as RuntimeAddon;
   if (!ortInfo) ortInfo = addon.rtInit(libraryPath ?? ortLibraryPath());
   return addon;
@@ -256,7 +267,8 @@ export function ortVersion(): { version: string; apiVersion: number; physicalCor
   return ortInfo!;
 }
 
-function describeFromManifest(dir: string, m: ModelManifest): GraphDescription {
+/** The graph description of a model folder whose manifest was already read and checked (by `load`). */
+export function describeFromManifest(dir: string, m: ModelManifest): GraphDescription {
   const io = m.graph.io;
   return {
     graphPath: join(dir, m.graph.file),
@@ -272,7 +284,8 @@ function describeFromManifest(dir: string, m: ModelManifest): GraphDescription {
   };
 }
 
-function readManifest(dir: string): ModelManifest {
+/** Reads and checks a model folder's manifest (the runtime's needs only; `validateModelFolder` checks more). */
+export function readManifest(dir: string): ModelManifest {
   const file = join(dir, MANIFEST_FILE);
   if (!existsSync(file)) throw new Error(`${dir} is not a model folder: ${MANIFEST_FILE} is missing`);
   let value: unknown;
@@ -430,7 +443,7 @@ function rawParams(o: StepContrastOptions): RawParams {
   if (mode !== 'acd' && mode !== 'cd') throw new RangeError(`contrast mode must be 'acd' or 'cd', got ${String(mode)}`);
   return {
     mode: mode === 'acd' ? 0 : 1,
-    alpha: o.alpha ?? 0.1,
+    alpha: o.alpha ?? DEFAULT_ALPHA,
     minCandidates: o.minCandidates ?? 1,
     ...(o.beta !== undefined ? { beta: o.beta } : {}),
     ...(o.sample !== undefined ? { sample: o.sample } : {}),

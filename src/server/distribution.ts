@@ -4,12 +4,12 @@
  * row decodes as it would alone.
  */
 import { buildProcessors } from '../decoding/chain';
-import { sample } from '../decoding/generate';
+import { sample } from '../decoding/select';
 import { resolveOptions } from '../decoding/options';
-import { argmax, logSoftmaxInPlace, type LogitsProcessor } from '../decoding/processors';
+import { contrastStep } from '../decoding/pipeline';
+import { argmax, type LogitsProcessor } from '../decoding/processors';
 import { SeededRandom } from '../decoding/random';
 import type { ContrastModel, ContrastPlan } from '../generate/model';
-import { acdLogProbs, acdLogProbsSparseAsync, cdScores, cdScoresSparseAsync } from '../kernel';
 import type { Sampling, TokenLogprob } from './engine';
 
 /** The expert logits and the amateur's exit outputs of one row (views). */
@@ -20,25 +20,21 @@ export interface RowOutputs {
 }
 
 /**
- * Writes the row's log-probabilities into `out`: the contrast of `plan` (ACD or CD, sparse or dense amateur),
- * or the log-softmax of the expert.
+ * Writes the row's log-probabilities into `out`: the decoding pipeline's first stage (src/decoding/pipeline.ts,
+ * the same as generate's) with the contrast of `plan` (ACD or CD, sparse or dense amateur), or the log-softmax
+ * of the expert.
  */
 export async function rowLogProbs(model: ContrastModel, plan: ContrastPlan | null, o: RowOutputs, out: Float32Array): Promise<Float32Array> {
-  const V = model.vocabSize;
-  if (!plan) {
-    out.set(o.expert);
-    logSoftmaxInPlace(out);
-    return out;
-  }
-  const common = { vocabSize: V, alpha: plan.alpha, minCandidates: plan.minCandidates, beta: plan.beta, out };
+  if (!plan) return contrastStep({ expert: o.expert }, model.vocabSize, false, out);
+  const { layer: _layer, path: _path, ...settings } = plan;
   if (plan.path === 'sparse') {
     const h = model.headWeights(plan.layer);
     if (!h || !o.exitHidden) throw new Error(`exit ${plan.layer} has no hidden output or head for the sparse amateur`);
-    const fn = plan.mode === 'cd' ? cdScoresSparseAsync : acdLogProbsSparseAsync;
-    return fn(o.expert, o.exitHidden, h.weight, { ...common, weightDtype: h.dtype, headBias: h.bias });
+    const amateurHidden = { hidden: o.exitHidden, weight: h.weight, weightDtype: h.dtype, ...(h.bias ? { bias: h.bias } : {}) };
+    return contrastStep({ expert: o.expert, amateurHidden }, model.vocabSize, settings, out);
   }
   if (!o.exitLogits) throw new Error(`exit ${plan.layer} has no logits output for the dense amateur`);
-  return (plan.mode === 'cd' ? cdScores : acdLogProbs)(o.expert, o.exitLogits, common);
+  return contrastStep({ expert: o.expert, amateur: o.exitLogits }, model.vocabSize, settings, out);
 }
 
 /** The `n` most likely tokens of a log-probability row, most likely first. */

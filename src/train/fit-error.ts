@@ -3,6 +3,8 @@
  * expected (the CLI prints the message; programs branch on the code).
  */
 
+import { AutocontrastError } from '../errors';
+
 /** Stable codes of {@link FitError}. */
 export type FitErrorCode =
   | 'E_FIT_OPTION' // an option has a wrong value (the message names it)
@@ -17,13 +19,13 @@ export type FitErrorCode =
   | 'E_FIT_OUT'; // the output folder cannot be written
 
 /** A user-facing error of {@link fitExits}. */
-export class FitError extends Error {
-  override readonly name = 'FitError';
+export class FitError extends AutocontrastError<FitErrorCode> {
   /**
    * @param code stable error code
    * @param message what was given and what was expected
    */
-  constructor(readonly code: FitErrorCode, message: string) {
-    super(message);
+  constructor(code: FitErrorCode, message: string) {
+    super(code, message);
+    this.name = 'FitError';
   }
 }

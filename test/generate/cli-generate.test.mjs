@@ -51,12 +51,12 @@ test('user mistakes: one line on stderr, exit code 1, no stack trace', async () 
   const cases = [
     [['--model', dir], /--prompt TEXT is required/],
     [['--model', dir, '--prompt', ''], /--prompt is empty/],
-    [['--model', dir, '--prompt', 'Hi', '--strategy', 'nucleus'], /unknown strategy "nucleus"/],
+    [['--model', dir, '--prompt', 'Hi', '--strategy', 'nucleus'], /--strategy expects one of greedy, beam, top-k, top-p, sample, got "nucleus"/],
     [['--model', dir, '--prompt', 'Hi', '--amateur-layer', '9'], /out of range/],
     [['--model', dir, '--prompt', 'Hi', '--no-contrast', '--alpha', '0.3'], /--no-contrast contradicts --alpha/],
     [['--model', dir, '--prompt', 'Hi', '--max-new-tokens', 'many'], /expects an integer/],
-    [['--model', dir, '--prompt', 'Hi', '--top-k', '5'], /topK is for strategy 'top-k'/],
-    [['--model', dir, '--prompt', 'Hi', '--alpha', '7'], /alpha/],
+    [['--model', dir, '--prompt', 'Hi', '--top-k', '5'], /--top-k is for --strategy top-k/],
+    [['--model', dir, '--prompt', 'Hi', '--alpha', '7'], /--alpha expects a number in \[0, 1\], got 7/],
     [['--model', path.join(dir, 'nope'), '--prompt', 'Hi'], /no model folder/],
     [['--prompt', 'Hi', '--frobnicate'], /unknown option --frobnicate/],
   ];

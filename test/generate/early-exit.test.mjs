@@ -123,7 +123,7 @@ test('errors: amateur at or above the expert, expert layer without an exit, out 
   const f = await finalHead(); // exits 2 and 3
   const rangeErr = (re) => (e) => e instanceof RangeError && re.test(e.message);
   await assertRejects(gen.generate(f.model, PROMPT, { expertLayer: 2, amateurLayer: 2 }), rangeErr(/amateurLayer 2 must be below expertLayer 2/));
-  await assertRejects(gen.generate(f.model, PROMPT, { expertLayer: 1, contrast: false }), rangeErr(/expert layer 1 has no exit in this model \(exits: 2, 3/));
+  await assertRejects(gen.generate(f.model, PROMPT, { expertLayer: 1, contrast: false }), rangeErr(/expertLayer 1 has no exit in this model \(exits: 2, 3/));
   await assertRejects(gen.generate(f.model, PROMPT, { expertLayer: 2 }), rangeErr(/no exit below the expert layer 2/));
   await assertRejects(gen.generate(f.model, PROMPT, { expertLayer: 4, contrast: false }), rangeErr(/out of range/));
   await assertRejects(gen.generate(f.model, PROMPT, { expertLayer: 1.5, contrast: false }), (e) => e instanceof TypeError);
@@ -184,7 +184,7 @@ test('CLI: --expert-layer', async () => {
   assert.equal(o.tokens, api.tokens);
   const bad = cli(['--model', m.dir, '--prompt', 'Once upon a time', '--expert-layer', '2', '--amateur-layer', '3']);
   assert.is(bad.status, 1);
-  assert.match(bad.stderr, /must be below expertLayer/);
+  assert.match(bad.stderr, /--amateur-layer 3 must be below --expert-layer 2/);
   assert.not.match(bad.stderr, /\n\s+at /);
 });
 

@@ -203,6 +203,9 @@ test('bad input: clear TypeError / RangeError', async () => {
     const e = await p.then(() => null, (x) => x);
     assert.instance(e, type, String(e));
     assert.match(e.message, re);
+    // Argument errors carry Node's codes (src/errors.ts).
+    if (type === TypeError) assert.is(e.code, 'ERR_INVALID_ARG_TYPE', e.message);
+    if (type === RangeError) assert.is(e.code, 'ERR_OUT_OF_RANGE', e.message);
   };
   await rejects(gen.generate(m, ''), RangeError, /empty/);
   await rejects(gen.generate(m, []), RangeError, /empty/);
@@ -228,6 +231,10 @@ test('bad input: clear TypeError / RangeError', async () => {
     m2.dispose();
   }
   await rejects(gen.load('/nonexistent/model-folder'), Error, /no model folder/);
+  // No GPU has run the device path through this pipeline yet: refused with a coded error, not decoded wrongly.
+  const cuda = await gen.load(m.dir, { device: 'cuda' }).then(() => null, (x) => x);
+  assert.is(cuda?.code, 'AC_NOT_PROVEN_ON_DEVICE', String(cuda));
+  assert.match(cuda.message, /not yet supported .* proven/);
 });
 
 test.after(() => M?.dispose());

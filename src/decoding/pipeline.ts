@@ -1,0 +1,52 @@
+/**
+ * The per-step pipeline, the one place where a step's raw outputs become token choices:
+ *
+ *   contrast (ACD / CD through the kernel, or plain) -> log-softmax -> processors (penalties, then warpers:
+ *   temperature, top-k, top-p, the user's) -> selection (argmax, a draw, or beam search's candidates).
+ *
+ * {@link contrastStep} is the first two stages for all rows; {@link buildProcessors} (./chain.ts) the third;
+ * the selectors (./select.ts, ./beam.ts) the last. Every strategy and every caller (generate, stream, score,
+ * generateTokens) goes through it.
+ *
+ * The fused native paths (the runtime's `stepAndContrast`, the CUDA selection) compute the first stage and a
+ * greedy or sampled selection in one native call. They are not chosen here: neither applies the log-softmax
+ * and processors the chain defines, and no test yet proves them equal to this chain for every strategy (the
+ * CUDA one also draws with Philox where this chain draws with xoshiro128**). See docs/architecture.md.
+ */
+import type { ContrastConfig } from '../config/generation';
+import { acdLogProbs, acdLogProbsAsync, acdLogProbsSparseAsync, cdScores, cdScoresAsync, cdScoresSparseAsync } from '../kernel';
+import { logSoftmaxInPlace } from './processors';
+import type { StepOutput } from './session';
+
+/** Rows from which the dense contrast runs on the thread pool instead of the calling thread. */
+const ASYNC_ROWS = 4;
+
+function logSoftmaxRows(out: Float32Array, vocabSize: number): void {
+  for (let r = 0; r < out.length / vocabSize; r++) logSoftmaxInPlace(out.subarray(r * vocabSize, (r + 1) * vocabSize));
+}
+
+/**
+ * Writes `[rows x V]` log-probabilities of the step into `out`: the contrasted distribution (renormalised,
+ * so CD's masked scores become log-probabilities over the head) or, with `contrast` false, the expert's.
+ */
+export async function contrastStep(step: StepOutput, vocabSize: number, contrast: ContrastConfig | false, out: Float32Array): Promise<Float32Array> {
+  if (contrast === false) {
+    out.set(step.expert);
+  } else {
+    const common = { vocabSize, alpha: contrast.alpha, minCandidates: contrast.minCandidates, beta: contrast.beta, out };
+    const cd = contrast.mode === 'cd';
+    if (step.amateurHidden) {
+      // The sparse amateur costs |head| x d per row: tiny for a peaked distribution, a full head product for a
+      // flat one. It runs on the thread pool so that a large head never stalls the event loop.
+      const a = step.amateurHidden;
+      await (cd ? cdScoresSparseAsync : acdLogProbsSparseAsync)(step.expert, a.hidden, a.weight, { ...common, weightDtype: a.weightDtype, headBias: a.bias });
+    } else if (step.amateur) {
+      if (step.expert.length / vocabSize >= ASYNC_ROWS) await (cd ? cdScoresAsync : acdLogProbsAsync)(step.expert, step.amateur, common);
+      else (cd ? cdScores : acdLogProbs)(step.expert, step.amateur, common);
+    } else {
+      throw new Error('The model session returned no amateur outputs although contrast was asked for');
+    }
+  }
+  logSoftmaxRows(out, vocabSize);
+  return out;
+}

@@ -1,0 +1,21 @@
+/** What the token-level generation returns (shared by the sampling loop and beam search). */
+
+/** Why a sequence ended. */
+export type FinishReason = 'eos' | 'length' | 'stop';
+
+/** One generated sequence. */
+export interface GeneratedSequence {
+  /** Generated token ids (the prompt not included). */
+  tokens: number[];
+  /** Log-probability of each generated token under the (contrasted) distribution, before sampling warpers. */
+  logProbs: number[];
+  finishReason: FinishReason;
+  /** Beam search: the length-penalised score `sum(logProbs) / tokens.length ** lengthPenalty`. */
+  score?: number;
+}
+
+/** Per prompt, the returned sequences (one, or `numReturnSequences` for beam search). */
+export interface GenerationResult {
+  sequences: GeneratedSequence[][];
+  timing: { prefillMs: number; decodeMs: number; steps: number };
+}
