@@ -3,6 +3,12 @@
  * The package's public surface; each layer lives in its own folder.
  * @packageDocumentation
  */
+export * from './errors';
+export {
+  API_ONLY_OPTIONS, DEFAULT_ALPHA, GENERATION_OPTIONS, optionLabel, resolveGeneration,
+  type AmateurPathChoice, type ContrastConfig, type GenerationOptionValues, type OptionDef, type OptionName, type OptionNaming, type ResolvedGeneration,
+} from './config/generation';
+export { ENVIRONMENT_VARIABLES, type EnvironmentVariable } from './config/env';
 export * from './kernel';
 export * from './model/import';
 export * from './model/graph';

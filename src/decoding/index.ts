@@ -1,7 +1,9 @@
 /** Decoding strategies and logit processors. */
 export { buildProcessors } from './chain';
 export { generateTokens, type FinishReason, type GeneratedSequence, type GenerationResult } from './generate';
-export { resolveOptions, type ContrastSettings, type GenerateOptions, type Strategy } from './options';
+export { resolveOptions, type ContrastSettings, type GenerateOptions, type ResolvedOptions, type Strategy } from './options';
+export { contrastStep } from './pipeline';
+export { decodeLoop, type Selection, type Selector } from './loop';
 export { argmax, kthLargest, logSoftmaxInPlace, minNewTokens, repetitionPenalty, temperature, topK, topP, type LogitsProcessor, type ProcessorContext } from './processors';
 export { SeededRandom } from './random';
-export type { DecoderModel, DecoderSession, StepOutput } from './session';
+export type { AmateurHidden, DecoderModel, DecoderSession, StepOutput } from './session';
