@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 
 import lib from '../dist/index.js';
 import ev from '../dist/eval/index.js';
+// The batched scorer is a generation-layer internal (not in the public entry): its subpath module.
+import scoring from '../dist/generate/index.js';
 import { machine } from './lib/decode-stats.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -73,17 +75,17 @@ const items = passages.map((p) => ev.lambadaRequest(model, p));
 const res = { machine: machine({ threads }), model: { name: MODEL, dir: model.dir, weights: model.manifest.weights?.form ?? 'unknown', graph: model.manifest.graph.form ?? 'reference' }, passages: N, batch: B, exits: exits.length, amateurs: amateurs.length };
 
 // warm-up (session creation, head matrix load) outside the timed part
-await lib.scoreBatch(model, items.slice(0, 2), { exits, amateurs });
+await scoring.scoreBatch(model, items.slice(0, 2), { exits, amateurs });
 log(`library: ${N} passages, batch ${B}, ${exits.length} exits + ${amateurs.length} amateurs, ${threads} threads ...`);
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-const ours = await ev.runScoring(model, items.map((q, i) => ({ i, units: [q] })), { exits, amateurs, mode: 'acd', alpha: 0.1, batch: B, progress: true, label: 'library' }, lib.scoreBatch);
+const ours = await ev.runScoring(model, items.map((q, i) => ({ i, units: [q] })), { exits, amateurs, mode: 'acd', alpha: 0.1, batch: B, progress: true, label: 'library' }, scoring.scoreBatch);
 const oursS = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 const oursScores = ev.lambadaScores(ours.items, exits, amateurs);
 res.library = { seconds: oursS, cpuSeconds: (cpu.user + cpu.system) / 1e6, tokens: ours.tokens, tokensPerSecond: ours.tokens / oursS, msPerPassage: (1000 * oursS) / N, plain: oursScores.plain };
 log(`library: ${res.library.tokensPerSecond.toFixed(1)} tokens/s, accuracy ${oursScores.plain.accuracy.toFixed(3)}`);
-await lib.releaseScoring(model);
+await scoring.releaseScoring(model);
 model.dispose();
 
 if (!fs.existsSync(PY)) res.peerSkipped = `no python at ${PY} (npm run parity creates parity/.venv; or --python PATH)`;

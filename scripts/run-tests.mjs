@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 const TIERS = {
   unit: ['unit', 'decoding', 'import', 'graph'],
   native: ['kernel', 'native', 'runtime'],
-  integration: ['convert', 'generate', 'cli', 'server', 'train', 'packaging'],
+  integration: ['convert', 'generate', 'cli', 'server', 'train', 'eval', 'packaging'],
 };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,6 +1,12 @@
 /**
  * autocontrast: auto-contrastive decoding (Gera et al. 2023) for language models run with ONNX Runtime.
- * The package's public surface; each layer lives in its own folder.
+ *
+ * The package entry holds the public API only: generation (`load`, `generate`, `stream`, `score`), the
+ * generation configuration, the contrast kernels, the token-level decoder and its processors, model folders
+ * (convert, pull, validate, fit exits), the runtime (as `runtime`) and the errors. Each layer's internals (graph
+ * builders, GGUF and tokenizer readers, download helpers, the decode pipeline's parts) are behind named subpath
+ * exports (`autocontrast/graph`, `autocontrast/gguf`, `autocontrast/decoding`, ...; see package.json
+ * `exports` and docs/architecture.md), for tools and tests that need them.
  * @packageDocumentation
  */
 export * from './errors';
@@ -10,15 +16,28 @@ export {
 } from './config/generation';
 export { ENVIRONMENT_VARIABLES, type EnvironmentVariable } from './config/env';
 export * from './kernel';
-export * from './model/import';
-export * from './model/graph';
-export * from './model/manifest';
-export * from './decoding';
-export * from './model/convert';
-export * from './model/safetensors';
-export * from './model/pull';
+export {
+  ContrastModel, load, continuationText, encodePrompt, generate, score, stream, TextStreamer,
+  type AmateurPath, type ContrastPlan, type ExitInfo, type ExpertPlan, type LoadModelOptions,
+  type GeneratedText, type GenerateResult, type GenerateTextOptions, type GenerationTiming, type Prompt, type ScoreOptions, type ScoreResult, type StreamOptions,
+} from './generate';
+export {
+  buildProcessors, generateTokens, argmax, logSoftmaxInPlace, minNewTokens, repetitionPenalty, temperature, topK, topP, SeededRandom,
+  type ContrastSettings, type DecoderModel, type DecoderSession, type FinishReason, type GeneratedSequence, type GenerateOptions,
+  type GenerationResult, type LogitsProcessor, type ProcessorContext, type StepOutput, type Strategy,
+} from './decoding';
+export { convert, ConvertError, type ConvertOptions, type ConvertResult } from './model/convert';
+export {
+  cacheDir, cachedModelDir, PACKAGED_MODELS, pullHub, pullPackaged, PullError, resolveModel,
+  type PackagedModel, type PullHubOptions, type PullPackagedOptions, type PullProgress, type PullProgressListener, type PullResult,
+} from './model/pull';
+export {
+  checkManifest, MANIFEST_FILE, ModelFolderError, validateModelFolder, writeModelFolder,
+  type ModelManifest, type ValidModelFolder, type WriteModelFolderOptions, type WrittenModelFolder,
+} from './model/manifest';
+export { GgufError, GgufFile, loadTokenizer, readGguf, tokenizerJsonFromGguf, type LoadedTokenizer } from './model/import';
+export { SafetensorsError, SafetensorsFile } from './model/safetensors';
 export * as runtime from './runtime';
-export * from './generate';
 export * from './train';
 export * from './server';
 export {

@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 import lib from '../../dist/index.js';
+// Graph internals (random weights, named configs) are not in the public entry: the graph layer's subpath.
+import graph from '../../dist/model/graph/index.js';
 
 export const CACHE = process.env.AUTOCONTRAST_BENCH_CACHE ?? path.join(os.homedir(), '.cache', 'autocontrast', 'bench');
 const KEY_FILE = 'bench-key.json';
@@ -49,7 +51,7 @@ function peaked(weights, names) {
  * position only.
  */
 export async function gpt2ExitsModel({ lensLayer = 6, headLayer = 8, seed = 5, log = console.log } = {}) {
-  const cfg = lib.GPT2_SMALL_CONFIG;
+  const cfg = graph.GPT2_SMALL_CONFIG;
   const exits = [
     { layer: lensLayer, kind: 'lens', hidden: true, logits: false },
     { layer: headLayer, kind: 'head', hidden: true, logits: false },
@@ -57,8 +59,8 @@ export async function gpt2ExitsModel({ lensLayer = 6, headLayer = 8, seed = 5, l
   const dir = path.join(CACHE, 'gpt2-small-exits');
   const key = { v: 2, cfg, exits, seed, logitPositions: 'last', headStd: HEAD_STD };
   await writeOnce(dir, dir, key, async () => {
-    const weights = lib.tinyDecoderWeights(cfg, seed, { std: 0.02, vectorStd: 0.02 });
-    lib.addRandomExitWeights(weights, cfg, exits, seed + 1, { std: 0.02, vectorStd: 0.02 });
+    const weights = graph.tinyDecoderWeights(cfg, seed, { std: 0.02, vectorStd: 0.02 });
+    graph.addRandomExitWeights(weights, cfg, exits, seed + 1, { std: 0.02, vectorStd: 0.02 });
     peaked(weights, ['wte.weight', `exit_heads.${headLayer}.weight`]);
     await lib.writeModelFolder(dir, { config: cfg, weights, exits, logitPositions: 'last', specialTokens: { eos: [EOS], bos: EOS }, overwrite: true });
   }, log);
@@ -85,12 +87,12 @@ function wordLevelTokenizer(V) {
  * autocontrast model folder (its manifest sits beside the graph), so both runtimes load the same file.
  */
 export async function gpt2PlainHfModel({ seed = 5, log = console.log } = {}) {
-  const cfg = lib.GPT2_SMALL_CONFIG;
+  const cfg = graph.GPT2_SMALL_CONFIG;
   const root = path.join(CACHE, 'gpt2-small-plain-hf');
   const onnxDir = path.join(root, 'onnx');
   const key = { v: 1, cfg, seed, logitPositions: 'all' };
   await writeOnce(onnxDir, root, key, async () => {
-    const weights = lib.tinyDecoderWeights(cfg, seed, { std: 0.02, vectorStd: 0.02 });
+    const weights = graph.tinyDecoderWeights(cfg, seed, { std: 0.02, vectorStd: 0.02 });
     await lib.writeModelFolder(onnxDir, { config: cfg, weights, exits: [], logitPositions: 'all', specialTokens: { eos: [EOS], bos: EOS }, overwrite: true });
     const j = (f, o) => fs.writeFileSync(path.join(root, f), JSON.stringify(o, null, 1));
     j('config.json', {

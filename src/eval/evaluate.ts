@@ -3,6 +3,7 @@
  * (atomically) beside a resumable per-item cache, so that an interrupted run continues where it stopped.
  * The CLI's `eval` command is a thin layer over it.
  */
+import { DEFAULT_ALPHA } from '../config/generation';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -168,7 +169,7 @@ export async function evaluate(task: string, options: EvalOptions = {}): Promise
   const t0 = performance.now();
   try {
     const { amateurs, exits } = resolveLayers(model, o, task);
-    const alpha = o.alpha ?? 0.1;
+    const alpha = o.alpha ?? DEFAULT_ALPHA;
     const mode = o.mode ?? 'acd';
     const seed = o.seed ?? 0;
     const out = resolve(o.out ?? 'eval-results');

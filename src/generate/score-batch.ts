@@ -9,6 +9,7 @@
  * Per scored token it also says whether the token is the arg-max of that distribution (the first maximum, as
  * `torch.argmax`), which LAMBADA-style accuracy needs.
  */
+import { DEFAULT_ALPHA } from '../config/generation';
 import { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse, headLogits } from '../kernel';
 import { ScoringSession, type ScoringOutputs } from '../runtime/scoring-session';
 import { findHeadInitializers, loadHeadWeights, readFolderGraph, type HeadWeights } from './heads';
@@ -232,7 +233,7 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
     contrast: new Map(amateurs.map((L) => [L, newScores(counts[i])])),
   }));
   const chunk = Math.max(1, options.chunkRows ?? 256);
-  const common = { vocabSize: V, alpha: options.alpha ?? 0.1, minCandidates: options.minCandidates ?? 1, ...(options.beta !== undefined ? { beta: options.beta } : {}) };
+  const common = { vocabSize: V, alpha: options.alpha ?? DEFAULT_ALPHA, minCandidates: options.minCandidates ?? 1, ...(options.beta !== undefined ? { beta: options.beta } : {}) };
   const cd = options.mode === 'cd';
   // `normalised`: the block already holds log-probabilities (the contrast kernels' output), so only the
   // arg-max is needed; logits blocks are log-softmaxed at the target.

@@ -9,6 +9,7 @@
  * layer is chosen per row (transformers averages the divergences over the batch and picks one layer for all rows).
  */
 import { DEFAULT_ALPHA } from '../config/generation';
+import type { NativeAddon } from './addon';
 import type { CompactHead } from './compact-head';
 import { loadNative } from './native';
 import { DTYPE_CODE } from './validate';
@@ -90,13 +91,6 @@ export function dolaError(kind: 'type' | 'range', code: string, message: string)
   const e = (kind === 'type' ? new TypeError(message) : new RangeError(message)) as DolaError;
   e.code = code;
   return e;
-}
-
-interface DolaAddon {
-  dolaSelect?(req: Record<string, unknown>): Float32Array;
-  dolaSelectAsync?(req: Record<string, unknown>): Promise<Float32Array>;
-  candidateLogits?(req: Record<string, unknown>): Float32Array;
-  isas(): string[];
 }
 
 const OUTPUT_CODE: Record<DolaOutput, number> = { dola: 0, acd: 1, cd: 2 };
@@ -193,9 +187,9 @@ function check(finalLogits: Float32Array, candidates: DolaCandidates, options: D
   throw dolaError('type', 'ERR_DOLA_ARGUMENT', 'Expected candidates to be { hidden, headWeight, hiddenSize } or { logits }');
 }
 
-function route(backend: Backend | undefined): { native: DolaAddon | null; isa?: string } {
+function route(backend: Backend | undefined): { native: NativeAddon | null; isa?: string } {
   if (backend === 'js') return { native: null };
-  const n = loadNative() as unknown as DolaAddon | null;
+  const n = loadNative();
   if (backend === undefined) return { native: n?.dolaSelect ? n : null };
   const isa = backend.slice('native-'.length);
   if (!n?.dolaSelect || !n.isas().includes(isa)) throw dolaError('range', 'ERR_DOLA_BACKEND', `backend '${backend}' is not available here`);

@@ -24,10 +24,6 @@ export interface HeadLogitsOptions {
   backend?: 'js' | 'native';
 }
 
-interface HeadAddon {
-  headLogits?(req: Record<string, unknown>): Float32Array;
-}
-
 function dtypeOf(w: Float32Array | Uint16Array, given: Dtype | undefined): Dtype {
   if (w instanceof Float32Array) {
     if (given !== undefined && given !== 'float32') throw new TypeError(`a Float32Array headWeight needs weightDtype 'float32', got '${given}'`);
@@ -64,7 +60,7 @@ export function headLogits(hidden: Float32Array, headWeight: Float32Array | Uint
   }
   const out = options.out ?? new Float32Array(rows * V);
   if (!(out instanceof Float32Array) || out.length !== rows * V) throw new RangeError(`out must be a Float32Array of rows x vocabSize = ${rows * V} values`);
-  const native = options.backend !== 'js' ? (loadNative() as unknown as HeadAddon | null) : null;
+  const native = options.backend !== 'js' ? loadNative() : null;
   if (native?.headLogits) {
     native.headLogits({
       hidden,

@@ -7,25 +7,9 @@ import { envValue } from '../config/env';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { DenseRequest, SparseRequest } from './validate';
+import type { NativeAddon } from './addon';
 
-/** The addon's raw interface (requests are validated again natively). */
-export interface NativeAddon {
-  abiVersion: number;
-  contrast(req: DenseRequest): Float32Array;
-  contrastSparse(req: SparseRequest): Float32Array;
-  contrastAsync(req: DenseRequest): Promise<Float32Array>;
-  contrastSparseAsync(req: SparseRequest): Promise<Float32Array>;
-  isa(): string;
-  isas(): string[];
-  threads(): number;
-  cudaInfo(dir: string): import('./types').CudaInfo;
-  contrastDevice(req: Record<string, unknown>): void;
-  /** Pre-validated form (see prepared.ts); absent from builds older than it. */
-  contrastPrepare?(req: DenseRequest): object;
-  contrastPrepareSparse?(req: SparseRequest): object;
-  contrastRun(prepared: object, expert: Float32Array | Uint16Array, second: Float32Array | Uint16Array, out: Float32Array, headSize: Int32Array, headMass: Float32Array): void;
-}
+export type { NativeAddon } from './addon';
 
 const EXPECTED_ABI = 1;
 

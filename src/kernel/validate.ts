@@ -2,6 +2,7 @@
  * Turns user arguments into a checked kernel request. Every error says which argument was wrong and what was
  * expected; the native addon checks the same request again.
  */
+import { InvalidArgTypeError, OutOfRangeError } from '../errors';
 import { DEFAULT_ALPHA } from '../config/generation';
 import type { ContrastMode, ContrastOptions, Dtype, Logits, SparseContrastOptions } from './types';
 
@@ -48,7 +49,7 @@ function describe(v: unknown): string {
 
 /** A TypeError in the library's message style. */
 export function typeError(name: string, expected: string, actual: unknown): TypeError {
-  return new TypeError(`Expected ${name} to be ${expected} but received ${describe(actual)}`);
+  return new InvalidArgTypeError(`Expected ${name} to be ${expected} but received ${describe(actual)}`);
 }
 
 function isFloat16Array(v: unknown): boolean {
@@ -60,18 +61,18 @@ function isFloat16Array(v: unknown): boolean {
 export function checkLogits(name: string, v: unknown, dtype: Dtype | undefined): { data: Logits; dtype: Dtype } {
   if (v instanceof Float32Array) {
     if (dtype !== undefined && dtype !== 'float32')
-      throw new TypeError(`Expected ${name} to be a Uint16Array of ${dtype} bits (dtype '${dtype}') but received Float32Array`);
+      throw new InvalidArgTypeError(`Expected ${name} to be a Uint16Array of ${dtype} bits (dtype '${dtype}') but received Float32Array`);
     return { data: v, dtype: 'float32' };
   }
   if (isFloat16Array(v)) {
     if (dtype !== undefined && dtype !== 'float16')
-      throw new TypeError(`Expected ${name} to match dtype '${dtype}' but received Float16Array`);
+      throw new InvalidArgTypeError(`Expected ${name} to match dtype '${dtype}' but received Float16Array`);
     const a = v as unknown as { buffer: ArrayBuffer; byteOffset: number; length: number };
     return { data: new Uint16Array(a.buffer, a.byteOffset, a.length), dtype: 'float16' };
   }
   if (v instanceof Uint16Array) {
     if (dtype !== 'float16' && dtype !== 'bfloat16')
-      throw new TypeError(
+      throw new InvalidArgTypeError(
         `Expected dtype 'float16' or 'bfloat16' with a Uint16Array ${name} (it holds 16-bit float bits) but received dtype ${
           dtype === undefined ? 'undefined' : `'${dtype}'`
         }`,
@@ -90,7 +91,7 @@ function checkDtype(name: string, v: unknown): Dtype | undefined {
 /** Checks an integer option in [lo, hi]. */
 export function checkInt(name: string, v: unknown, lo: number, hi: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v)) throw typeError(name, 'an integer', v);
-  if (v < lo || v > hi) throw new RangeError(`Expected ${name} in [${lo}, ${hi}] but received ${v}`);
+  if (v < lo || v > hi) throw new OutOfRangeError(`Expected ${name} in [${lo}, ${hi}] but received ${v}`);
   return v;
 }
 
@@ -114,19 +115,19 @@ function common(
 ): Omit<DenseRequest, 'amateur'> & { dtypeName: Dtype } {
   for (const k of Object.keys(o))
     if (!KNOWN_OPTIONS.has(k) || (!sparse && (k === 'headBias' || k === 'weightDtype')))
-      throw new TypeError(`Unknown option '${k}'`);
+      throw new InvalidArgTypeError(`Unknown option '${k}'`);
   const dtypeOpt = checkDtype('options.dtype', o.dtype);
   const expert = checkLogits('expert', expertIn, dtypeOpt);
   const n = expert.data.length;
-  if (n === 0) throw new RangeError('Expected expert to hold at least one logit but it is empty');
+  if (n === 0) throw new OutOfRangeError('Expected expert to hold at least one logit but it is empty');
   const vocab = o.vocabSize === undefined ? n : checkInt('options.vocabSize', o.vocabSize, 1, MAX_VOCAB);
   if (n % vocab !== 0)
-    throw new RangeError(`Expected expert length ${n} to be a multiple of vocabSize ${vocab} (rows x vocabSize)`);
+    throw new OutOfRangeError(`Expected expert length ${n} to be a multiple of vocabSize ${vocab} (rows x vocabSize)`);
   const rows = n / vocab;
   let alpha = DEFAULT_ALPHA;
   if (o.alpha !== undefined) {
     if (typeof o.alpha !== 'number') throw typeError('options.alpha', 'a number in [0, 1]', o.alpha);
-    if (!(o.alpha >= 0 && o.alpha <= 1)) throw new RangeError(`Expected options.alpha in [0, 1] but received ${o.alpha}`);
+    if (!(o.alpha >= 0 && o.alpha <= 1)) throw new OutOfRangeError(`Expected options.alpha in [0, 1] but received ${o.alpha}`);
     alpha = o.alpha;
   }
   const minCandidates = o.minCandidates === undefined ? 1 : checkInt('options.minCandidates', o.minCandidates, 1, vocab);
@@ -134,33 +135,33 @@ function common(
   if (o.beta !== undefined) {
     if (typeof o.beta !== 'number') throw typeError('options.beta', 'a number >= 0', o.beta);
     if (!Number.isFinite(o.beta) || o.beta < 0 || o.beta > 1e6)
-      throw new RangeError(`Expected options.beta to be a finite number >= 0 but received ${o.beta}`);
+      throw new OutOfRangeError(`Expected options.beta to be a finite number >= 0 but received ${o.beta}`);
     beta = o.beta;
   }
   let out: Float32Array;
   if (o.out === undefined) out = new Float32Array(n);
   else if (!(o.out instanceof Float32Array)) throw typeError('options.out', 'a Float32Array', o.out);
   else if (o.out.length !== n)
-    throw new RangeError(`Expected options.out to have ${n} elements (rows x vocabSize) but it has ${o.out.length}`);
+    throw new OutOfRangeError(`Expected options.out to have ${n} elements (rows x vocabSize) but it has ${o.out.length}`);
   else out = o.out;
   let headSize: Int32Array | undefined;
   if (o.headSize !== undefined) {
     if (!(o.headSize instanceof Int32Array)) throw typeError('options.headSize', 'an Int32Array', o.headSize);
     if (o.headSize.length !== rows)
-      throw new RangeError(`Expected options.headSize to have ${rows} elements (one per row) but it has ${o.headSize.length}`);
+      throw new OutOfRangeError(`Expected options.headSize to have ${rows} elements (one per row) but it has ${o.headSize.length}`);
     headSize = o.headSize;
   }
   let headMass: Float32Array | undefined;
   if (o.headMass !== undefined) {
     if (!(o.headMass instanceof Float32Array)) throw typeError('options.headMass', 'a Float32Array', o.headMass);
     if (o.headMass.length !== rows)
-      throw new RangeError(`Expected options.headMass to have ${rows} elements (one per row) but it has ${o.headMass.length}`);
+      throw new OutOfRangeError(`Expected options.headMass to have ${rows} elements (one per row) but it has ${o.headMass.length}`);
     headMass = o.headMass;
   }
   const threads = o.threads === undefined ? undefined : checkInt('options.threads', o.threads, 0, 1024);
   if (o.device !== undefined && o.device !== 'cpu' && o.device !== 'cuda') throw typeError('options.device', "'cpu' or 'cuda'", o.device);
   const cudaDevice = o.cudaDevice === undefined ? undefined : checkInt('options.cudaDevice', o.cudaDevice, 0, 1023);
-  if (cudaDevice !== undefined && o.device !== 'cuda') throw new TypeError("options.cudaDevice is for device 'cuda'");
+  if (cudaDevice !== undefined && o.device !== 'cuda') throw new InvalidArgTypeError("options.cudaDevice is for device 'cuda'");
   return {
     threads,
     device: o.device as 'cpu' | 'cuda' | undefined,
@@ -186,9 +187,9 @@ export function denseRequest(expert: unknown, amateur: unknown, options: unknown
   const req = common(o, expert, mode, false);
   const am = checkLogits('amateur', amateur, req.dtypeName);
   if (am.dtype !== req.dtypeName)
-    throw new TypeError(`Expected amateur to have the expert's dtype '${req.dtypeName}' but it is '${am.dtype}'`);
+    throw new InvalidArgTypeError(`Expected amateur to have the expert's dtype '${req.dtypeName}' but it is '${am.dtype}'`);
   if (am.data.length !== req.expert.length)
-    throw new RangeError(
+    throw new OutOfRangeError(
       `Expected amateur to have ${req.expert.length} elements like expert (rows x vocabSize) but it has ${am.data.length}`,
     );
   return { ...req, amateur: am.data };
@@ -206,25 +207,25 @@ export function sparseRequest(
   const req = common(o, expert, mode, true);
   if (!(hidden instanceof Float32Array)) throw typeError('hidden', 'a Float32Array', hidden);
   if (hidden.length === 0 || hidden.length % req.rows !== 0)
-    throw new RangeError(`Expected hidden to hold rows x hiddenSize values (rows = ${req.rows}) but it has ${hidden.length}`);
+    throw new OutOfRangeError(`Expected hidden to hold rows x hiddenSize values (rows = ${req.rows}) but it has ${hidden.length}`);
   const hiddenSize = hidden.length / req.rows;
   let wdt = checkDtype('options.weightDtype', o.weightDtype);
   if (wdt === undefined) wdt = headWeight instanceof Uint16Array ? (req.dtypeName === 'float32' ? undefined : req.dtypeName) : 'float32';
   const w = checkLogits('headWeight', headWeight, wdt);
   if (w.data.length !== req.vocab * hiddenSize)
-    throw new RangeError(
+    throw new OutOfRangeError(
       `Expected headWeight to have vocabSize x hiddenSize = ${req.vocab} x ${hiddenSize} = ${req.vocab * hiddenSize} elements but it has ${w.data.length}`,
     );
   let headBias: Float32Array | Uint16Array | undefined;
   if (o.headBias !== undefined) {
     const b = checkLogits('options.headBias', o.headBias, w.dtype);
     if (b.data.length !== req.vocab)
-      throw new RangeError(`Expected options.headBias to have vocabSize = ${req.vocab} elements but it has ${b.data.length}`);
+      throw new OutOfRangeError(`Expected options.headBias to have vocabSize = ${req.vocab} elements but it has ${b.data.length}`);
     headBias = b.data;
   }
   for (let i = 0; i < hidden.length; i++)
     if (!Number.isFinite(hidden[i]))
-      throw new RangeError(
+      throw new OutOfRangeError(
         `Expected finite values in hidden but row ${Math.floor(i / hiddenSize)}, index ${i % hiddenSize} is ${hidden[i]}`,
       );
   return {

@@ -36,4 +36,23 @@ test('the public API type-checks from its declarations', () => {
   }
 });
 
+test('the entry exports the public API only; layer internals are behind named subpaths', async () => {
+  // Self-reference through package.json `exports`, as a user's import resolves it.
+  const entry = await import('autocontrast');
+  const names = Object.keys(entry).filter((n) => n !== 'default');
+  for (const n of ['load', 'generate', 'stream', 'score', 'generateTokens', 'acdLogProbs', 'convert', 'pullPackaged', 'AutocontrastError', 'GENERATION_OPTIONS', 'runtime']) {
+    assert.ok(names.includes(n), `${n} is public`);
+  }
+  for (const n of ['tinyDecoderWeights', 'GraphBuilder', 'parseGgufHeader', 'httpGet', 'RuntimeSession', 'readOnnxGraph', 'mulberry32']) {
+    assert.not.ok(names.includes(n), `${n} is internal`);
+  }
+  assert.ok(names.length < 100, `${names.length} names in the entry`);
+  const graph = await import('autocontrast/graph');
+  assert.type(graph.tinyDecoderWeights, 'function');
+  const gguf = await import('autocontrast/gguf');
+  assert.type(gguf.parseGgufHeader, 'function');
+  const decoding = await import('autocontrast/decoding');
+  assert.type(decoding.contrastStep, 'function');
+});
+
 test.run();

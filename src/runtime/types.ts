@@ -1,0 +1,141 @@
+/** The runtime's public types: graph descriptions, load and sequence options, step outputs. */
+/** Describes a decoder graph by hand (for graphs without an `autocontrast.json` manifest). */
+export interface GraphDescription {
+  /** Path of the `.onnx` file. */
+  graphPath: string;
+  /** Number of transformer blocks (= past/present pairs). */
+  numLayers: number;
+  /** Key/value heads. */
+  numKvHeads: number;
+  /** Head width. */
+  headDim: number;
+  /** Vocabulary size (logits width). */
+  vocabSize: number;
+  /** Hidden width d (exit hidden outputs). */
+  hiddenSize: number;
+  /** Context length (positions). */
+  contextLength: number;
+  /** Which positions `logits` covers: `all` (Hugging Face exports), `last`, or `input` (`num_logits_to_keep`). */
+  logitPositions?: 'all' | 'last' | 'input';
+  /** Input/output names; defaults follow Hugging Face exports (`{i}` is the block index). */
+  names?: Partial<{
+    inputIds: string;
+    attentionMask: string;
+    positionIds: string;
+    numLogitsToKeep: string;
+    logits: string;
+    pastKey: string;
+    pastValue: string;
+    presentKey: string;
+    presentValue: string;
+  }>;
+  /** Exit outputs by layer. */
+  exits?: { layer: number; hiddenOutput?: string; logitsOutput?: string }[];
+}
+
+/** Session options. */
+export interface LoadOptions {
+  /** Intra-op threads (default: physical cores). */
+  intraOpThreads?: number;
+  /** Inter-op threads (default 1). */
+  interOpThreads?: number;
+  /** Let ORT's pool threads spin between ops (default true: faster steps, more CPU). */
+  allowSpinning?: boolean;
+  /** Graph optimisation level 0 (none), 1 (basic), 2 (extended), 99 (all, the default). */
+  optimizationLevel?: 0 | 1 | 2 | 99;
+  /** Path of libonnxruntime (default: the one inside onnxruntime-node, or $AUTOCONTRAST_ORT_LIBRARY). */
+  libraryPath?: string;
+  /**
+   * `cpu` (default) or `cuda`: ONNX Runtime's CUDA execution provider, with the KV cache, logits and exit outputs
+   * in device memory and the contrast run on the GPU by the autocontrast CUDA library, on the same stream; only
+   * token ids, their log-probabilities and head sizes come back per step (see {@link Sequence.readOutputs}).
+   * Needs onnxruntime-node's CUDA provider (not installed by default: {@link cudaRuntimeStatus} says why it
+   * cannot be used and how to install it).
+   */
+  device?: 'cpu' | 'cuda';
+  /** CUDA device index (default 0). */
+  deviceId?: number;
+}
+
+/** Contrast settings for the native fast path (see the kernel's `contrast`). */
+export interface StepContrastOptions {
+  /** `acd` (default) or `cd`. */
+  mode?: 'acd' | 'cd';
+  /** Plausibility threshold in [0, 1] (default 0.1). */
+  alpha?: number;
+  /** Minimum head size (default 1). */
+  minCandidates?: number;
+  /** CD only: (1 + beta) z_e - beta z_a. */
+  beta?: number;
+  /**
+   * Device `cuda` only: sample the token from the contrasted distribution on the GPU (temperature, then top-k,
+   * then top-p; Philox draws keyed by `seed` and the step count) instead of taking the argmax.
+   */
+  sample?: { temperature?: number; topK?: number; topP?: number; seed?: number };
+}
+
+/**
+ * What a step returns. The arrays are views valid until the next step of this sequence. On device `cuda` the
+ * outputs stay in device memory: the views are filled only by {@link Sequence.readOutputs}.
+ */
+export interface StepOutput {
+  /** Expert logits of the last position, `[batch x vocabSize]` (view over native memory). */
+  logits: Float32Array;
+  /** The exit's logits, `[batch x vocabSize]`, when the sequence was created with `exit.logits`. */
+  exitLogits?: Float32Array;
+  /** The exit's hidden state, `[batch x hiddenSize]`, when created with `exit.hidden`. */
+  exitHidden?: Float32Array;
+  /**
+   * Every bound exit's outputs by layer (`exit` and `exits` alike; views like the others). `exitLogits` and
+   * `exitHidden` are the first bound exit's.
+   */
+  exitOutputs: ReadonlyMap<number, ExitOutput>;
+  /** Tokens in the cache after this step (padding included). */
+  pastLength: number;
+  /** Native step time in ms (binding, Run, post-processing). */
+  stepMs: number;
+  /** Time inside ONNX Runtime's Run in ms. */
+  runMs: number;
+}
+
+/** One exit's last-position outputs (views over native memory, valid until the next step). */
+export interface ExitOutput {
+  /** `exit.{L}.logits`, `[batch x vocabSize]`, when requested. */
+  logits?: Float32Array;
+  /** `exit.{L}.hidden`, `[batch x hiddenSize]`, when requested. */
+  hidden?: Float32Array;
+}
+
+/** An exit a sequence reads every step: logits (default true) and/or the hidden state (default false). */
+export interface ExitRequest {
+  layer: number;
+  logits?: boolean;
+  hidden?: boolean;
+}
+
+/** A step with the native contrast applied. */
+export interface ContrastStepOutput extends StepOutput {
+  /** Contrasted log-probabilities `[batch x vocabSize]` as the kernel defines them (ACD: expert log-probs outside the head; CD: -Infinity there). A view, valid until the next step. */
+  scores: Float32Array;
+  /** Per row: the argmax of the contrasted distribution. */
+  tokens: Int32Array;
+  /** Per row: its log-probability. */
+  logprobs: Float32Array;
+  /** Per row: the head (plausible set) size. */
+  headSize: Int32Array;
+}
+
+/** Options of {@link RuntimeModel.createSequence}. */
+export interface SequenceOptions {
+  /** Rows decoded together (prompts, or beams). */
+  batch: number;
+  /** Hard context limit for this sequence (prompt + generated, padding included), <= the model's context length. */
+  maxLength: number;
+  /** Exit outputs to fetch every step (the one-exit form; it becomes the first bound exit). */
+  exit?: ExitRequest;
+  /**
+   * Several exits to fetch every step (after `exit`, if given; distinct layers). The first bound exit is the
+   * one `exitLogits` / `exitHidden` and the native contrast use; all appear in `exitOutputs`.
+   */
+  exits?: ExitRequest[];
+}
