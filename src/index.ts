@@ -17,7 +17,8 @@ export {
 export { ENVIRONMENT_VARIABLES, type EnvironmentVariable } from './config/env';
 export * from './kernel';
 export {
-  ContrastModel, load, continuationText, encodePrompt, generate, score, stream, TextStreamer,
+  ContrastModel, load, continuationText, encodePrompt, generate, releaseScoring, score, scoreBatch, stream, TextStreamer,
+  type ScoreBatchOptions, type ScoredItem, type ScoreItem, type TokenScores,
   type AmateurPath, type ContrastPlan, type ExitInfo, type ExpertPlan, type LoadModelOptions,
   type GeneratedText, type GenerateResult, type GenerateTextOptions, type GenerationTiming, type Prompt, type ScoreOptions, type ScoreResult, type StreamOptions,
 } from './generate';
