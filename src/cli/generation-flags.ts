@@ -4,17 +4,22 @@
  * same meaning, default and bounds, and the help lines are written from the same table. Commands that
  * generate (`generate`, and the server's defaults) parse their flags with {@link generationFlags}.
  */
-import { GENERATION_OPTIONS, resolveGeneration, type GenerationOptionValues, type OptionDef, type OptionName, type ResolvedGeneration } from '../config/generation';
+import { checkOption, GENERATION_OPTIONS, resolveGeneration, type GenerationOptionValues, type OptionDef, type OptionName, type ResolvedGeneration } from '../config/generation';
 import { isArgumentError } from '../errors';
 import { optionValue, type OptionSpec, type ParsedArgs } from './args';
 import { UsageError } from './usage-error';
 
 const ENTRIES = Object.entries(GENERATION_OPTIONS) as [OptionName, OptionDef][];
 
-/** The parser spec of the generation flags (flag name -> takes a value). */
-export const GENERATION_FLAG_SPEC: OptionSpec = Object.fromEntries(
-  ENTRIES.filter(([, d]) => d.cli).map(([, d]) => [d.cli!.flag, d.cli!.form === 'set' ? 'flag' : 'value']),
-);
+const pick = (keys?: readonly OptionName[]) => ENTRIES.filter(([k, d]) => d.cli && (!keys || keys.includes(k)));
+
+/** The parser spec of the generation flags of `keys` (default all): flag name -> takes a value. */
+export function generationFlagSpec(keys?: readonly OptionName[]): OptionSpec {
+  return Object.fromEntries(pick(keys).map(([, d]) => [d.cli!.flag, d.cli!.form === 'set' ? 'flag' : 'value']));
+}
+
+/** The parser spec of every generation flag. */
+export const GENERATION_FLAG_SPEC: OptionSpec = generationFlagSpec();
 
 function defaultText(d: OptionDef): string {
   const v = d.cliDefault ?? d.default;
@@ -23,12 +28,12 @@ function defaultText(d: OptionDef): string {
   return ` (default ${String(v)})`;
 }
 
-/** Help lines of the generation flags, one per option: flag, meaning, default. */
-export function generationFlagHelp(): string {
+/** Help lines of the generation flags of `keys` (default all), one per option: flag, meaning, default. */
+export function generationFlagHelp(keys?: readonly OptionName[]): string {
   const lines: string[] = [];
-  for (const [, d] of ENTRIES) {
-    if (!d.cli) continue;
-    const left = d.cli.form === 'set' ? `--${d.cli.flag}` : `--${d.cli.flag} ${d.cli.meta}`;
+  for (const [, d] of pick(keys)) {
+    const cli = d.cli!;
+    const left = cli.form === 'set' ? `--${cli.flag}` : `--${cli.flag} ${cli.meta}`;
     lines.push(`  ${left.padEnd(26)}${d.doc}${defaultText(d)}`);
   }
   return lines.join('\n');
@@ -60,6 +65,25 @@ export function generationOptionsFromArgs(args: ParsedArgs, command: string): Ge
     else out[key] = parseValue(command, key, d, optionValue(args, d.cli.flag) ?? '');
   }
   if (out.maxNewTokens === undefined) out.maxNewTokens = GENERATION_OPTIONS.maxNewTokens.cliDefault;
+  return out as GenerationOptionValues;
+}
+
+/**
+ * The flags of `keys` only, each checked on its own (no rules between options: for commands whose flags are
+ * defaults that requests may override, such as `serve`).
+ */
+export function checkedGenerationFlags(args: ParsedArgs, command: string, keys: readonly OptionName[]): GenerationOptionValues {
+  const out: Record<string, unknown> = {};
+  for (const [key, d] of pick(keys)) {
+    if (!args.options.has(d.cli!.flag)) continue;
+    const v = d.cli!.form === 'set' ? d.cli!.value : parseValue(command, key, d, optionValue(args, d.cli!.flag) ?? '');
+    try {
+      out[key] = checkOption(key, v, 'cli');
+    } catch (e) {
+      if (isArgumentError(e)) throw new UsageError(`${command}: ${e.message}`);
+      throw e;
+    }
+  }
   return out as GenerationOptionValues;
 }
 

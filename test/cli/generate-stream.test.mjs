@@ -46,6 +46,20 @@ test('every flag is checked before the model loads: one line naming the flag, we
   }
 });
 
+test('serve takes its request defaults through the same flag table and checks', () => {
+  const missing = path.join(repoRoot, 'no-such-model-folder');
+  for (const [args, re] of [
+    [['--alpha', '2'], /^autocontrast: serve: --alpha expects a number in \[0, 1\], got 2$/],
+    [['--mode', 'dola'], /^autocontrast: serve: --mode expects one of acd, cd, got "dola"$/],
+    [['--no-contrast', '--alpha', '0.2'], /--no-contrast was given together with contrast settings/],
+  ]) {
+    const r = cli(['serve', '--model', missing, ...args]);
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr.trim(), re);
+  }
+  assert.match(cli(['serve', '--help']).stdout, /--min-candidates N\s+minimum head size/);
+});
+
 test('--version prints the package version; the help lists the generation flags from the configuration', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
   const v = cli(['--version']);

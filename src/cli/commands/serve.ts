@@ -8,7 +8,12 @@ import { load, type ContrastModel } from '../../generate/model';
 import { createServer } from '../../server';
 import type { RequestDefaults } from '../../server/validate';
 import { optionValue, parseArgs, type ParsedArgs } from '../args';
+import { checkedGenerationFlags, generationFlagHelp, generationFlagSpec } from '../generation-flags';
 import { UsageError } from '../usage-error';
+
+/** Help text of `serve`. */
+/** The generation options the server takes as request defaults (flags from the generation configuration). */
+const REQUEST_DEFAULT_OPTIONS = ['contrast', 'amateurLayer', 'alpha', 'mode', 'minCandidates', 'topK', 'repetitionPenalty'] as const;
 
 /** Help text of `serve`. */
 export const SERVE_HELP = `Usage: autocontrast serve --model DIR|NAME [options]
@@ -27,20 +32,13 @@ Options:
   --grace S             on SIGTERM/SIGINT, seconds in-flight requests may finish (default 10)
   --max-body BYTES      largest request body (default 1048576)
   --threads N           ONNX Runtime intra-op threads (default: physical cores)
-  Request defaults (a request's own fields win):
-  --no-contrast         plain decoding unless a request asks for contrast
-  --amateur-layer L     amateur exit layer (default: the middle exit)
-  --alpha A             plausibility threshold (default 0.1)
-  --mode acd|cd         contrast mode (default acd)
-  --min-candidates N    minimum head size (default 1)
-  --top-k K             top-k sampling when a request samples
-  --repetition-penalty R
-  -h, --help            this help`;
+  -h, --help            this help
+  Request defaults (a request's own fields win; meanings, defaults and bounds as generate's):
+${generationFlagHelp(REQUEST_DEFAULT_OPTIONS)}`;
 
 const SPEC = {
   model: 'value', host: 'value', port: 'value', 'max-batch': 'value', 'max-queue': 'value', context: 'value', timeout: 'value',
-  grace: 'value', 'max-body': 'value', threads: 'value', 'no-contrast': 'flag', 'amateur-layer': 'value', alpha: 'value',
-  mode: 'value', 'min-candidates': 'value', 'top-k': 'value', 'repetition-penalty': 'value', help: 'flag',
+  grace: 'value', 'max-body': 'value', threads: 'value', help: 'flag', ...generationFlagSpec(REQUEST_DEFAULT_OPTIONS),
 } as const;
 
 function num(args: ParsedArgs, name: string, integer: boolean, lo: number): number | undefined {
@@ -75,23 +73,19 @@ export async function runServe(argv: readonly string[]): Promise<void> {
     return;
   }
   if (args.positional.length) throw new UsageError(`serve: unexpected argument "${args.positional[0]}" (see autocontrast serve --help)`);
-  const mode = optionValue(args, 'mode');
-  if (mode !== undefined && mode !== 'acd' && mode !== 'cd') throw new UsageError(`serve: --mode must be acd or cd, got "${mode}"`);
-  const alpha = num(args, 'alpha', false, 0);
-  if (alpha !== undefined && alpha > 1) throw new UsageError(`serve: --alpha must be in [0, 1], got "${alpha}"`);
-  const contrastOff = args.options.has('no-contrast');
-  const defaults: RequestDefaults = {
-    ...(contrastOff ? { contrast: false } : {}),
-    ...(num(args, 'amateur-layer', true, 0) !== undefined ? { amateur_layer: num(args, 'amateur-layer', true, 0) } : {}),
-    ...(alpha !== undefined ? { alpha } : {}),
-    ...(mode ? { contrast_mode: mode as 'acd' | 'cd' } : {}),
-    ...(num(args, 'min-candidates', true, 1) !== undefined ? { min_candidates: num(args, 'min-candidates', true, 1) } : {}),
-    ...(num(args, 'top-k', true, 1) !== undefined ? { top_k: num(args, 'top-k', true, 1) } : {}),
-    ...(num(args, 'repetition-penalty', false, 0) !== undefined ? { repetition_penalty: num(args, 'repetition-penalty', false, 0) } : {}),
-  };
-  if (contrastOff && (defaults.amateur_layer !== undefined || defaults.alpha !== undefined || defaults.contrast_mode || defaults.min_candidates !== undefined)) {
+  const o = checkedGenerationFlags(args, 'serve', REQUEST_DEFAULT_OPTIONS);
+  if (o.contrast === false && (['amateurLayer', 'alpha', 'mode', 'minCandidates'] as const).some((k) => o[k] !== undefined)) {
     throw new UsageError('serve: --no-contrast was given together with contrast settings (drop one of them)');
   }
+  const defaults: RequestDefaults = {
+    ...(o.contrast === false ? { contrast: false } : {}),
+    ...(o.amateurLayer !== undefined ? { amateur_layer: o.amateurLayer } : {}),
+    ...(o.alpha !== undefined ? { alpha: o.alpha } : {}),
+    ...(o.mode !== undefined ? { contrast_mode: o.mode } : {}),
+    ...(o.minCandidates !== undefined ? { min_candidates: o.minCandidates } : {}),
+    ...(o.topK !== undefined ? { top_k: o.topK } : {}),
+    ...(o.repetitionPenalty !== undefined ? { repetition_penalty: o.repetitionPenalty } : {}),
+  };
   const port = num(args, 'port', true, 0) ?? 8080;
   if (port > 65535) throw new UsageError(`serve: --port must be in [0, 65535], got "${port}"`);
   const host = optionValue(args, 'host') ?? '127.0.0.1';
