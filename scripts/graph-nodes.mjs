@@ -10,7 +10,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const ac = require('../dist/index.js');
+// Graph builders and the ONNX reader are layer internals, behind the graph and generate subpath modules.
+const ac = { ...require('../dist/index.js'), ...require('../dist/model/graph/index.js'), ...require('../dist/generate/index.js') };
 
 function tally(nodes) {
   const m = new Map();
