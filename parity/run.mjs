@@ -114,7 +114,14 @@ function python(script, argv, label) {
 // ---------- helpers ----------
 if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) die('dist/ is missing: run `npm run build:ts` first');
 const require = createRequire(path.join(ROOT, 'package.json'));
-const ac = require(path.join(ROOT, 'dist', 'index.js'));
+// The public entry plus the layer internals parity reads (weight forms, zip extraction, exit heads, the ONNX
+// reader), which are behind subpath modules rather than the entry.
+const ac = {
+  ...require(path.join(ROOT, 'dist', 'index.js')),
+  ...require(path.join(ROOT, 'dist', 'model', 'graph', 'index.js')),
+  ...require(path.join(ROOT, 'dist', 'model', 'pull', 'index.js')),
+  ...require(path.join(ROOT, 'dist', 'generate', 'index.js')),
+};
 const ort = require('onnxruntime-node');
 
 function maxAbsDiff(a, b) {
