@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const TIERS = {
-  unit: ['unit', 'decoding', 'import', 'graph'],
+  unit: ['unit', 'decoding', 'import', 'graph', 'parity'],
   native: ['kernel', 'native', 'runtime'],
   integration: ['convert', 'generate', 'cli', 'server', 'train', 'eval', 'packaging'],
 };
