@@ -279,6 +279,28 @@ Napi::Value DisposeSequence(const Napi::CallbackInfo& info) {
 }
 
 // ---- steps ----
+// A worker's failure, recorded on the thread pool and turned into a rejection on the JS thread.
+struct Failure {
+  bool failed = false;
+  int kind = 0;
+  std::string error;
+  // Runs fn; a RuntimeError keeps its kind and message, anything else becomes kState with `what` in front.
+  template <typename F>
+  void Capture(F&& fn, const char* what) {
+    try {
+      fn();
+    } catch (const acr::RuntimeError& e) {
+      failed = true;
+      kind = e.kind;
+      error = e.what();
+    } catch (const std::exception& e) {
+      failed = true;
+      kind = acr::RuntimeError::kState;
+      error = std::string(what) + ": " + e.what();
+    }
+  }
+};
+
 class StepWorker : public Napi::AsyncWorker {
  public:
   StepWorker(Napi::Env env, Napi::Value handle, SeqHandle* h, bool contrast, ac::Params p, acr::SampleOptions sample)
@@ -299,25 +321,19 @@ class StepWorker : public Napi::AsyncWorker {
   }
   Napi::Promise Promise() const { return deferred_.Promise(); }
   void Execute() override {
-    try {
-      seq_->Run();
-      if (contrast_) seq_->Contrast(params_, token_.data(), logprob_.data(), head_.data(), sample_);
-    } catch (const acr::RuntimeError& e) {
-      failed_ = true;
-      kind_ = e.kind;
-      error_ = e.what();
-    } catch (const std::exception& e) {
-      failed_ = true;
-      kind_ = acr::RuntimeError::kState;
-      error_ = std::string("decode step failed: ") + e.what();
-    }
+    failure_.Capture(
+        [&] {
+          seq_->Run();
+          if (contrast_) seq_->Contrast(params_, token_.data(), logprob_.data(), head_.data(), sample_);
+        },
+        "decode step failed");
   }
   void OnOK() override {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     h_->busy = false;
-    if (failed_) {
-      deferred_.Reject(MakeError(env, kind_, error_));
+    if (failure_.failed) {
+      deferred_.Reject(MakeError(env, failure_.kind, failure_.error));
       return;
     }
     Napi::Object r = Napi::Object::New(env);
@@ -354,9 +370,7 @@ class StepWorker : public Napi::AsyncWorker {
   acr::SampleOptions sample_;
   std::vector<int32_t> token_, head_;
   std::vector<float> logprob_;
-  bool failed_ = false;
-  int kind_ = 0;
-  std::string error_;
+  Failure failure_;
 };
 
 // The optional `sample: { temperature?, topK?, topP?, seed? }` of a contrast options object (device 'cuda').
@@ -502,26 +516,14 @@ class AdmitWorker : public Napi::AsyncWorker {
         src_(src->seq),
         src_row_(src_row) {}
   Napi::Promise Promise() const { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      row_ = dst_->Admit(*src_, src_row_);
-    } catch (const acr::RuntimeError& e) {
-      failed_ = true;
-      kind_ = e.kind;
-      error_ = e.what();
-    } catch (const std::exception& e) {
-      failed_ = true;
-      kind_ = acr::RuntimeError::kState;
-      error_ = std::string("admitting the row failed: ") + e.what();
-    }
-  }
+  void Execute() override { failure_.Capture([&] { row_ = dst_->Admit(*src_, src_row_); }, "admitting the row failed"); }
   void OnOK() override {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     dst_h_->busy = false;
     src_h_->busy = false;
-    if (failed_) {
-      deferred_.Reject(MakeError(env, kind_, error_));
+    if (failure_.failed) {
+      deferred_.Reject(MakeError(env, failure_.kind, failure_.error));
       return;
     }
     Napi::Object r = Napi::Object::New(env);
@@ -542,9 +544,7 @@ class AdmitWorker : public Napi::AsyncWorker {
   std::shared_ptr<acr::Sequence> dst_, src_;
   int src_row_;
   int row_ = -1;
-  bool failed_ = false;
-  int kind_ = 0;
-  std::string error_;
+  Failure failure_;
 };
 
 Napi::Value Admit(const Napi::CallbackInfo& info) {
