@@ -41,10 +41,17 @@ export function generationFlagHelp(keys?: readonly OptionName[]): string {
 
 function parseValue(command: string, key: OptionName, d: OptionDef, raw: string): unknown {
   const flag = `--${d.cli!.flag}`;
+  if (d.word !== undefined && raw === d.word) return raw;
+  if (d.kind === 'layers') {
+    if (raw === 'low' || raw === 'high') return raw;
+    const parts = raw.split(',').map((s) => s.trim());
+    if (raw.trim() === '' || parts.some((s) => !/^\d+$/.test(s))) throw new UsageError(`${command}: ${flag} expects low, high or a comma-separated list of layer numbers, got "${raw}"`);
+    return parts.map(Number);
+  }
   if (d.kind === 'integer' || d.kind === 'number') {
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n) || (d.kind === 'integer' && !Number.isInteger(n))) {
-      throw new UsageError(`${command}: ${flag} expects ${d.kind === 'integer' ? 'an integer' : 'a number'}, got "${raw}"`);
+      throw new UsageError(`${command}: ${flag} expects ${d.kind === 'integer' ? 'an integer' : 'a number'}${d.word ? ` or ${d.word}` : ''}, got "${raw}"`);
     }
     return n;
   }

@@ -12,8 +12,15 @@ import { InvalidArgTypeError, OutOfRangeError } from '../errors';
 
 /** Decoding strategy. `sample` draws from the whole (processed) distribution. */
 export type Strategy = 'greedy' | 'beam' | 'top-k' | 'top-p' | 'sample';
-/** `acd` keeps the tail at the expert's probability; `cd` masks it (contrastive decoding). */
-export type ContrastMode = 'acd' | 'cd';
+/**
+ * `acd` keeps the tail at the expert's probability; `cd` masks it (contrastive decoding); `dola` is DoLa (Chuang
+ * et al. 2024): `log p_final - log p_premature` on the plausible head, the premature layer chosen per step.
+ */
+export type ContrastMode = 'acd' | 'cd' | 'dola';
+/** DoLa's candidate premature layers: transformers' buckets `low` / `high`, or layer numbers (0 = embeddings). */
+export type DolaLayersChoice = 'low' | 'high' | number[];
+/** The repetition penalty DoLa recommends and uses by default in `mode: 'dola'` (Chuang et al. 2024). */
+export const DOLA_REPETITION_PENALTY = 1.2;
 /** How the amateur's logits are obtained: `sparse` (exit hidden state x head, head tokens only) or `dense`. */
 export type AmateurPathChoice = 'auto' | 'sparse' | 'dense';
 
@@ -28,7 +35,10 @@ export type CliForm =
 
 /** One option: its kind, bounds, default and meaning. */
 export interface OptionDef {
-  readonly kind: 'integer' | 'number' | 'boolean' | 'enum' | 'strings';
+  /** `layers`: `low`, `high` or a list of layer numbers (a comma-separated list on the command line). */
+  readonly kind: 'integer' | 'number' | 'boolean' | 'enum' | 'strings' | 'layers';
+  /** A word accepted besides numbers (`auto` for amateurLayer). */
+  readonly word?: string;
   /** One-line meaning (used in JSDoc, the CLI help and docs/architecture.md). */
   readonly doc: string;
   /** Default when not given (undefined: none, or decided from the model; see `defaultDoc`). */
@@ -58,17 +68,18 @@ export const GENERATION_OPTIONS = {
   maxNewTokens: { kind: 'integer', min: 1, max: 1_000_000, default: 32, cliDefault: 64, doc: 'tokens to generate at most (capped by the context length)', cli: { flag: 'max-new-tokens', form: 'value', meta: 'N' }, group: 'length' },
   minNewTokens: { kind: 'integer', min: 0, max: 1_000_000, default: 0, doc: 'end-of-sequence tokens are forbidden before this many tokens', cli: { flag: 'min-new-tokens', form: 'value', meta: 'N' }, group: 'length' },
   contrast: { kind: 'boolean', default: true, doc: 'contrast with an earlier exit (false: plain decoding from the expert)', cli: { flag: 'no-contrast', form: 'set', value: false }, group: 'contrast' },
-  mode: { kind: 'enum', values: ['acd', 'cd'], default: 'acd', doc: 'contrast mode: acd keeps the tail at the expert probability, cd masks it', cli: { flag: 'mode', form: 'value', meta: 'acd|cd' }, group: 'contrast' },
+  mode: { kind: 'enum', values: ['acd', 'cd', 'dola'], default: 'acd', doc: 'contrast mode: acd keeps the tail at the expert probability, cd masks it, dola contrasts with a premature layer chosen per step (DoLa)', cli: { flag: 'mode', form: 'value', meta: 'acd|cd|dola' }, group: 'contrast' },
   alpha: { kind: 'number', min: 0, max: 1, default: DEFAULT_ALPHA, doc: 'plausibility threshold: the head keeps tokens with p >= alpha x max p', cli: { flag: 'alpha', form: 'value', meta: 'A' }, group: 'contrast' },
   minCandidates: { kind: 'integer', min: 1, max: 2 ** 31 - 1, default: 1, doc: 'minimum head size (at most the vocabulary size)', cli: { flag: 'min-candidates', form: 'value', meta: 'N' }, group: 'contrast' },
   beta: { kind: 'number', min: 0, max: 1e6, doc: "cd only: scores (1 + beta) z_e - beta z_a (O'Brien & Lewis); default: log p_e - log p_a", cli: { flag: 'beta', form: 'value', meta: 'B' }, group: 'contrast' },
-  amateurLayer: { kind: 'integer', min: 0, max: 100_000, defaultDoc: 'the exit nearest to half the expert layer, below it (the paper: the middle layer)', doc: 'exit layer of the amateur, below the expert layer', cli: { flag: 'amateur-layer', form: 'value', meta: 'L' }, group: 'contrast' },
+  amateurLayer: { kind: 'integer', word: 'auto', min: 0, max: 100_000, defaultDoc: 'the exit nearest to half the expert layer, below it (the paper: the middle layer)', doc: "exit layer of the amateur, below the expert layer; auto: chosen per step among dolaLayers by divergence (DoLa's rule)", cli: { flag: 'amateur-layer', form: 'value', meta: 'L|auto' }, group: 'contrast' },
+  dolaLayers: { kind: 'layers', defaultDoc: 'high', doc: "candidate layers of mode dola and amateurLayer auto: transformers' buckets low / high (from the layer count) or layer numbers (0: embeddings)", cli: { flag: 'dola-layers', form: 'value', meta: 'low|high|L1,L2' }, group: 'contrast' },
   amateurPath: { kind: 'enum', values: ['auto', 'sparse', 'dense'], default: 'auto', doc: 'amateur logits from the exit hidden state x head (sparse, head tokens only) or the exit logits (dense); auto picks sparse when possible', cli: { flag: 'amateur-path', form: 'value', meta: 'P' }, group: 'contrast' },
   expertLayer: { kind: 'integer', min: 1, max: 100_000, defaultDoc: "the final layer (the model's own logits)", doc: 'layer of the expert: an exit below the last layer decodes from that exit (early exit)', cli: { flag: 'expert-layer', form: 'value', meta: 'L' }, group: 'expert' },
   temperature: { kind: 'number', min: 0, minExclusive: true, max: 1e6, default: 1, doc: 'sampling temperature (sampling strategies)', cli: { flag: 'temperature', form: 'value', meta: 'T' }, group: 'sampling' },
   topK: { kind: 'integer', min: 1, max: 2 ** 31 - 1, default: 50, doc: 'for top-k: how many tokens to keep', cli: { flag: 'top-k', form: 'value', meta: 'K' }, group: 'sampling' },
   topP: { kind: 'number', min: 0, minExclusive: true, max: 1, default: 0.9, doc: 'for top-p: the nucleus mass', cli: { flag: 'top-p', form: 'value', meta: 'P' }, group: 'sampling' },
-  repetitionPenalty: { kind: 'number', min: 0, minExclusive: true, max: 1e6, default: 1, doc: 'divides positive / multiplies negative scores of tokens already present (1: off)', cli: { flag: 'repetition-penalty', form: 'value', meta: 'R' }, group: 'sampling' },
+  repetitionPenalty: { kind: 'number', min: 0, minExclusive: true, max: 1e6, default: 1, defaultDoc: `1; ${DOLA_REPETITION_PENALTY} with mode dola, as DoLa recommends`, doc: 'divides positive / multiplies negative scores of tokens already present (1: off)', cli: { flag: 'repetition-penalty', form: 'value', meta: 'R' }, group: 'sampling' },
   seed: { kind: 'integer', min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER, default: 0, doc: 'seed of the sampling generator (sampling strategies); equal seeds give equal samples', cli: { flag: 'seed', form: 'value', meta: 'S' }, group: 'sampling' },
   numBeams: { kind: 'integer', min: 1, max: 256, defaultDoc: '4 for beam, else 1', doc: 'for beam: beams per prompt', cli: { flag: 'num-beams', form: 'value', meta: 'N' }, group: 'beam' },
   lengthPenalty: { kind: 'number', min: -1e6, max: 1e6, default: 1, doc: 'for beam: hypotheses rank by sum(logProbs) / length ** lengthPenalty', cli: { flag: 'length-penalty', form: 'value', meta: 'X' }, group: 'beam' },
@@ -116,11 +127,12 @@ function show(v: unknown): string {
 export function expectation(def: OptionDef, naming: OptionNaming): string {
   if (def.kind === 'boolean') return 'true or false';
   if (def.kind === 'strings') return 'an array of non-empty strings';
+  if (def.kind === 'layers') return naming === 'api' ? "'low', 'high' or an array of layer numbers" : 'low, high or a comma-separated list of layer numbers';
   if (def.kind === 'enum') {
     const vs = def.values!.map((v) => (naming === 'api' ? `'${v}'` : v));
     return `one of ${vs.join(', ')}`;
   }
-  const what = def.kind === 'integer' ? 'an integer' : 'a number';
+  const what = (def.kind === 'integer' ? 'an integer' : 'a number') + (def.word ? ` or ${naming === 'api' ? `'${def.word}'` : def.word}` : '');
   const lo = def.min, hi = def.max;
   const open = hi === undefined || hi >= 1_000_000 - 1e-9;
   if (lo !== undefined && !open) return `${what} in ${def.minExclusive ? '(' : '['}${lo}, ${hi}]`;
@@ -136,7 +148,12 @@ export function checkOption(key: OptionName, v: unknown, naming: OptionNaming): 
     const msg = naming === 'cli' ? `${name} expects ${expectation(def, naming)}, got ${show(v)}` : `Expected ${name} to be ${expectation(def, naming)} but received ${show(v)}`;
     throw typeOk ? new OutOfRangeError(msg, key) : new InvalidArgTypeError(msg, key);
   };
+  if (def.word !== undefined && v === def.word) return v;
   switch (def.kind) {
+    case 'layers':
+      if (v === 'low' || v === 'high') return v;
+      if (!Array.isArray(v) || v.length === 0 || v.some((l) => typeof l !== 'number' || !Number.isInteger(l) || l < 0)) fail(Array.isArray(v) && v.length > 0);
+      return v;
     case 'boolean':
       if (typeof v !== 'boolean') fail(false);
       return v;
@@ -169,7 +186,8 @@ export interface GenerationOptionValues {
   alpha?: number;
   minCandidates?: number;
   beta?: number;
-  amateurLayer?: number;
+  amateurLayer?: number | 'auto';
+  dolaLayers?: DolaLayersChoice;
   amateurPath?: AmateurPathChoice;
   expertLayer?: number;
   temperature?: number;
@@ -192,7 +210,7 @@ export interface ResolvedGeneration {
   maxNewTokens: number;
   minNewTokens: number;
   /** Contrast settings (null: plain decoding). The amateur layer is decided with the model when absent. */
-  contrast: (ContrastConfig & { amateurLayer?: number; amateurPath: AmateurPathChoice }) | null;
+  contrast: (ContrastConfig & { amateurLayer?: number | 'auto'; dolaLayers?: DolaLayersChoice; amateurPath: AmateurPathChoice }) | null;
   expertLayer?: number;
   temperature: number;
   topK: number;
@@ -208,7 +226,7 @@ export interface ResolvedGeneration {
   addSpecialTokens: boolean;
 }
 
-const CONTRAST_FIELDS = ['mode', 'alpha', 'minCandidates', 'beta', 'amateurLayer', 'amateurPath'] as const;
+const CONTRAST_FIELDS = ['mode', 'alpha', 'minCandidates', 'beta', 'amateurLayer', 'dolaLayers', 'amateurPath'] as const;
 const SAMPLING: readonly Strategy[] = ['top-k', 'top-p', 'sample'];
 
 /**
@@ -260,17 +278,25 @@ export function resolveGeneration(options: object = {}, naming: OptionNaming = '
     const mode = get<ContrastMode>('mode') ?? 'acd';
     const beta = get<number>('beta');
     if (beta !== undefined && mode !== 'cd') conflict(`${label('beta')} is for ${label('mode')} ${quote('cd')} (${label('mode')} is ${quote(mode)})`, 'beta', true);
+    const amateurLayer = given('amateurLayer') ? get<number | 'auto'>('amateurLayer') : undefined;
+    // Layer selection per step: DoLa, or ACD / CD with amateurLayer 'auto'. Its candidates are dolaLayers.
+    const selecting = mode === 'dola' || amateurLayer === 'auto';
+    if (mode === 'dola' && amateurLayer !== undefined) conflict(`${label('amateurLayer')} is not for ${label('mode')} ${quote('dola')}: DoLa chooses its premature layer per step among ${label('dolaLayers')}`, 'amateurLayer', true);
+    if (given('dolaLayers') && !selecting) conflict(`${label('dolaLayers')} is for ${label('mode')} ${quote('dola')} or ${label('amateurLayer')} ${quote('auto')}`, 'dolaLayers', true);
+    if (selecting && given('amateurPath')) conflict(`${label('amateurPath')} does not apply when the layer is chosen per step (every candidate's logits are projected)`, 'amateurPath', true);
+    if (selecting && given('expertLayer')) conflict(`${label('expertLayer')} cannot be combined with a layer chosen per step (the final layer is the mature one)`, 'expertLayer', true);
     contrast = {
       mode,
       alpha: get<number>('alpha') ?? DEFAULT_ALPHA,
       minCandidates: get<number>('minCandidates') ?? 1,
       ...(beta !== undefined ? { beta } : {}),
-      ...(given('amateurLayer') ? { amateurLayer: get<number>('amateurLayer') } : {}),
+      ...(amateurLayer !== undefined ? { amateurLayer } : {}),
+      ...(selecting ? { dolaLayers: get<DolaLayersChoice>('dolaLayers') ?? 'high' } : {}),
       amateurPath: get<AmateurPathChoice>('amateurPath') ?? 'auto',
     };
   }
   const expertLayer = get<number>('expertLayer');
-  if (contrast?.amateurLayer !== undefined && expertLayer !== undefined && contrast.amateurLayer >= expertLayer) {
+  if (typeof contrast?.amateurLayer === 'number' && expertLayer !== undefined && contrast.amateurLayer >= expertLayer) {
     conflict(`${label('amateurLayer')} ${contrast.amateurLayer} must be below ${label('expertLayer')} ${expertLayer} (the amateur is the earlier exit)`, 'amateurLayer');
   }
   const stopStrings = get<string[]>('stopStrings') ?? [];
@@ -284,7 +310,7 @@ export function resolveGeneration(options: object = {}, naming: OptionNaming = '
     temperature: get<number>('temperature') ?? 1,
     topK: get<number>('topK') ?? 50,
     topP: get<number>('topP') ?? 0.9,
-    repetitionPenalty: get<number>('repetitionPenalty') ?? 1,
+    repetitionPenalty: get<number>('repetitionPenalty') ?? (contrast?.mode === 'dola' ? DOLA_REPETITION_PENALTY : 1),
     seed: get<number>('seed') ?? 0,
     numBeams,
     lengthPenalty: get<number>('lengthPenalty') ?? 1,

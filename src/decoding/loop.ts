@@ -38,9 +38,16 @@ export async function decodeLoop(model: DecoderModel, o: ResolvedOptions, select
   const V = model.vocabSize;
   const rows = selector.rows;
   const amateurLayer = o.contrast === false ? undefined : o.contrast.amateurLayer;
+  const candidates = o.contrast === false ? undefined : o.contrast.candidates;
   const maxLength = Math.max(...rows.map((p) => p.length)) + o.maxNewTokens;
-  const session = await model.createSession({ rows: rows.length, amateurLayer, maxLength });
+  const session = await model.createSession({ rows: rows.length, amateurLayer, ...(candidates ? { candidates } : {}), maxLength });
   const lp = new Float32Array(rows.length * V);
+  // A layer chosen per step: the layer of every row at every step (reported per generated token).
+  const chosen = candidates ? new Int32Array(rows.length) : undefined;
+  const layersPerStep: Int32Array[] = [];
+  // DoLa's scores reach the processors unnormalised, as in transformers (its repetition penalty divides positive
+  // scores); the row selectors report their log-softmax. Beam search sums log-probabilities: normalised.
+  const raw = o.contrast !== false && o.contrast.mode === 'dola' && o.strategy !== 'beam';
   const t0 = performance.now();
   let prefillMs = 0, steps = 0;
   try {
@@ -49,7 +56,8 @@ export async function decodeLoop(model: DecoderModel, o: ResolvedOptions, select
     prefillMs = performance.now() - t0;
     for (let step = 0; step < o.maxNewTokens; step++) {
       checkAbort(o.signal);
-      await contrastStep(out, V, o.contrast, lp);
+      await contrastStep(out, V, o.contrast, lp, { ...(chosen ? { layers: chosen } : {}), raw });
+      if (chosen) layersPerStep.push(chosen.slice());
       const sel = selector.select(lp, step);
       steps++;
       if (sel.done || step === o.maxNewTokens - 1) break;
@@ -59,5 +67,12 @@ export async function decodeLoop(model: DecoderModel, o: ResolvedOptions, select
   } finally {
     session.dispose();
   }
-  return { sequences: selector.finish(), timing: { prefillMs, decodeMs: performance.now() - t0 - prefillMs, steps } };
+  const sequences = selector.finish();
+  // Rows are prompts for every strategy but beam search (whose rows are beams): each row's layers, one per token.
+  if (chosen && o.strategy !== 'beam') {
+    sequences.forEach((seqs, p) => {
+      for (const s of seqs) s.amateurLayers = layersPerStep.slice(0, s.tokens.length).map((a) => a[p]);
+    });
+  }
+  return { sequences, timing: { prefillMs, decodeMs: performance.now() - t0 - prefillMs, steps } };
 }

@@ -15,7 +15,7 @@ export type { Strategy };
  * see docs/model-format.md) and the configuration's contrast settings (mode, alpha, minCandidates, beta; their
  * meanings and defaults in `GENERATION_OPTIONS`). `false` (the default) decodes plainly from the expert.
  */
-export type ContrastSettings = { amateurLayer: number } & Partial<ContrastConfig>;
+export type ContrastSettings = ({ amateurLayer: number } | { amateurLayer?: 'auto'; dolaLayers: number[] }) & Partial<ContrastConfig>;
 
 /** The configuration's options that the token level consumes (groups sampling, beam, length), as a type. */
 type TokenKeys = {
@@ -58,7 +58,12 @@ export function tokenLevel(r: ResolvedGeneration): TokenLevel {
 }
 
 /** Resolved contrast of the token level: the kernel's settings and the exit to read the amateur from. */
-export type ResolvedContrast = ContrastConfig & { amateurLayer: number };
+export type ResolvedContrast = ContrastConfig & (
+  /** A fixed amateur exit. */
+  | { amateurLayer: number; candidates?: undefined }
+  /** The amateur / premature layer chosen per step among these (mode 'dola', or amateurLayer 'auto'). */
+  | { amateurLayer?: undefined; candidates: readonly number[] }
+);
 
 /** Options with defaults filled in, checked. */
 export type ResolvedOptions = TokenLevel & {
@@ -101,7 +106,11 @@ export function resolveOptions(o: GenerateOptions = {}, modelEos?: number): Reso
   if (contrast !== undefined && contrast !== false && (typeof contrast !== 'object' || contrast === null)) {
     throw new InvalidArgTypeError('Expected contrast to be false or { amateurLayer, alpha?, minCandidates?, mode?, beta? }', 'contrast');
   }
-  if (contrast && contrast.amateurLayer === undefined) throw new InvalidArgTypeError('Expected contrast.amateurLayer to be an integer but received undefined', 'amateurLayer');
+  const selecting = !!contrast && (contrast.mode === 'dola' || contrast.amateurLayer === 'auto');
+  if (contrast && !selecting && contrast.amateurLayer === undefined) throw new InvalidArgTypeError('Expected contrast.amateurLayer to be an integer but received undefined', 'amateurLayer');
+  if (selecting && !Array.isArray((contrast as { dolaLayers?: unknown }).dolaLayers)) {
+    throw new InvalidArgTypeError("Expected contrast.dolaLayers to be an array of layer numbers (the buckets 'low' / 'high' need a model folder)", 'dolaLayers');
+  }
   for (const k of Object.keys(contrast || {})) {
     if (!CONTRAST_KEYS.includes(k)) throw new InvalidArgTypeError(`Unknown contrast option '${k}'`, k);
   }
@@ -110,8 +119,8 @@ export function resolveOptions(o: GenerateOptions = {}, modelEos?: number): Reso
   const r = resolveGeneration(flat, 'api', API_ONLY_OPTIONS);
   let resolvedContrast: ResolvedContrast | false = false;
   if (r.contrast) {
-    const { amateurLayer, amateurPath: _path, ...settings } = r.contrast;
-    resolvedContrast = { ...settings, amateurLayer: amateurLayer! };
+    const { amateurLayer, dolaLayers, amateurPath: _path, ...settings } = r.contrast;
+    resolvedContrast = typeof amateurLayer === 'number' ? { ...settings, amateurLayer } : { ...settings, candidates: dolaLayers as number[] };
   }
   return {
     ...tokenLevel(r),

@@ -14,7 +14,7 @@
  * CUDA one also draws with Philox where this chain draws with xoshiro128**). See docs/architecture.md.
  */
 import type { ContrastConfig } from '../config/generation';
-import { acdLogProbs, acdLogProbsAsync, acdLogProbsSparseAsync, cdScores, cdScoresAsync, cdScoresSparseAsync } from '../kernel';
+import { acdLogProbs, acdLogProbsAsync, acdLogProbsSparseAsync, cdScores, cdScoresAsync, cdScoresSparseAsync, dolaContrastAsync } from '../kernel';
 import { logSoftmaxInPlace } from './processors';
 import type { StepOutput } from './session';
 
@@ -25,13 +25,34 @@ function logSoftmaxRows(out: Float32Array, vocabSize: number): void {
   for (let r = 0; r < out.length / vocabSize; r++) logSoftmaxInPlace(out.subarray(r * vocabSize, (r + 1) * vocabSize));
 }
 
+/** Extra outputs and forms of {@link contrastStep}. */
+export interface ContrastStepOptions {
+  /** A layer chosen per step: receives the chosen layer of each row. */
+  layers?: Int32Array;
+  /** Mode 'dola': leave DoLa's scores unnormalised (what transformers hands its processors). */
+  raw?: boolean;
+}
+
 /**
  * Writes `[rows x V]` log-probabilities of the step into `out`: the contrasted distribution (renormalised,
- * so CD's masked scores become log-probabilities over the head) or, with `contrast` false, the expert's.
+ * so CD's masked scores become log-probabilities over the head) or, with `contrast` false, the expert's. With
+ * candidate layers (mode 'dola', amateurLayer 'auto'), each row's layer is chosen by divergence first (kernel
+ * dolaContrast: one batched projection of every candidate).
  */
-export async function contrastStep(step: StepOutput, vocabSize: number, contrast: ContrastConfig | false, out: Float32Array): Promise<Float32Array> {
+export async function contrastStep(step: StepOutput, vocabSize: number, contrast: ContrastConfig | false, out: Float32Array, options: ContrastStepOptions = {}): Promise<Float32Array> {
   if (contrast === false) {
     out.set(step.expert);
+  } else if (step.candidates) {
+    const c = step.candidates;
+    const r = await dolaContrastAsync(
+      step.expert,
+      { hidden: c.hidden, headWeight: c.weight, weightDtype: c.weightDtype, hiddenSize: c.hiddenSize, ...(c.bias ? { headBias: c.bias } : {}) },
+      { vocabSize, output: contrast.mode, alpha: contrast.alpha, minCandidates: contrast.minCandidates, ...(contrast.beta !== undefined ? { beta: contrast.beta } : {}), out },
+    );
+    if (options.layers) r.chosen.forEach((k, row) => (options.layers![row] = c.layers[k]));
+    if (contrast.mode === 'dola' && options.raw) return out;
+  } else if (contrast.mode === 'dola') {
+    throw new Error("mode 'dola' needs the candidate layers' outputs, and the model session returned none");
   } else {
     const common = { vocabSize, alpha: contrast.alpha, minCandidates: contrast.minCandidates, beta: contrast.beta, out };
     const cd = contrast.mode === 'cd';

@@ -108,6 +108,16 @@ export function kthLargest(values: Float32Array, k: number): number {
   return copy[copy.length - k];
 }
 
+/** log(sum(exp(scores))) (-Infinity when every score is -Infinity). */
+export function logSumExp(scores: Float32Array): number {
+  let m = -Infinity;
+  for (let i = 0; i < scores.length; i++) if (scores[i] > m) m = scores[i];
+  if (m === -Infinity) return m;
+  let s = 0;
+  for (let i = 0; i < scores.length; i++) s += Math.exp(scores[i] - m);
+  return m + Math.log(s);
+}
+
 /** In-place log-softmax of a row; rows that are all -Infinity are left as they are. */
 export function logSoftmaxInPlace(scores: Float32Array): void {
   let m = -Infinity;

@@ -12,6 +12,8 @@ export interface GeneratedSequence {
   finishReason: FinishReason;
   /** Beam search: the length-penalised score `sum(logProbs) / tokens.length ** lengthPenalty`. */
   score?: number;
+  /** A layer chosen per step (mode 'dola', amateurLayer 'auto'; not beam search): the layer of each token. */
+  amateurLayers?: number[];
 }
 
 /** Per prompt, the returned sequences (one, or `numReturnSequences` for beam search). */

@@ -6,7 +6,7 @@
 import { buildProcessors } from './chain';
 import type { Selection, Selector } from './loop';
 import type { ResolvedOptions } from './options';
-import { argmax } from './processors';
+import { argmax, logSumExp } from './processors';
 import { SeededRandom } from './random';
 import type { GeneratedSequence } from './result';
 
@@ -36,6 +36,7 @@ export function rowSelector(prompts: number[][], o: ResolvedOptions, vocabSize: 
   const done = new Array<boolean>(prompts.length).fill(false);
   const scores = new Float32Array(vocabSize);
   const V = vocabSize;
+  const dolaScores = o.contrast !== false && o.contrast.mode === 'dola';
   return {
     rows: prompts,
     select(lp: Float32Array, step: number): Selection {
@@ -51,7 +52,8 @@ export function rowSelector(prompts: number[][], o: ResolvedOptions, vocabSize: 
         next[r] = t;
         tokens[r].push(t);
         results[r].tokens.push(t);
-        results[r].logProbs.push(row[t]);
+        // Mode 'dola' hands unnormalised scores to the processors (./loop.ts): the reported value is normalised.
+        results[r].logProbs.push(dolaScores ? row[t] - logSumExp(row) : row[t]);
         o.onToken?.(r, t);
         if (o.eos.includes(t)) {
           done[r] = true;

@@ -5,7 +5,7 @@
  * the decoding pipeline (./pipeline.ts), never in the session. The native runtime implements this for ONNX
  * models (src/generate/model.ts); tests use small deterministic fakes.
  */
-import type { Dtype } from '../kernel';
+import type { CompactHead, Dtype } from '../kernel';
 
 /** The amateur as a hidden state and the head matrix that turns it into logits (`hidden · W[token] + b`). */
 export interface AmateurHidden {
@@ -18,6 +18,23 @@ export interface AmateurHidden {
   bias?: Float32Array | Uint16Array;
 }
 
+/**
+ * The candidate layers of a layer chosen per step (DoLa, amateurLayer 'auto'): each candidate's hidden state and
+ * the head that projects them all (the pipeline computes every candidate's logits in one batched projection).
+ */
+export interface CandidateOutputs {
+  /** Layer numbers, in the order of `hidden`. */
+  layers: readonly number[];
+  /** Per candidate, `[rows x hiddenSize]`. */
+  hidden: Float32Array[];
+  /** `[V x hiddenSize]` head (float32, float16/bfloat16 bits, or its lossless int8 block form). */
+  weight: Float32Array | Uint16Array | CompactHead;
+  weightDtype: Dtype;
+  /** Optional bias `[V]`, same element type as the weight. */
+  bias?: Float32Array | Uint16Array;
+  hiddenSize: number;
+}
+
 /** Next-token outputs for each row (last position only). */
 export interface StepOutput {
   /** Expert logits `[rows x vocabSize]` (the final layer's, or the expert exit's). */
@@ -26,6 +43,8 @@ export interface StepOutput {
   amateur?: Float32Array;
   /** The amateur as hidden state and head (the sparse amateur), instead of `amateur`. */
   amateurHidden?: AmateurHidden;
+  /** Candidate layers when the amateur / premature layer is chosen per step, instead of `amateur`. */
+  candidates?: CandidateOutputs;
 }
 
 /** A running batch of sequences on a model. */
@@ -47,5 +66,5 @@ export interface DecoderModel {
   readonly vocabSize: number;
   /** Token that ends a sequence, if the model has one. */
   readonly eosTokenId?: number;
-  createSession(options: { rows: number; amateurLayer?: number; maxLength?: number }): Promise<DecoderSession>;
+  createSession(options: { rows: number; amateurLayer?: number; candidates?: readonly number[]; maxLength?: number }): Promise<DecoderSession>;
 }

@@ -39,6 +39,11 @@ export interface GeneratedText {
   finishReason: FinishReason;
   /** Beam search: the length-penalised score. */
   score?: number;
+  /**
+   * A layer chosen per step (mode 'dola', amateurLayer 'auto'; not beam search): for each generated token, the
+   * premature / amateur layer it was contrasted with.
+   */
+  amateurLayers?: number[];
 }
 
 /** Timing of a call. */
@@ -78,9 +83,18 @@ export function expertPlan(model: ContrastModel, o: Pick<GenerateTextOptions, 'e
 export function planContrast(model: ContrastModel, r: Pick<ResolvedGeneration, 'contrast' | 'expertLayer'>, naming: OptionNaming = 'api'): ContrastPlan | null {
   const c = r.contrast;
   if (!c) return null;
-  const label = (k: 'amateurLayer' | 'expertLayer' | 'minCandidates') => optionLabel(k, naming);
+  const label = (k: 'amateurLayer' | 'expertLayer' | 'minCandidates' | 'dolaLayers') => optionLabel(k, naming);
+  if (c.dolaLayers !== undefined) {
+    // A layer chosen per step: the candidates resolved against the model (buckets, exits, one shared head).
+    if (c.minCandidates > model.vocabSize) {
+      throw new OutOfRangeError(`${label('minCandidates')} ${c.minCandidates} exceeds the vocabulary size ${model.vocabSize}`, 'minCandidates');
+    }
+    const candidates = model.candidateLayers(c.dolaLayers, label('dolaLayers'));
+    const { amateurLayer: _l, amateurPath: _p, dolaLayers: _d, ...kernel } = c;
+    return { ...kernel, layer: -1, candidates, path: 'sparse' };
+  }
   const expertLayer = r.expertLayer ?? model.numLayers;
-  let layer = c.amateurLayer;
+  let layer = c.amateurLayer as number | undefined;
   if (layer === undefined) {
     layer = model.defaultAmateurLayer(expertLayer);
     if (layer === undefined) {
@@ -105,14 +119,14 @@ export function planContrast(model: ContrastModel, r: Pick<ResolvedGeneration, '
     throw new OutOfRangeError(`${label('minCandidates')} ${c.minCandidates} exceeds the vocabulary size ${model.vocabSize}`, 'minCandidates');
   }
   const path = model.amateurPath(layer, c.amateurPath, label('amateurLayer'));
-  const { amateurLayer: _layer, amateurPath: _path, ...settings } = c;
+  const { amateurLayer: _layer, amateurPath: _path, dolaLayers: _dola, ...settings } = c;
   return { ...settings, layer, path };
 }
 
 /** The pipeline's contrast settings of a plan (the amateur layer is the session's). */
 function contrastOf(plan: ContrastPlan): ResolvedContrast {
-  const { layer, path: _path, ...settings } = plan;
-  return { ...settings, amateurLayer: layer };
+  const { layer, path: _path, candidates, ...settings } = plan;
+  return candidates ? { ...settings, candidates } : { ...settings, amateurLayer: layer };
 }
 
 /** Resolves the contrast options into a plan (null = plain), with clear errors (the API naming). */
@@ -235,6 +249,7 @@ export async function runGeneration(model: ContrastModel, input: Prompt | Prompt
         logProbs: s.logProbs,
         finishReason: cut.stopped ? 'stop' : s.finishReason,
         ...(s.score !== undefined ? { score: s.score } : {}),
+        ...(s.amateurLayers ? { amateurLayers: s.amateurLayers.slice(0, s.tokens.length) } : {}),
       };
     });
     const best = texts[0] ?? { text: '', promptTokens: ids[p], tokens: [], logProbs: [], finishReason: 'length' as FinishReason };
@@ -323,7 +338,7 @@ export async function* streamResolved(model: ContrastModel, prompt: Prompt, req:
 }
 
 /** Options of {@link score}. */
-export interface ScoreOptions extends Pick<GenerateTextOptions, 'contrast' | 'expertLayer' | 'amateurLayer' | 'alpha' | 'minCandidates' | 'mode' | 'beta' | 'amateurPath' | 'addSpecialTokens'> {
+export interface ScoreOptions extends Pick<GenerateTextOptions, 'contrast' | 'expertLayer' | 'amateurLayer' | 'dolaLayers' | 'alpha' | 'minCandidates' | 'mode' | 'beta' | 'amateurPath' | 'addSpecialTokens'> {
   /**
    * Longest forward input in tokens (default: the context length). A longer text is scored in rolling windows
    * of this size, each scoring `stride` new tokens.
@@ -339,6 +354,8 @@ export interface ScoreResult {
   tokens: number[];
   /** For tokens[1..]: the log-probability of each given the tokens before it (length tokens.length - 1). */
   logProbs: number[];
+  /** A layer chosen per step (mode 'dola', amateurLayer 'auto'): the layer chosen at each of those positions. */
+  amateurLayers?: number[];
   /** Sum of logProbs. */
   total: number;
   /** exp(-mean log-prob). */
@@ -366,7 +383,8 @@ export async function score(model: ContrastModel, text: Prompt, options: ScoreOp
   // A text longer than the context is scored in rolling windows, so the prompt length limit does not apply.
   const ids = encodePrompt(model, text, { addSpecialTokens: r.addSpecialTokens }, 0, Infinity);
   if (ids.length < 2) throw new OutOfRangeError(`score needs at least two tokens (the text has ${ids.length})`);
-  if (expert || model.manifest.graph.logitPositions === 'last') return scoreByStepping(model, ids, plan, expert);
+  // A layer chosen per step needs every candidate's hidden state per position: stepped, as generate does.
+  if (expert || plan?.candidates || model.manifest.graph.logitPositions === 'last') return scoreByStepping(model, ids, plan, expert);
   const window = windowOpt ?? model.contextLength;
   if (!Number.isInteger(window) || window < 2 || window > model.contextLength) {
     throw new OutOfRangeError(`Expected options.window to be an integer in [2, ${model.contextLength}] but received ${String(windowOpt)}`, 'window');
@@ -374,8 +392,8 @@ export async function score(model: ContrastModel, text: Prompt, options: ScoreOp
   const items = ids.length - 1 <= window ? [{ ids, from: 1 }] : windowItems(ids, window, stride ?? Math.floor(window / 2));
   let contrast: ScoreBatchOptions = {};
   if (plan) {
-    const { layer, path: _path, ...settings } = plan;
-    contrast = { amateurs: [layer], ...settings };
+    const { layer, path: _path, candidates: _c, mode, ...settings } = plan;
+    contrast = { amateurs: [layer], mode: mode as 'acd' | 'cd', ...settings };
   }
   const scored = await scoreBatch(model, items, contrast);
   const logProbs: number[] = [];
@@ -397,10 +415,13 @@ export async function scoreByStepping(model: ContrastModel, ids: number[], plan:
   const logProbs: number[] = [];
   const greedy: boolean[] = [];
   const contrast = plan ? contrastOf(plan) : false;
+  const chosen = plan?.candidates ? new Int32Array(1) : undefined;
+  const layers: number[] = [];
   try {
     let out = await session.prefill([[ids[0]]]);
     for (let i = 1; i < ids.length; i++) {
-      await contrastStep(out, V, contrast, row);
+      await contrastStep(out, V, contrast, row, chosen ? { layers: chosen } : {});
+      if (chosen) layers.push(chosen[0]);
       logProbs.push(row[ids[i]]);
       greedy.push(argmax(row) === ids[i]);
       if (i < ids.length - 1) out = await session.step([ids[i]]);
@@ -409,5 +430,5 @@ export async function scoreByStepping(model: ContrastModel, ids: number[], plan:
     session.dispose();
   }
   const total = logProbs.reduce((a, b) => a + b, 0);
-  return { tokens: ids, logProbs, total, perplexity: Math.exp(-total / logProbs.length), contrast: plan, expert, greedy };
+  return { tokens: ids, logProbs, total, perplexity: Math.exp(-total / logProbs.length), ...(chosen ? { amateurLayers: layers } : {}), contrast: plan, expert, greedy };
 }

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 
 import { AutocontrastError, InvalidArgTypeError, OutOfRangeError } from '../errors';
-import { headLogits } from '../kernel';
+import { compactHead, headLogits, resolveDolaLayers, type CompactHead } from '../kernel';
+import type { ContrastMode } from '../config/generation';
 import type { DecoderModel, DecoderSession, StepOutput } from '../decoding/session';
 import { loadTokenizer, type LoadedTokenizer } from '../model/import';
 import type { ManifestExit, ModelManifest } from '../model/manifest/manifest-types';
@@ -21,7 +22,7 @@ import {
   type Sequence,
   type StepOutput as RuntimeStepOutput,
 } from '../runtime';
-import { loadHeadWeights, readFolderGraph, type HeadWeights } from './heads';
+import { findHeadInitializers, loadHeadWeights, readFolderGraph, type HeadWeights } from './heads';
 import type { OnnxGraphInfo } from './onnx-reader';
 
 /** Options of {@link load}. */
@@ -35,9 +36,14 @@ export type AmateurPath = 'sparse' | 'dense';
 
 /** The contrast applied per step (resolved from the generation options). */
 export interface ContrastPlan {
-  /** Exit layer of the amateur. */
+  /** Exit layer of the amateur (-1 when the layer is chosen per step among `candidates`). */
   layer: number;
-  mode: 'acd' | 'cd';
+  /**
+   * The candidate layers when the premature / amateur layer is chosen per step by divergence from the final
+   * layer (`mode: 'dola'`, or `amateurLayer: 'auto'`); absent for a fixed amateur.
+   */
+  candidates?: number[];
+  mode: ContrastMode;
   alpha: number;
   minCandidates: number;
   beta?: number;
@@ -84,6 +90,7 @@ export class ContrastModel {
   readonly exits: readonly ExitInfo[];
   #graph?: OnnxGraphInfo;
   #heads = new Map<number, HeadWeights | null>();
+  #candidateHead?: { head: HeadWeights; weight: Float32Array | Uint16Array | CompactHead };
 
   /** @internal Use {@link load}. */
   constructor(dir: string, manifest: ModelManifest, runtime: RuntimeModel, tokenizer: LoadedTokenizer | null) {
@@ -119,6 +126,40 @@ export class ContrastModel {
     const usable = this.exits.filter((e) => e.layer < below);
     if (usable.length === 0) return undefined;
     return usable.reduce((best, e) => (Math.abs(e.layer - mid) < Math.abs(best.layer - mid) ? e : best)).layer;
+  }
+
+  /** Whether the LM head is the token embedding (transformers' DoLa buckets start at layer 2 then). */
+  get tiedEmbeddings(): boolean {
+    return (this.manifest.config as { tieWordEmbeddings?: boolean } | undefined)?.tieWordEmbeddings === true;
+  }
+
+  /**
+   * The candidate layers of a layer chosen per step (`mode: 'dola'`, `amateurLayer: 'auto'`): transformers'
+   * bucket or the given layers, each with an exit that outputs its hidden state, all projected by one head.
+   * @throws RangeError / TypeError with code `ERR_DOLA_LAYERS` / `ERR_DOLA_NO_CANDIDATES` naming `field`.
+   */
+  candidateLayers(spec: unknown, field = 'dolaLayers'): number[] {
+    const usable = this.exits.filter((e) => e.hidden && e.layer < this.numLayers).map((e) => e.layer);
+    const layers = resolveDolaLayers(spec, this.numLayers, this.tiedEmbeddings, usable, field);
+    this.#graph ??= readFolderGraph(this.dir, this.manifest);
+    const names = new Set(layers.map((l) => findHeadInitializers(this.#graph!, this.manifest, l)?.matrix ?? '?'));
+    if (names.has('?') || names.size !== 1) {
+      throw new OutOfRangeError(`${field}: the candidate layers ${layers.join(', ')} do not share one head matrix the graph shows (DoLa projects every candidate with the model's head)`, field);
+    }
+    return layers;
+  }
+
+  /**
+   * The head shared by the candidate layers, loaded once; its lossless int8 block form when it has one (a head
+   * dequantised from GGUF Q8_0: a quarter of the bytes read per step, the same logits).
+   */
+  candidateHead(layer: number): { head: HeadWeights; weight: Float32Array | Uint16Array | CompactHead } {
+    if (!this.#candidateHead) {
+      const head = this.headWeights(layer)!;
+      const compact = head.weight instanceof Float32Array && !head.bias ? compactHead(head.weight, this.vocabSize, this.manifest.hiddenSize) : null;
+      this.#candidateHead = { head, weight: compact ?? head.weight };
+    }
+    return this.#candidateHead;
   }
 
   /**
@@ -209,16 +250,19 @@ export class ContrastModel {
       vocabSize: this.vocabSize,
       eosTokenId: this.eosTokenIds[0],
       createSession: async ({ rows, maxLength }) => {
+        const selecting = plan?.candidates !== undefined;
         const seq = this.runtime.createSequence({
           batch: rows,
           maxLength: Math.min(maxLength ?? this.contextLength, this.contextLength),
-          ...(plan ? { exit: { layer: plan.layer, logits: plan.path === 'dense', hidden: plan.path === 'sparse' } } : {}),
+          ...(plan && !selecting ? { exit: { layer: plan.layer, logits: plan.path === 'dense', hidden: plan.path === 'sparse' } } : {}),
+          ...(selecting ? { exits: plan.candidates!.map((layer) => ({ layer, logits: false, hidden: true })) } : {}),
           ...(expert ? { exits: [{ layer: expert.layer, logits: expert.source === 'logits', hidden: expert.source === 'head' }] } : {}),
         });
-        return new RuntimeSession(seq, plan, plan?.path === 'sparse' ? this.headWeights(plan.layer)! : null, this.vocabSize, {
+        return new RuntimeSession(seq, plan, !selecting && plan?.path === 'sparse' ? this.headWeights(plan.layer)! : null, this.vocabSize, {
           expert,
           expertHead: expert?.source === 'head' ? this.headWeights(expert.layer)! : null,
           hiddenSize: this.manifest.hiddenSize,
+          ...(selecting ? { candidateHead: this.candidateHead(plan.candidates![0]) } : {}),
         });
       },
     };
@@ -244,6 +288,7 @@ export class RuntimeSession implements DecoderSession {
   #expertHead: HeadWeights | null;
   #expertBuf?: Float32Array;
   #hiddenSize: number;
+  #candidateHead?: { head: HeadWeights; weight: Float32Array | Uint16Array | CompactHead };
   /** Native step time of the last step (ms) and time inside ONNX Runtime's Run. */
   lastStepMs = 0;
   lastRunMs = 0;
@@ -253,8 +298,9 @@ export class RuntimeSession implements DecoderSession {
     plan: ContrastPlan | null,
     head: HeadWeights | null,
     vocabSize: number,
-    early: { expert: ExpertPlan | null; expertHead: HeadWeights | null; hiddenSize: number } = { expert: null, expertHead: null, hiddenSize: 0 },
+    early: { expert: ExpertPlan | null; expertHead: HeadWeights | null; hiddenSize: number; candidateHead?: { head: HeadWeights; weight: Float32Array | Uint16Array | CompactHead } } = { expert: null, expertHead: null, hiddenSize: 0 },
   ) {
+    this.#candidateHead = early.candidateHead;
     this.#expert = early.expert;
     this.#expertHead = early.expertHead;
     this.#hiddenSize = early.hiddenSize;
@@ -303,6 +349,20 @@ export class RuntimeSession implements DecoderSession {
     const expert = this.#expertLogits(o);
     const p = this.#plan;
     if (!p) return { expert };
+    if (p.candidates) {
+      const h = this.#candidateHead!;
+      return {
+        expert,
+        candidates: {
+          layers: p.candidates,
+          hidden: p.candidates.map((l) => o.exitOutputs.get(l)!.hidden!),
+          weight: h.weight,
+          weightDtype: h.head.dtype,
+          ...(h.head.bias ? { bias: h.head.bias } : {}),
+          hiddenSize: this.#hiddenSize,
+        },
+      };
+    }
     if (p.path === 'dense') return { expert, amateur: o.exitLogits! };
     const h = this.#head!;
     return { expert, amateurHidden: { hidden: o.exitHidden!, weight: h.weight, weightDtype: h.dtype, ...(h.bias ? { bias: h.bias } : {}) } };

@@ -61,6 +61,7 @@ function jsonOf(r: GenerateResult): object {
     tokens: r.tokens,
     logProbs: r.logProbs.map((x) => Math.round(x * 1e6) / 1e6),
     finishReason: r.finishReason,
+    ...(r.amateurLayers ? { amateurLayers: r.amateurLayers } : {}),
     contrast: r.contrast,
     expert: r.expert,
     timing: r.timing,
@@ -87,7 +88,7 @@ class Interrupt {
 
 async function runOnce(model: ContrastModel, req: GenerateRequest, contrast: boolean, interrupt: Interrupt, print: boolean): Promise<RunOutcome> {
   const options: GenerateTextOptions = { ...req.options, ...(contrast ? {} : { contrast: false }) };
-  for (const k of ['mode', 'alpha', 'minCandidates', 'beta', 'amateurLayer', 'amateurPath'] as const) if (!contrast) delete options[k];
+  for (const k of ['mode', 'alpha', 'minCandidates', 'beta', 'amateurLayer', 'dolaLayers', 'amateurPath'] as const) if (!contrast) delete options[k];
   const resolved: ResolvedGeneration = contrast ? req.resolved : { ...req.resolved, contrast: null };
   const streaming = print && resolved.strategy !== 'beam';
   let text: ChunkedText | null = null;
@@ -141,7 +142,11 @@ export async function generateOnModel(req: GenerateRequest): Promise<number> {
     }
     const chat = req.resolved.chatTemplate === 'chatml';
     const expertLabel = `layer ${req.resolved.expertLayer ?? model.numLayers}`;
-    const contrastLabel = plan ? `contrasted (${plan.mode}, amateur layer ${plan.layer}, alpha ${plan.alpha}, ${plan.path})` : `plain (${expertLabel})`;
+    const contrastLabel = !plan
+      ? `plain (${expertLabel})`
+      : plan.candidates
+        ? `contrasted (${plan.mode}, layer chosen per step among ${plan.candidates.join(',')}, alpha ${plan.alpha})`
+        : `contrasted (${plan.mode}, amateur layer ${plan.layer}, alpha ${plan.alpha}, ${plan.path})`;
     const out = (s: string) => {
       if (!req.json) process.stdout.write(s);
     };

@@ -77,11 +77,13 @@ export async function runServe(argv: readonly string[]): Promise<void> {
   if (o.contrast === false && (['amateurLayer', 'alpha', 'mode', 'minCandidates'] as const).some((k) => o[k] !== undefined)) {
     throw new UsageError('serve: --no-contrast was given together with contrast settings (drop one of them)');
   }
+  // The server's rows share one fixed amateur exit: a layer chosen per step is generate's only (for now).
+  if (o.mode === 'dola' || o.amateurLayer === 'auto') throw new UsageError('serve: --mode dola and --amateur-layer auto are not served yet (use generate)');
   const defaults: RequestDefaults = {
     ...(o.contrast === false ? { contrast: false } : {}),
-    ...(o.amateurLayer !== undefined ? { amateur_layer: o.amateurLayer } : {}),
+    ...(o.amateurLayer !== undefined ? { amateur_layer: o.amateurLayer as number } : {}),
     ...(o.alpha !== undefined ? { alpha: o.alpha } : {}),
-    ...(o.mode !== undefined ? { contrast_mode: o.mode } : {}),
+    ...(o.mode !== undefined ? { contrast_mode: o.mode as 'acd' | 'cd' } : {}),
     ...(o.minCandidates !== undefined ? { min_candidates: o.minCandidates } : {}),
     ...(o.topK !== undefined ? { top_k: o.topK } : {}),
     ...(o.repetitionPenalty !== undefined ? { repetition_penalty: o.repetitionPenalty } : {}),
