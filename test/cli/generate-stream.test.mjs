@@ -50,7 +50,8 @@ test('serve takes its request defaults through the same flag table and checks', 
   const missing = path.join(repoRoot, 'no-such-model-folder');
   for (const [args, re] of [
     [['--alpha', '2'], /^autocontrast: serve: --alpha expects a number in \[0, 1\], got 2$/],
-    [['--mode', 'dola'], /^autocontrast: serve: --mode expects one of acd, cd, got "dola"$/],
+    [['--mode', 'dolla'], /^autocontrast: serve: --mode expects one of acd, cd, dola, got "dolla"$/],
+    [['--mode', 'dola'], /^autocontrast: serve: --mode dola and --amateur-layer auto are not served yet \(use generate\)$/],
     [['--no-contrast', '--alpha', '0.2'], /--no-contrast was given together with contrast settings/],
   ]) {
     const r = cli(['serve', '--model', missing, ...args]);
