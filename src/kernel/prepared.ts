@@ -3,10 +3,11 @@
  * each `run()` checks only the arrays it is given (type, length, finite values). For decoding loops and small
  * rows, where the plain functions' per-call option handling costs more than the kernel itself.
  */
+import { OutOfRangeError } from '../errors';
 import { route } from './contrast';
 import { contrastDenseJs, contrastSparseJs } from './fallback';
 import type { Backend, ContrastMode, Dtype, Logits } from './types';
-import { checkLogits, denseRequest, sparseRequest, typeError, type DenseRequest, type SparseRequest } from './validate';
+import { checkFiniteHidden, checkLogits, denseRequest, sparseRequest, typeError, type DenseRequest, type SparseRequest } from './validate';
 
 /** Options of `createContrast`: fixed for every `run()` of the object it returns. */
 export interface PreparedContrastOptions {
@@ -83,7 +84,7 @@ function checkSpec(spec: unknown, sparse: boolean): { o: Record<string, unknown>
   if (!sparse && o.headWeight !== undefined) throw new TypeError("Unknown option 'headWeight' (use createSparseContrast)");
   const rows = o.rows === undefined ? 1 : o.rows;
   if (typeof rows !== 'number' || !Number.isInteger(rows)) throw typeError('options.rows', 'an integer', rows);
-  if (rows < 1 || rows > 2 ** 31 - 1) throw new RangeError(`Expected options.rows in [1, ${2 ** 31 - 1}] but received ${rows}`);
+  if (rows < 1 || rows > 2 ** 31 - 1) throw new OutOfRangeError(`Expected options.rows in [1, ${2 ** 31 - 1}] but received ${rows}`);
   const mode = o.mode === undefined ? 'acd' : o.mode;
   if (mode !== 'acd' && mode !== 'cd') throw typeError('options.mode', "'acd' or 'cd'", mode);
   return { o, rows, mode };
@@ -104,13 +105,13 @@ function checkArray(name: string, v: unknown, dtype: Dtype, n: number): Logits {
   const a = checkLogits(name, v, dtype);
   if (a.dtype !== dtype) throw new TypeError(`Expected ${name} to have dtype '${dtype}' but it is '${a.dtype}'`);
   if (a.data.length !== n)
-    throw new RangeError(`Expected ${name} to have ${n} elements (rows x vocabSize) but it has ${a.data.length}`);
+    throw new OutOfRangeError(`Expected ${name} to have ${n} elements (rows x vocabSize) but it has ${a.data.length}`);
   return a.data;
 }
 
 function checkOut(out: unknown, n: number): Float32Array {
   if (!(out instanceof Float32Array)) throw typeError('out', 'a Float32Array', out);
-  if (out.length !== n) throw new RangeError(`Expected out to have ${n} elements (rows x vocabSize) but it has ${out.length}`);
+  if (out.length !== n) throw new OutOfRangeError(`Expected out to have ${n} elements (rows x vocabSize) but it has ${out.length}`);
   return out;
 }
 
@@ -118,7 +119,7 @@ function checkOut(out: unknown, n: number): Float32Array {
 function refuseOverlap(out: Float32Array, inputs: Record<string, ArrayBufferView>): void {
   for (const [name, a] of Object.entries(inputs))
     if (a.buffer === out.buffer && a.byteOffset < out.byteOffset + out.byteLength && out.byteOffset < a.byteOffset + a.byteLength)
-      throw new RangeError(`out must not share memory with ${name}`);
+      throw new OutOfRangeError(`out must not share memory with ${name}`);
 }
 
 function backendName(isa: string | undefined, native: unknown): Backend {
@@ -192,14 +193,13 @@ export function createSparseContrast(options: PreparedSparseContrastOptions): Pr
       const e = checkArray('expert', expert, dtype, n);
       if (!(hidden instanceof Float32Array)) throw typeError('hidden', 'a Float32Array', hidden);
       if (hidden.length !== rows * d)
-        throw new RangeError(`Expected hidden to have ${rows * d} elements (rows x hiddenSize) but it has ${hidden.length}`);
+        throw new OutOfRangeError(`Expected hidden to have ${rows * d} elements (rows x hiddenSize) but it has ${hidden.length}`);
       const o2 = out === undefined ? own : checkOut(out, n);
+      // Checked here for every backend (d values, cheap beside the V-wide work), so the error is the plain call's.
+      checkFiniteHidden(hidden, d);
       if (prepared) {
         native!.contrastRun(prepared, e, hidden, o2, headSize, headMass);
       } else {
-        for (let i = 0; i < hidden.length; i++)
-          if (!Number.isFinite(hidden[i]))
-            throw new RangeError(`Expected finite values in hidden but row ${Math.floor(i / d)}, index ${i % d} is ${hidden[i]}`);
         refuseOverlap(o2, { expert: e, hidden });
         req.expert = e;
         req.hidden = hidden;

@@ -196,6 +196,15 @@ export function denseRequest(expert: unknown, amateur: unknown, options: unknown
 }
 
 /** Validates the arguments of a sparse contrast call. */
+/** Refuses a NaN or infinite hidden-state value, naming its row and index (shared by the plain and prepared calls). */
+export function checkFiniteHidden(hidden: Float32Array, hiddenSize: number): void {
+  for (let i = 0; i < hidden.length; i++)
+    if (!Number.isFinite(hidden[i]))
+      throw new OutOfRangeError(
+        `Expected finite values in hidden but row ${Math.floor(i / hiddenSize)}, index ${i % hiddenSize} is ${hidden[i]}`,
+      );
+}
+
 export function sparseRequest(
   expert: unknown,
   hidden: unknown,
@@ -223,11 +232,7 @@ export function sparseRequest(
       throw new OutOfRangeError(`Expected options.headBias to have vocabSize = ${req.vocab} elements but it has ${b.data.length}`);
     headBias = b.data;
   }
-  for (let i = 0; i < hidden.length; i++)
-    if (!Number.isFinite(hidden[i]))
-      throw new OutOfRangeError(
-        `Expected finite values in hidden but row ${Math.floor(i / hiddenSize)}, index ${i % hiddenSize} is ${hidden[i]}`,
-      );
+  checkFiniteHidden(hidden, hiddenSize);
   return {
     ...req,
     hidden,
