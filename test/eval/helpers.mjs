@@ -1,36 +1,20 @@
 // Shared helpers for the evaluation tests: tiny model folders in the scoring form ('input' positions), with
 // exits of every kind (dense logits outputs, hidden-only logit-lens exits, a trained head), stories260K.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 import evalPkg from '../../dist/eval/index.js';
 import gen from '../../dist/generate/index.js';
 import graphPkg from '../../dist/model/graph/index.js';
 import manifestPkg from '../../dist/model/manifest/index.js';
-import runtimePkg from '../../dist/runtime/index.js';
 import { sharedData } from '../import/helpers.mjs';
 import { storiesFolder } from '../generate/helpers.mjs';
+import { runtimeSkip, tempDir as scratchDir } from '../helpers/scratch.mjs';
 
 export { evalPkg, gen, sharedData, storiesFolder };
 
-const dirs = [];
-process.on('exit', () => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-export function tempDir(prefix = 'ac-eval-') {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
-
-/** Why the runtime tests cannot run here (printed), or null. */
-export function runtimeSkip() {
-  const st = runtimePkg.runtimeStatus();
-  if (st.available) return null;
-  console.log(`skipped: runtime not built (${st.reason})`);
-  return st.reason;
-}
+export { runtimeSkip };
+/** A temporary folder removed at exit. */
+export const tempDir = (prefix = 'ac-eval-') => scratchDir(prefix);
 
 /**
  * A tiny random Llama folder scored in 'input' form: exit 1 a logit lens with hidden and logits outputs,

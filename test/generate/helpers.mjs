@@ -1,34 +1,18 @@
 // Shared helpers for the generation tests: stories260K converted once into a temp folder, tiny random folders.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 import gen from '../../dist/generate/index.js';
 import convertPkg from '../../dist/model/convert/index.js';
 import graphPkg from '../../dist/model/graph/index.js';
 import manifestPkg from '../../dist/model/manifest/index.js';
-import runtimePkg from '../../dist/runtime/index.js';
 import { sharedData } from '../import/helpers.mjs';
+import { runtimeSkip, tempDir as scratchDir } from '../helpers/scratch.mjs';
 
 export { gen };
 
-const dirs = [];
-process.on('exit', () => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-export function tempDir(prefix = 'ac-gen-') {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
-
-/** Why these tests cannot run here (printed), or null. */
-export function runtimeSkip() {
-  const st = runtimePkg.runtimeStatus();
-  if (st.available) return null;
-  console.log(`skipped: runtime not built (${st.reason})`);
-  return st.reason;
-}
+export { runtimeSkip };
+/** A temporary folder removed at exit. */
+export const tempDir = (prefix = 'ac-gen-') => scratchDir(prefix);
 
 const cache = new Map();
 

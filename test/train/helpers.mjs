@@ -1,34 +1,17 @@
 // Shared helpers for the exit-fitting tests: tiny random model folders (all positions, logit-lens exits at every
 // layer) and token streams a tiny model can learn from.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 import graphPkg from '../../dist/model/graph/index.js';
 import manifestPkg from '../../dist/model/manifest/index.js';
-import runtimePkg from '../../dist/runtime/index.js';
 import trainPkg from '../../dist/train/index.js';
+import { runtimeSkip, tempDir as scratchDir } from '../helpers/scratch.mjs';
 
 export { trainPkg, graphPkg, manifestPkg };
 
-const dirs = [];
-process.on('exit', () => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
+export { runtimeSkip };
 /** A temporary folder removed at exit. */
-export function tempDir(prefix = 'ac-train-') {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
-
-/** Why these tests cannot run here (printed), or null. */
-export function runtimeSkip() {
-  const st = runtimePkg.runtimeStatus();
-  if (st.available) return null;
-  console.log(`skipped: runtime not built (${st.reason})`);
-  return st.reason;
-}
+export const tempDir = (prefix = 'ac-train-') => scratchDir(prefix);
 
 /**
  * A tiny random model folder (`tiny-llama` or `tiny-gpt2` shapes) with logit-lens exits at every layer (hidden
