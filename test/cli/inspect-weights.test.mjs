@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+// Internal modules under test (not public): the folder writer and tensor sources, to build folders of each weight form.
 import convertPkg from '../../dist/model/convert/write-built-folder.js';
 import tensorSource from '../../dist/model/graph/onnx/tensor-source.js';
 import { graph, tempDir } from '../graph/helpers.mjs';

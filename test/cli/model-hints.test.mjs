@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { pullPackaged, PullError, resolveModel } from '../../dist/model/pull/index.js';
+import { pullPackaged, PullError, resolveModel } from 'autocontrast/pull';
 import { tempDir } from '../convert/helpers.mjs';
 
 const env = { AUTOCONTRAST_CACHE: tempDir('ac-hints-') };

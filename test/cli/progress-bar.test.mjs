@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+// Internal module under test (not public): the CLI's progress bar and its clock.
 import { ProgressBar, clock, renderProgress } from '../../dist/cli/progress-bar.js';
 import { repoRoot } from '../helpers/lib.mjs';
 

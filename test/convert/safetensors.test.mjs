@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeSafetensors, parseSafetensorsHeader, SafetensorsCheckpoint, SafetensorsError, SafetensorsFile } from '../../dist/model/safetensors/index.js';
+import { encodeSafetensors, parseSafetensorsHeader, SafetensorsCheckpoint, SafetensorsError, SafetensorsFile } from 'autocontrast/safetensors';
 import { graph } from './hf-checkpoints.mjs';
 import { tempDir } from './helpers.mjs';
 

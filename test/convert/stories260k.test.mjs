@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { convert } from '../../dist/model/convert/index.js';
-import { loadTokenizer } from '../../dist/model/import/index.js';
-import { validateModelFolder } from '../../dist/model/manifest/index.js';
+import { convert } from 'autocontrast/convert';
+import { loadTokenizer } from 'autocontrast/gguf';
+import { validateModelFolder } from 'autocontrast/manifest';
 import { greedy, ort, sharedData, tempDir } from './helpers.mjs';
 
 const data = sharedData('stories260K GGUF -> model folder end-to-end');

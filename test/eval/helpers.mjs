@@ -2,10 +2,10 @@
 // exits of every kind (dense logits outputs, hidden-only logit-lens exits, a trained head), stories260K.
 import path from 'node:path';
 
-import evalPkg from '../../dist/eval/index.js';
-import gen from '../../dist/generate/index.js';
-import graphPkg from '../../dist/model/graph/index.js';
-import manifestPkg from '../../dist/model/manifest/index.js';
+import evalPkg from 'autocontrast/eval';
+import gen from 'autocontrast/generate';
+import graphPkg from 'autocontrast/graph';
+import manifestPkg from 'autocontrast/manifest';
 import { sharedData } from '../import/helpers.mjs';
 import { storiesFolder } from '../generate/helpers.mjs';
 import { runtimeSkip, tempDir as scratchDir } from '../helpers/scratch.mjs';

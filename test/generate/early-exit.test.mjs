@@ -7,8 +7,8 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import graphPkg from '../../dist/model/graph/index.js';
-import manifestPkg from '../../dist/model/manifest/index.js';
+import graphPkg from 'autocontrast/graph';
+import manifestPkg from 'autocontrast/manifest';
 import { repoRoot } from '../import/helpers.mjs';
 import { ort, recompute } from '../runtime/helpers.mjs';
 import { gen, maxAbsDiff, runtimeSkip, storiesFolder, tempDir } from './helpers.mjs';

@@ -1,10 +1,10 @@
 // Shared helpers for the generation tests: stories260K converted once into a temp folder, tiny random folders.
 import path from 'node:path';
 
-import gen from '../../dist/generate/index.js';
-import convertPkg from '../../dist/model/convert/index.js';
-import graphPkg from '../../dist/model/graph/index.js';
-import manifestPkg from '../../dist/model/manifest/index.js';
+import gen from 'autocontrast/generate';
+import convertPkg from 'autocontrast/convert';
+import graphPkg from 'autocontrast/graph';
+import manifestPkg from 'autocontrast/manifest';
 import { sharedData } from '../import/helpers.mjs';
 import { runtimeSkip, tempDir as scratchDir } from '../helpers/scratch.mjs';
 

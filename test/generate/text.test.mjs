@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadTokenizer } from '../../dist/model/import/index.js';
+import { loadTokenizer } from 'autocontrast/gguf';
 import { sharedData } from '../import/helpers.mjs';
 import { gen } from './helpers.mjs';
 

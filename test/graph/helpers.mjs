@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import graphPkg from '../../dist/model/graph/index.js';
-import manifestPkg from '../../dist/model/manifest/index.js';
+import graphPkg from 'autocontrast/graph';
+import manifestPkg from 'autocontrast/manifest';
 
 export const graph = graphPkg;
 export const manifest = manifestPkg;

@@ -3,6 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
+// Internal module under test (not public): the protobuf writer, checked byte for byte.
 import pbPkg from '../../dist/model/graph/onnx/protobuf-writer.js';
 import { graph, ort, tempDir } from './helpers.mjs';
 

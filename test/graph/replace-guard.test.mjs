@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import graph from '../../dist/model/graph/index.js';
-import manifest from '../../dist/model/manifest/index.js';
+import graph from 'autocontrast/graph';
+import manifest from 'autocontrast/manifest';
 
 const cfg = graph.TINY_GPT2_CONFIG;
 const write = (dir) => manifest.writeModelFolder(dir, { config: cfg, weights: graph.tinyDecoderWeights(cfg, 1), overwrite: true });

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import runtimePkg from '../../dist/runtime/index.js';
+import runtimePkg from 'autocontrast/runtime';
 
 const dirs = [];
 process.on('exit', () => {

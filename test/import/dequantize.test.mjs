@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   GgmlType, GgufError, bf16ToF32, dequantize, f16ToF32, readQ4Blocks, repackQ4Sequential, unpackQ4Codes,
-} from '../../dist/model/import/index.js';
+} from 'autocontrast/gguf';
 import { f32ToF16Bits, gauss, rng, roundHalfEven } from './helpers.mjs';
 
 // Quantisers written here from the block definitions (independently of the library's dequantisers).

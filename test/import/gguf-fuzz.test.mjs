@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GgmlType, GgufError, readGgufBuffer } from '../../dist/model/import/index.js';
+import { GgmlType, GgufError, readGgufBuffer } from 'autocontrast/gguf';
 import { T, buildGguf, rng, sharedData } from './helpers.mjs';
 
 // Every mutated input must either parse (and then every tensor must be readable) or throw a

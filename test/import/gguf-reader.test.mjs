@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GgufError, GgufValueType, GgmlType, readGguf, readGgufBuffer } from '../../dist/model/import/index.js';
+import { GgufError, GgufValueType, GgmlType, readGguf, readGgufBuffer } from 'autocontrast/gguf';
 import { T, buildGguf } from './helpers.mjs';
 
 const f32s = (arr) => Buffer.from(new Float32Array(arr).buffer);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GgmlType, loadTokenizer, readGguf, tokenizerJsonFromGguf } from '../../dist/model/import/index.js';
+import { GgmlType, loadTokenizer, readGguf, tokenizerJsonFromGguf } from 'autocontrast/gguf';
 import { sharedData } from './helpers.mjs';
 
 const dir = sharedData('stories260K end-to-end import');

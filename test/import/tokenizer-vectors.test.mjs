@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { adaptTokenizerJsonForJs, loadTokenizer, readGguf, tokenizerJsonFromGguf } from '../../dist/model/import/index.js';
+import { adaptTokenizerJsonForJs, loadTokenizer, readGguf, tokenizerJsonFromGguf } from 'autocontrast/gguf';
 import { sharedData } from './helpers.mjs';
 
 // llama.cpp's tokenizer test vectors: `.inp` holds the strings separated by "\n__ggml_vocab_test__\n",

@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 
-import graphPkg from '../../dist/model/graph/index.js';
-import manifestPkg from '../../dist/model/manifest/index.js';
-import runtimePkg from '../../dist/runtime/index.js';
+import graphPkg from 'autocontrast/graph';
+import manifestPkg from 'autocontrast/manifest';
+import runtimePkg from 'autocontrast/runtime';
 
 export const graph = graphPkg;
 export const manifest = manifestPkg;

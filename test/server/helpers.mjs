@@ -3,7 +3,7 @@
 import http from 'node:http';
 import OpenAI from 'openai';
 
-import serverPkg from '../../dist/server/index.js';
+import serverPkg from 'autocontrast/server';
 import { gen, runtimeSkip, storiesFolder } from '../generate/helpers.mjs';
 
 export { gen };

@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import OpenAI from 'openai';
 import { storiesFolder } from '../generate/helpers.mjs';
+// Internal module under test (not public): the server's text helpers, checked directly for their edge cases.
 import textPkg from '../../dist/server/text.js';
 import { gen, maxAbsDiff as maxAbs, raw, skipReason, start, stories } from './helpers.mjs';
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import convertPkg from '../../dist/model/convert/index.js';
+import convertPkg from 'autocontrast/convert';
 import { repoRoot, sharedData } from '../import/helpers.mjs';
 import { runtimeSkip, tempDir, trainPkg } from './helpers.mjs';
 

@@ -5,9 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+// Internal module under test (not public): the training data reader.
 import dataPkg from '../../dist/train/data.js';
 import { referenceForward } from '../graph/reference-forward.mjs';
-import gen from '../../dist/generate/index.js';
+import gen from 'autocontrast/generate';
 import ort from 'onnxruntime-node';
 import { graphPkg, manifestPkg, runtimeSkip, tempDir, tinyModel, tokenStream, trainPkg } from './helpers.mjs';
 

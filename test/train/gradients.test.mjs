@@ -3,6 +3,7 @@
 // shift), through both final norms (RMSNorm and LayerNorm).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+// Internal modules under test (not public): the training graph builders, checked against finite differences.
 import ortGraph from '../../dist/train/ort-graph.js';
 import steps from '../../dist/train/step-graphs.js';
 import { graphPkg } from './helpers.mjs';

@@ -2,9 +2,9 @@
 // layer) and token streams a tiny model can learn from.
 import path from 'node:path';
 
-import graphPkg from '../../dist/model/graph/index.js';
-import manifestPkg from '../../dist/model/manifest/index.js';
-import trainPkg from '../../dist/train/index.js';
+import graphPkg from 'autocontrast/graph';
+import manifestPkg from 'autocontrast/manifest';
+import trainPkg from 'autocontrast/train';
 import { runtimeSkip, tempDir as scratchDir } from '../helpers/scratch.mjs';
 
 export { trainPkg, graphPkg, manifestPkg };

@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import convertPkg from '../../dist/model/convert/index.js';
-import stPkg from '../../dist/model/safetensors/index.js';
-import gen from '../../dist/generate/index.js';
+import convertPkg from 'autocontrast/convert';
+import stPkg from 'autocontrast/safetensors';
+import gen from 'autocontrast/generate';
 import { writeHfCheckpoint } from '../convert/hf-checkpoints.mjs';
 import { graphPkg, runtimeSkip, tempDir, tokenStream, trainPkg } from './helpers.mjs';
 

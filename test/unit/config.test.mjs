@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 // Internal module (not part of the package's public surface): the configuration table and its resolve.
-import config from '../../dist/config/generation.js';
+import config from 'autocontrast';
 import { repoRoot } from '../helpers/lib.mjs';
 
 const { GENERATION_OPTIONS, DEFAULT_ALPHA, resolveGeneration } = config;
