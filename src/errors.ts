@@ -46,11 +46,14 @@ export class InvalidArgTypeError extends TypeError {
   readonly code = 'ERR_INVALID_ARG_TYPE';
   /** The option (API field name) at fault, when the error is about one. */
   readonly option?: string;
+  /** True when the value is fine alone but contradicts another option (a request's `conflicting_fields`). */
+  readonly conflict?: boolean;
   /** @param message what was expected and what was received. */
-  constructor(message: string, option?: string) {
+  constructor(message: string, option?: string, conflict = false) {
     super(message);
     this.name = 'TypeError';
     if (option !== undefined) this.option = option;
+    if (conflict) this.conflict = true;
   }
 }
 
@@ -59,11 +62,14 @@ export class OutOfRangeError extends RangeError {
   readonly code = 'ERR_OUT_OF_RANGE';
   /** The option (API field name) at fault, when the error is about one. */
   readonly option?: string;
+  /** True when the value is fine alone but contradicts another option (a request's `conflicting_fields`). */
+  readonly conflict?: boolean;
   /** @param message the allowed range and the value received. */
-  constructor(message: string, option?: string) {
+  constructor(message: string, option?: string, conflict = false) {
     super(message);
     this.name = 'RangeError';
     if (option !== undefined) this.option = option;
+    if (conflict) this.conflict = true;
   }
 }
 

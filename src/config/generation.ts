@@ -53,6 +53,8 @@ export interface OptionDef {
   readonly values?: readonly string[];
   /** The CLI form (null: API only, with the reason in `doc`). */
   readonly cli: CliForm | null;
+  /** The request field of the OpenAI-compatible server when it is named otherwise (snake_case). */
+  readonly field?: string;
   /** The CLI's own default when it differs from the API's (stated in the help). */
   readonly cliDefault?: number;
   /** Which part of generation consumes it. */
@@ -65,27 +67,27 @@ export const DEFAULT_ALPHA = 0.1;
 /** Every scalar generation option, by its API name. */
 export const GENERATION_OPTIONS = {
   strategy: { kind: 'enum', values: ['greedy', 'beam', 'top-k', 'top-p', 'sample'], default: 'greedy', doc: 'decoding strategy', cli: { flag: 'strategy', form: 'value', meta: 'S' }, group: 'sampling' },
-  maxNewTokens: { kind: 'integer', min: 1, max: 1_000_000, default: 32, cliDefault: 64, doc: 'tokens to generate at most (capped by the context length)', cli: { flag: 'max-new-tokens', form: 'value', meta: 'N' }, group: 'length' },
-  minNewTokens: { kind: 'integer', min: 0, max: 1_000_000, default: 0, doc: 'end-of-sequence tokens are forbidden before this many tokens', cli: { flag: 'min-new-tokens', form: 'value', meta: 'N' }, group: 'length' },
+  maxNewTokens: { field: 'max_tokens', kind: 'integer', min: 1, max: 1_000_000, default: 32, cliDefault: 64, doc: 'tokens to generate at most (capped by the context length)', cli: { flag: 'max-new-tokens', form: 'value', meta: 'N' }, group: 'length' },
+  minNewTokens: { field: 'min_tokens', kind: 'integer', min: 0, max: 1_000_000, default: 0, doc: 'end-of-sequence tokens are forbidden before this many tokens', cli: { flag: 'min-new-tokens', form: 'value', meta: 'N' }, group: 'length' },
   contrast: { kind: 'boolean', default: true, doc: 'contrast with an earlier exit (false: plain decoding from the expert)', cli: { flag: 'no-contrast', form: 'set', value: false }, group: 'contrast' },
-  mode: { kind: 'enum', values: ['acd', 'cd', 'dola'], default: 'acd', doc: 'contrast mode: acd keeps the tail at the expert probability, cd masks it, dola contrasts with a premature layer chosen per step (DoLa)', cli: { flag: 'mode', form: 'value', meta: 'acd|cd|dola' }, group: 'contrast' },
+  mode: { field: 'contrast_mode', kind: 'enum', values: ['acd', 'cd', 'dola'], default: 'acd', doc: 'contrast mode: acd keeps the tail at the expert probability, cd masks it, dola contrasts with a premature layer chosen per step (DoLa)', cli: { flag: 'mode', form: 'value', meta: 'acd|cd|dola' }, group: 'contrast' },
   alpha: { kind: 'number', min: 0, max: 1, default: DEFAULT_ALPHA, doc: 'plausibility threshold: the head keeps tokens with p >= alpha x max p', cli: { flag: 'alpha', form: 'value', meta: 'A' }, group: 'contrast' },
-  minCandidates: { kind: 'integer', min: 1, max: 2 ** 31 - 1, default: 1, doc: 'minimum head size (at most the vocabulary size)', cli: { flag: 'min-candidates', form: 'value', meta: 'N' }, group: 'contrast' },
+  minCandidates: { field: 'min_candidates', kind: 'integer', min: 1, max: 2 ** 31 - 1, default: 1, doc: 'minimum head size (at most the vocabulary size)', cli: { flag: 'min-candidates', form: 'value', meta: 'N' }, group: 'contrast' },
   beta: { kind: 'number', min: 0, max: 1e6, doc: "cd only: scores (1 + beta) z_e - beta z_a (O'Brien & Lewis); default: log p_e - log p_a", cli: { flag: 'beta', form: 'value', meta: 'B' }, group: 'contrast' },
-  amateurLayer: { kind: 'integer', word: 'auto', min: 0, max: 100_000, defaultDoc: 'the exit nearest to half the expert layer, below it (the paper: the middle layer)', doc: "exit layer of the amateur, below the expert layer; auto: chosen per step among dolaLayers by divergence (DoLa's rule)", cli: { flag: 'amateur-layer', form: 'value', meta: 'L|auto' }, group: 'contrast' },
-  dolaLayers: { kind: 'layers', defaultDoc: 'high', doc: "candidate layers of mode dola and amateurLayer auto: transformers' buckets low / high (from the layer count) or layer numbers (0: embeddings)", cli: { flag: 'dola-layers', form: 'value', meta: 'low|high|L1,L2' }, group: 'contrast' },
-  amateurPath: { kind: 'enum', values: ['auto', 'sparse', 'dense'], default: 'auto', doc: 'amateur logits from the exit hidden state x head (sparse, head tokens only) or the exit logits (dense); auto picks sparse when possible', cli: { flag: 'amateur-path', form: 'value', meta: 'P' }, group: 'contrast' },
-  expertLayer: { kind: 'integer', min: 1, max: 100_000, defaultDoc: "the final layer (the model's own logits)", doc: 'layer of the expert: an exit below the last layer decodes from that exit (early exit)', cli: { flag: 'expert-layer', form: 'value', meta: 'L' }, group: 'expert' },
+  amateurLayer: { field: 'amateur_layer', kind: 'integer', word: 'auto', min: 0, max: 100_000, defaultDoc: 'the exit nearest to half the expert layer, below it (the paper: the middle layer)', doc: "exit layer of the amateur, below the expert layer; auto: chosen per step among dolaLayers by divergence (DoLa's rule)", cli: { flag: 'amateur-layer', form: 'value', meta: 'L|auto' }, group: 'contrast' },
+  dolaLayers: { field: 'dola_layers', kind: 'layers', defaultDoc: 'high', doc: "candidate layers of mode dola and amateurLayer auto: transformers' buckets low / high (from the layer count) or layer numbers (0: embeddings)", cli: { flag: 'dola-layers', form: 'value', meta: 'low|high|L1,L2' }, group: 'contrast' },
+  amateurPath: { field: 'amateur_path', kind: 'enum', values: ['auto', 'sparse', 'dense'], default: 'auto', doc: 'amateur logits from the exit hidden state x head (sparse, head tokens only) or the exit logits (dense); auto picks sparse when possible', cli: { flag: 'amateur-path', form: 'value', meta: 'P' }, group: 'contrast' },
+  expertLayer: { field: 'expert_layer', kind: 'integer', min: 1, max: 100_000, defaultDoc: "the final layer (the model's own logits)", doc: 'layer of the expert: an exit below the last layer decodes from that exit (early exit)', cli: { flag: 'expert-layer', form: 'value', meta: 'L' }, group: 'expert' },
   temperature: { kind: 'number', min: 0, minExclusive: true, max: 1e6, default: 1, doc: 'sampling temperature (sampling strategies)', cli: { flag: 'temperature', form: 'value', meta: 'T' }, group: 'sampling' },
-  topK: { kind: 'integer', min: 1, max: 2 ** 31 - 1, default: 50, doc: 'for top-k: how many tokens to keep', cli: { flag: 'top-k', form: 'value', meta: 'K' }, group: 'sampling' },
-  topP: { kind: 'number', min: 0, minExclusive: true, max: 1, default: 0.9, doc: 'for top-p: the nucleus mass', cli: { flag: 'top-p', form: 'value', meta: 'P' }, group: 'sampling' },
-  repetitionPenalty: { kind: 'number', min: 0, minExclusive: true, max: 1e6, default: 1, defaultDoc: `1; ${DOLA_REPETITION_PENALTY} with mode dola, as DoLa recommends`, doc: 'divides positive / multiplies negative scores of tokens already present (1: off)', cli: { flag: 'repetition-penalty', form: 'value', meta: 'R' }, group: 'sampling' },
+  topK: { field: 'top_k', kind: 'integer', min: 1, max: 2 ** 31 - 1, default: 50, doc: 'for top-k: how many tokens to keep', cli: { flag: 'top-k', form: 'value', meta: 'K' }, group: 'sampling' },
+  topP: { field: 'top_p', kind: 'number', min: 0, minExclusive: true, max: 1, default: 0.9, doc: 'for top-p: the nucleus mass', cli: { flag: 'top-p', form: 'value', meta: 'P' }, group: 'sampling' },
+  repetitionPenalty: { field: 'repetition_penalty', kind: 'number', min: 0, minExclusive: true, max: 1e6, default: 1, defaultDoc: `1; ${DOLA_REPETITION_PENALTY} with mode dola, as DoLa recommends`, doc: 'divides positive / multiplies negative scores of tokens already present (1: off)', cli: { flag: 'repetition-penalty', form: 'value', meta: 'R' }, group: 'sampling' },
   seed: { kind: 'integer', min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER, default: 0, doc: 'seed of the sampling generator (sampling strategies); equal seeds give equal samples', cli: { flag: 'seed', form: 'value', meta: 'S' }, group: 'sampling' },
   numBeams: { kind: 'integer', min: 1, max: 256, defaultDoc: '4 for beam, else 1', doc: 'for beam: beams per prompt', cli: { flag: 'num-beams', form: 'value', meta: 'N' }, group: 'beam' },
   lengthPenalty: { kind: 'number', min: -1e6, max: 1e6, default: 1, doc: 'for beam: hypotheses rank by sum(logProbs) / length ** lengthPenalty', cli: { flag: 'length-penalty', form: 'value', meta: 'X' }, group: 'beam' },
   earlyStopping: { kind: 'boolean', default: false, doc: 'for beam: stop a prompt once numBeams hypotheses ended', cli: { flag: 'early-stopping', form: 'set', value: true }, group: 'beam' },
   numReturnSequences: { kind: 'integer', min: 1, max: 256, default: 1, doc: 'for beam: sequences returned per prompt (at most numBeams)', cli: { flag: 'num-return-sequences', form: 'value', meta: 'N' }, group: 'beam' },
-  stopStrings: { kind: 'strings', doc: "a row stops when its text contains one of these (cut before it); not with beam", cli: { flag: 'stop', form: 'list', meta: 'TEXT' }, group: 'stopping' },
+  stopStrings: { field: 'stop', kind: 'strings', doc: "a row stops when its text contains one of these (cut before it); not with beam", cli: { flag: 'stop', form: 'list', meta: 'TEXT' }, group: 'stopping' },
   chatTemplate: { kind: 'enum', values: ['chatml', 'none'], default: 'none', doc: 'wrap text prompts in the ChatML template (SmolLM2-Instruct) or not', cli: { flag: 'chat', form: 'set', value: 'chatml' }, group: 'prompt' },
   addSpecialTokens: { kind: 'boolean', default: true, doc: "let the tokenizer add its special tokens (BOS) to text prompts", cli: { flag: 'no-special-tokens', form: 'set', value: false }, group: 'prompt' },
 } as const satisfies Record<string, OptionDef>;
@@ -105,13 +107,17 @@ export interface ContrastConfig {
   beta?: number;
 }
 
-/** How error messages name options: by API field (`alpha`) or by CLI flag (`--alpha`). */
-export type OptionNaming = 'api' | 'cli';
+/**
+ * How error messages name options: by API field (`alpha`), by CLI flag (`--alpha`) or by the server's request
+ * field (`min_candidates`).
+ */
+export type OptionNaming = 'api' | 'cli' | 'request';
 
 /** The name of `key` as the user wrote it. */
 export function optionLabel(key: string, naming: OptionNaming): string {
   if (naming === 'api') return key;
   const def = (GENERATION_OPTIONS as Record<string, OptionDef>)[key];
+  if (naming === 'request') return def?.field ?? key;
   return def?.cli ? `--${def.cli.flag}` : key;
 }
 
@@ -127,12 +133,12 @@ function show(v: unknown): string {
 export function expectation(def: OptionDef, naming: OptionNaming): string {
   if (def.kind === 'boolean') return 'true or false';
   if (def.kind === 'strings') return 'an array of non-empty strings';
-  if (def.kind === 'layers') return naming === 'api' ? "'low', 'high' or an array of layer numbers" : 'low, high or a comma-separated list of layer numbers';
+  if (def.kind === 'layers') return naming === 'cli' ? 'low, high or a comma-separated list of layer numbers' : "'low', 'high' or an array of layer numbers";
   if (def.kind === 'enum') {
-    const vs = def.values!.map((v) => (naming === 'api' ? `'${v}'` : v));
+    const vs = def.values!.map((v) => (naming === 'cli' ? v : `'${v}'`));
     return `one of ${vs.join(', ')}`;
   }
-  const what = (def.kind === 'integer' ? 'an integer' : 'a number') + (def.word ? ` or ${naming === 'api' ? `'${def.word}'` : def.word}` : '');
+  const what = (def.kind === 'integer' ? 'an integer' : 'a number') + (def.word ? ` or ${naming === 'cli' ? def.word : `'${def.word}'`}` : '');
   const lo = def.min, hi = def.max;
   const open = hi === undefined || hi >= 1_000_000 - 1e-9;
   if (lo !== undefined && !open) return `${what} in ${def.minExclusive ? '(' : '['}${lo}, ${hi}]`;
@@ -145,7 +151,9 @@ export function checkOption(key: OptionName, v: unknown, naming: OptionNaming): 
   const def: OptionDef = GENERATION_OPTIONS[key];
   const name = optionLabel(key, naming);
   const fail = (typeOk: boolean): never => {
-    const msg = naming === 'cli' ? `${name} expects ${expectation(def, naming)}, got ${show(v)}` : `Expected ${name} to be ${expectation(def, naming)} but received ${show(v)}`;
+    const msg = naming === 'cli' ? `${name} expects ${expectation(def, naming)}, got ${show(v)}`
+      : naming === 'request' ? `${name} must be ${expectation(def, naming)}, got ${show(v)}`
+        : `Expected ${name} to be ${expectation(def, naming)} but received ${show(v)}`;
     throw typeOk ? new OutOfRangeError(msg, key) : new InvalidArgTypeError(msg, key);
   };
   if (def.word !== undefined && v === def.word) return v;
@@ -246,9 +254,9 @@ export function resolveGeneration(options: object = {}, naming: OptionNaming = '
   // Two options that cannot go together: a TypeError when one of them makes no sense at all with the other
   // (a contrast setting without contrast), a RangeError when a value is out of what the other allows.
   const conflict = (msg: string, k: OptionName, type = false): never => {
-    throw type ? new InvalidArgTypeError(msg, k) : new OutOfRangeError(msg, k);
+    throw type ? new InvalidArgTypeError(msg, k, true) : new OutOfRangeError(msg, k, true);
   };
-  const quote = (v: string): string => (naming === 'api' ? `'${v}'` : v);
+  const quote = (v: string): string => (naming === 'cli' ? v : `'${v}'`);
   const strategyRule = (k: OptionName, what: string, ok: boolean, strategy: Strategy): void => {
     if (given(k) && !ok) conflict(`${label(k)} is for ${what} (${label('strategy')} is ${quote(strategy)})`, k);
   };
@@ -272,7 +280,7 @@ export function resolveGeneration(options: object = {}, naming: OptionNaming = '
   let contrast: ResolvedGeneration['contrast'] = null;
   if (!contrastOn) {
     for (const k of CONTRAST_FIELDS) {
-      if (given(k)) conflict(naming === 'cli' ? `--no-contrast contradicts ${label(k)}` : `${k} was given together with contrast: false (drop one of them)`, k, true);
+      if (given(k)) conflict(naming === 'cli' ? `--no-contrast contradicts ${label(k)}` : `${label(k)} was given together with contrast: false (drop one of them)`, k, true);
     }
   } else {
     const mode = get<ContrastMode>('mode') ?? 'acd';

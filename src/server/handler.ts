@@ -6,7 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 
-import { contrastPlan, encodePrompt } from '../generate/generate';
+import { optionLabel, resolveGeneration } from '../config/generation';
+import { encodePrompt, planContrast } from '../generate/generate';
 import type { ContrastModel, ContrastPlan } from '../generate/model';
 import { BatchEngine } from './batcher';
 import { runChoices, type ChoiceResult, type ChoiceSpec, type SeqToken } from './choices';
@@ -210,11 +211,9 @@ export function createHandler(options: HandlerOptions): Handler {
 
   function planOf(s: Served, r: CommonRequest): ContrastPlan | null {
     try {
-      return contrastPlan(s.model, r.contrast);
+      return planContrast(s.model, r.options, 'request');
     } catch (e) {
-      const msg = (e as Error).message.replace(/amateurLayer/g, 'amateur_layer').replace(/minCandidates/g, 'min_candidates').replace(/\bmode\b/g, 'contrast_mode');
-      const param = /amateur/.test(msg) || /exit/.test(msg) ? 'amateur_layer' : /min_candidates/.test(msg) ? 'min_candidates' : /alpha/.test(msg) ? 'alpha' : /beta/.test(msg) ? 'beta' : 'contrast';
-      throw badField(param, msg);
+      throw toApiError(e, optionLabel((e as { option?: string }).option ?? 'contrast', 'request'));
     }
   }
 
@@ -381,9 +380,9 @@ function isModel(m: unknown): m is ContrastModel {
 
 /** The server default's contrast plan (its lane carries plain requests too); null when contrast is off or impossible. */
 function defaultPlan(model: ContrastModel, d: RequestDefaults): ContrastPlan | null {
-  if (d.contrast === false) return null;
+  const { temperature: _t, topK: _k, repetitionPenalty: _r, ...contrast } = d;
   try {
-    return contrastPlan(model, { contrast: true, amateurLayer: d.amateur_layer, alpha: d.alpha, mode: d.contrast_mode, minCandidates: d.min_candidates, beta: d.beta });
+    return planContrast(model, resolveGeneration(contrast), 'api');
   } catch {
     return null;
   }

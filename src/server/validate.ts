@@ -3,32 +3,51 @@
  * 400s naming the API field (`param`) and what was expected; fields this server does not implement are refused
  * unless they carry their neutral value, so nothing is silently ignored.
  */
+import { checkOption, GENERATION_OPTIONS, optionLabel, resolveGeneration, type GenerationOptionValues, type OptionDef, type OptionName, type ResolvedGeneration } from '../config/generation';
 import type { Sampling } from './engine';
 import { ApiError, badField } from './errors';
 
-/** Server-wide defaults of the request fields (from the command line); a request's own fields win. */
-export interface RequestDefaults {
-  /** Contrast on (default true: auto-contrastive decoding, as the library). */
-  contrast?: boolean;
-  amateur_layer?: number;
-  alpha?: number;
-  contrast_mode?: 'acd' | 'cd';
-  min_candidates?: number;
-  beta?: number;
-  top_k?: number;
-  repetition_penalty?: number;
-  /** Sampling temperature when a request gives none (OpenAI's default is 1). */
+/**
+ * Server-wide defaults of the generation options a request may set (from `serve`'s flags), in the library's
+ * names; a request's own fields win. `temperature` is OpenAI's (0 = greedy; default 1).
+ */
+export type RequestDefaults = Pick<GenerationOptionValues, 'contrast' | 'amateurLayer' | 'alpha' | 'mode' | 'minCandidates' | 'beta' | 'topK' | 'repetitionPenalty'> & {
   temperature?: number;
+};
+
+/**
+ * The request fields that are library generation options: validated, defaulted and named by the one
+ * configuration (src/config/generation.ts, naming `request`), not here. Their field names come from the
+ * configuration's `field` entries.
+ */
+const LIBRARY_OPTIONS = ['contrast', 'amateurLayer', 'alpha', 'mode', 'minCandidates', 'beta', 'topK', 'repetitionPenalty', 'minNewTokens', 'seed'] as const satisfies readonly OptionName[];
+
+/** A library argument error (TypeError / RangeError with `option`) as a 400 naming the request field. */
+function fieldError(e: unknown): unknown {
+  const option = (e as { option?: string }).option;
+  if (!(e instanceof TypeError || e instanceof RangeError) || option === undefined) return e;
+  // A TypeError on an enum is a value outside its list (invalid_value); on other kinds, a value of the wrong type.
+  const enumOption = (GENERATION_OPTIONS as Record<string, OptionDef>)[option]?.kind === 'enum';
+  const code = (e as { conflict?: boolean }).conflict ? 'conflicting_fields' : e instanceof TypeError && !enumOption ? 'invalid_type' : 'invalid_value';
+  return badField(optionLabel(option, 'request'), e.message, code);
 }
 
-/** The contrast fields of a request, in the library's option names (for contrastPlan). */
-export interface ContrastFields {
-  contrast: boolean;
-  amateurLayer?: number;
-  alpha?: number;
-  mode?: 'acd' | 'cd';
-  minCandidates?: number;
-  beta?: number;
+/** One option checked by the configuration; its error a 400 on the request field. */
+function checkRequestOption(k: OptionName, v: unknown): void {
+  try {
+    checkOption(k, v, 'request');
+  } catch (e) {
+    throw fieldError(e);
+  }
+}
+
+/** `resolveGeneration` in the request's naming; its errors become 400s on the request field. */
+export function resolveRequestOptions(values: GenerationOptionValues): ResolvedGeneration {
+  try {
+    return resolveGeneration(values, 'request');
+  } catch (e) {
+    throw fieldError(e);
+  }
 }
 
 /** What both endpoints share after validation. */
@@ -38,7 +57,8 @@ export interface CommonRequest {
   /** undefined: the endpoint's default. */
   maxTokens?: number;
   sampling: Sampling;
-  contrast: ContrastFields;
+  /** The contrast settings, resolved by the generation configuration (the model-dependent part: at planning). */
+  options: Pick<ResolvedGeneration, 'contrast' | 'expertLayer'>;
   stop: string[];
   stream: boolean;
   includeUsage: boolean;
@@ -120,24 +140,39 @@ function common(b: Body, d: RequestDefaults): CommonRequest {
   if (typeof b.model !== 'string' || b.model.length === 0) throw badField('model', `model must be a non-empty string (a name from GET /v1/models), got ${kind(b.model)}`, b.model === undefined ? 'missing_field' : 'invalid_type');
   const n = int(b, 'n', 1, MAX_N) ?? 1;
   const maxTokens = int(b, 'max_tokens', 0, 1 << 24);
+  // OpenAI's own fields keep OpenAI's meaning: temperature in [0, 2] with 0 = greedy, top_p in (0, 1].
   const temperature = num(b, 'temperature', 0, 2) ?? d.temperature ?? 1;
   const topP = num(b, 'top_p', 0, 1, true);
-  const topK = int(b, 'top_k', 1, 1 << 24) ?? d.top_k;
-  const seed = int(b, 'seed', -(2 ** 53) + 1, 2 ** 53 - 1);
-  const repetitionPenalty = num(b, 'repetition_penalty', 0, 100, true) ?? d.repetition_penalty ?? 1;
-  const minTokens = int(b, 'min_tokens', 0, 1 << 24);
-  if (minTokens !== undefined && maxTokens !== undefined && minTokens > maxTokens) throw badField('min_tokens', `min_tokens (${minTokens}) exceeds max_tokens (${maxTokens})`);
+  // The library's options: the request's fields over the server's defaults, in the library's names.
+  const given: GenerationOptionValues = { ...d };
+  delete (given as { temperature?: number }).temperature;
+  for (const k of LIBRARY_OPTIONS) {
+    const v = b[optionLabel(k, 'request')];
+    if (v !== undefined && v !== null) (given as Record<string, unknown>)[k] = v;
+  }
+  if (b.contrast === false) for (const k of ['amateurLayer', 'alpha', 'mode', 'minCandidates', 'beta'] as const) if (b[optionLabel(k, 'request')] === undefined || b[optionLabel(k, 'request')] === null) delete given[k];
+  if (minTokensExceed(given.minNewTokens, maxTokens)) throw badField('min_tokens', `min_tokens (${String(given.minNewTokens)}) exceeds max_tokens (${maxTokens})`, 'conflicting_fields');
+  const ownTopK = b.top_k !== undefined && b.top_k !== null;
   let strategy: Sampling['strategy'] = 'sample';
   if (temperature === 0) strategy = 'greedy';
-  else if (topK !== undefined && topP !== undefined && topP < 1) throw badField('top_k', 'give top_k or top_p, not both (this server applies one of them)', 'conflicting_fields');
-  else if (topK !== undefined) strategy = 'top-k';
+  else if (ownTopK && topP !== undefined && topP < 1) throw badField('top_k', 'give top_k or top_p, not both (this server applies one of them)', 'conflicting_fields');
+  else if (ownTopK) strategy = 'top-k';
   else if (topP !== undefined && topP < 1) strategy = 'top-p';
+  else if (given.topK !== undefined) strategy = 'top-k';
+  // top_k and seed are checked even when the strategy does not use them (greedy); the rest in one resolve.
+  for (const k of ['topK', 'seed'] as const) if (given[k] !== undefined) checkRequestOption(k, given[k]);
+  const r = resolveRequestOptions({ ...given, strategy: strategy === 'greedy' ? 'greedy' : 'sample', topK: undefined, ...(strategy === 'greedy' ? { seed: undefined } : {}) });
+  const topK = given.topK;
   const sampling: Sampling = {
-    strategy, temperature: temperature || 1, topK: topK ?? 50, topP: topP ?? 1, repetitionPenalty,
+    strategy, temperature: temperature || 1, topK: topK ?? 50, topP: topP ?? 1, repetitionPenalty: r.repetitionPenalty,
     // No seed: a fresh one per request (OpenAI's behaviour: unseeded sampling differs between calls).
-    seed: seed ?? Math.floor(Math.random() * 2 ** 31),
-    ...(minTokens ? { minTokens } : {}),
+    seed: (given.seed as number | undefined) ?? Math.floor(Math.random() * 2 ** 31),
+    ...(r.minNewTokens ? { minTokens: r.minNewTokens } : {}),
   };
+  if (r.contrast && (r.contrast.mode === 'dola' || r.contrast.amateurLayer === 'auto')) {
+    const k = r.contrast.mode === 'dola' ? 'contrast_mode' : 'amateur_layer';
+    throw badField(k, `${k} ${k === 'contrast_mode' ? "'dola'" : "'auto'"} is not served yet: the server's rows share one fixed amateur exit (use generate)`, 'unsupported_field');
+  }
   const stop = b.stop;
   let stops: string[] = [];
   if (typeof stop === 'string') stops = [stop];
@@ -153,27 +188,10 @@ function common(b: Body, d: RequestDefaults): CommonRequest {
     if (iu !== undefined && typeof iu !== 'boolean') throw badField('stream_options', 'stream_options.include_usage must be true or false', 'invalid_type');
     includeUsage = iu === true;
   }
-  const on = bool(b, 'contrast') ?? d.contrast ?? true;
-  const mode = b.contrast_mode ?? (on ? d.contrast_mode : undefined);
-  if (mode !== undefined && mode !== null && mode !== 'acd' && mode !== 'cd') throw badField('contrast_mode', `contrast_mode must be 'acd' or 'cd', got ${JSON.stringify(mode)}`);
-  const own = { amateur_layer: int(b, 'amateur_layer', 0, 1 << 20), alpha: num(b, 'alpha', 0, 1), min_candidates: int(b, 'min_candidates', 1, 1 << 24), beta: num(b, 'beta', 0, 1e6) };
-  if (!on) {
-    for (const [k, v] of Object.entries({ ...own, contrast_mode: b.contrast_mode })) {
-      if (v !== undefined && v !== null) throw badField(k, `${k} was given together with contrast: false (drop one of them)`, 'conflicting_fields');
-    }
-  }
-  const contrast: ContrastFields = on
-    ? {
-        contrast: true,
-        ...((own.amateur_layer ?? d.amateur_layer) !== undefined ? { amateurLayer: own.amateur_layer ?? d.amateur_layer } : {}),
-        ...((own.alpha ?? d.alpha) !== undefined ? { alpha: own.alpha ?? d.alpha } : {}),
-        ...(mode ? { mode: mode as 'acd' | 'cd' } : {}),
-        ...((own.min_candidates ?? d.min_candidates) !== undefined ? { minCandidates: own.min_candidates ?? d.min_candidates } : {}),
-        ...((own.beta ?? d.beta) !== undefined ? { beta: own.beta ?? d.beta } : {}),
-      }
-    : { contrast: false };
-  return { model: b.model, n, maxTokens, sampling, contrast, stop: stops, stream, includeUsage };
+  return { model: b.model, n, maxTokens, sampling, options: { contrast: r.contrast }, stop: stops, stream, includeUsage };
 }
+
+const minTokensExceed = (min: unknown, max: number | undefined): boolean => typeof min === 'number' && max !== undefined && min > max;
 
 function asBody(body: unknown): Body {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'invalid_body', `the request body must be a JSON object, got ${kind(body)}`);

@@ -169,25 +169,38 @@ test('errors surface as the SDK error classes with the right status, code and pa
   const { client } = await srv();
   const fails = async (p) => p.then(() => null, (e) => e);
   const cases = [
-    [client.completions.create({ model: 'nope', prompt: 'x', max_tokens: 2 }), OpenAI.NotFoundError, 404, 'model_not_found', 'model'],
-    [client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, temperature: 5 }), OpenAI.BadRequestError, 400, 'invalid_value', 'temperature'],
-    [client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, best_of: 3 }), OpenAI.BadRequestError, 400, 'unsupported_field', 'best_of'],
-    [client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 100000 }), OpenAI.BadRequestError, 400, 'context_length_exceeded', 'max_tokens'],
-    [client.completions.create({ model: 'stories', prompt: 'word '.repeat(3000), max_tokens: 1 }), OpenAI.BadRequestError, 400, 'context_length_exceeded', 'prompt'],
-    [client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, amateur_layer: 99 }), OpenAI.BadRequestError, 400, 'invalid_value', 'amateur_layer'],
-    [client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, contrast: false, alpha: 0.5 }), OpenAI.BadRequestError, 400, 'conflicting_fields', 'alpha'],
-    [client.completions.create({ model: 'stories', prompt: [1, 2, 1e9], max_tokens: 2 }), OpenAI.BadRequestError, 400, 'invalid_value', 'prompt'],
-    [client.chat.completions.create({ model: 'stories', messages: [{ role: 'robot', content: 'x' }] }), OpenAI.BadRequestError, 400, 'invalid_value', 'messages[0].role'],
-    [client.chat.completions.create({ model: 'stories', messages: [], max_tokens: 2 }), OpenAI.BadRequestError, 400, 'invalid_type', 'messages'],
+    [() => client.completions.create({ model: 'nope', prompt: 'x', max_tokens: 2 }), OpenAI.NotFoundError, 404, 'model_not_found', 'model'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, temperature: 5 }), OpenAI.BadRequestError, 400, 'invalid_value', 'temperature'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, best_of: 3 }), OpenAI.BadRequestError, 400, 'unsupported_field', 'best_of'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 100000 }), OpenAI.BadRequestError, 400, 'context_length_exceeded', 'max_tokens'],
+    [() => client.completions.create({ model: 'stories', prompt: 'word '.repeat(3000), max_tokens: 1 }), OpenAI.BadRequestError, 400, 'context_length_exceeded', 'prompt'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, amateur_layer: 99 }), OpenAI.BadRequestError, 400, 'invalid_value', 'amateur_layer'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, contrast: false, alpha: 0.5 }), OpenAI.BadRequestError, 400, 'conflicting_fields', 'alpha'],
+    [() => client.completions.create({ model: 'stories', prompt: [1, 2, 1e9], max_tokens: 2 }), OpenAI.BadRequestError, 400, 'invalid_value', 'prompt'],
+    // Library options are checked by the generation configuration in the request's naming (snake_case fields).
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, alpha: 2 }), OpenAI.BadRequestError, 400, 'invalid_value', 'alpha'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, min_candidates: 0 }), OpenAI.BadRequestError, 400, 'invalid_value', 'min_candidates'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, contrast_mode: 'xyz' }), OpenAI.BadRequestError, 400, 'invalid_value', 'contrast_mode'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, alpha: 'high' }), OpenAI.BadRequestError, 400, 'invalid_type', 'alpha'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, beta: 0.5 }), OpenAI.BadRequestError, 400, 'conflicting_fields', 'beta'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, temperature: 0, top_k: 0 }), OpenAI.BadRequestError, 400, 'invalid_value', 'top_k'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, min_tokens: 5 }), OpenAI.BadRequestError, 400, 'conflicting_fields', 'min_tokens'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, contrast_mode: 'dola' }), OpenAI.BadRequestError, 400, 'unsupported_field', 'contrast_mode'],
+    [() => client.chat.completions.create({ model: 'stories', messages: [{ role: 'robot', content: 'x' }] }), OpenAI.BadRequestError, 400, 'invalid_value', 'messages[0].role'],
+    [() => client.chat.completions.create({ model: 'stories', messages: [], max_tokens: 2 }), OpenAI.BadRequestError, 400, 'invalid_type', 'messages'],
   ];
+  // One request at a time (a rejection created early would be unhandled while an earlier one is awaited).
   for (const [p, cls, status, code, param] of cases) {
-    const e = await fails(p);
+    const e = await fails(p());
     assert.instance(e, cls, `${code} ${param}`);
     assert.is(e.status, status);
     assert.is(e.code, code);
     assert.is(e.param, param);
     assert.ok(e.message.length > 10);
   }
+  // The message says what was expected, in the request's names.
+  const e = await fails(client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, min_candidates: 0 }));
+  assert.match(e.message, /min_candidates must be an integer >= 1, got 0/);
 });
 
 test('raw HTTP errors: 405 with Allow, 404 route, 413, malformed JSON', async () => {

@@ -10,6 +10,8 @@ import type { RequestDefaults } from '../../server/validate';
 import { optionValue, parseArgs, type ParsedArgs } from '../args';
 import { checkedGenerationFlags, generationFlagHelp, generationFlagSpec } from '../generation-flags';
 import { UsageError } from '../usage-error';
+import { resolveGeneration } from '../../config/generation';
+import { isArgumentError } from '../../errors';
 
 /** Help text of `serve`. */
 /** The generation options the server takes as request defaults (flags from the generation configuration). */
@@ -74,20 +76,16 @@ export async function runServe(argv: readonly string[]): Promise<void> {
   }
   if (args.positional.length) throw new UsageError(`serve: unexpected argument "${args.positional[0]}" (see autocontrast serve --help)`);
   const o = checkedGenerationFlags(args, 'serve', REQUEST_DEFAULT_OPTIONS);
-  if (o.contrast === false && (['amateurLayer', 'alpha', 'mode', 'minCandidates'] as const).some((k) => o[k] !== undefined)) {
-    throw new UsageError('serve: --no-contrast was given together with contrast settings (drop one of them)');
+  // The rules between the flags (--no-contrast with a contrast setting, ...) are the configuration's.
+  try {
+    resolveGeneration({ ...o, ...(o.topK !== undefined ? { strategy: 'top-k' } : {}) }, 'cli');
+  } catch (e) {
+    if (isArgumentError(e)) throw new UsageError(`serve: ${e.message}`);
+    throw e;
   }
   // The server's rows share one fixed amateur exit: a layer chosen per step is generate's only (for now).
   if (o.mode === 'dola' || o.amateurLayer === 'auto') throw new UsageError('serve: --mode dola and --amateur-layer auto are not served yet (use generate)');
-  const defaults: RequestDefaults = {
-    ...(o.contrast === false ? { contrast: false } : {}),
-    ...(o.amateurLayer !== undefined ? { amateur_layer: o.amateurLayer as number } : {}),
-    ...(o.alpha !== undefined ? { alpha: o.alpha } : {}),
-    ...(o.mode !== undefined ? { contrast_mode: o.mode as 'acd' | 'cd' } : {}),
-    ...(o.minCandidates !== undefined ? { min_candidates: o.minCandidates } : {}),
-    ...(o.topK !== undefined ? { top_k: o.topK } : {}),
-    ...(o.repetitionPenalty !== undefined ? { repetition_penalty: o.repetitionPenalty } : {}),
-  };
+  const defaults: RequestDefaults = o;
   const port = num(args, 'port', true, 0) ?? 8080;
   if (port > 65535) throw new UsageError(`serve: --port must be in [0, 65535], got "${port}"`);
   const host = optionValue(args, 'host') ?? '127.0.0.1';
