@@ -3,7 +3,8 @@
  * (atomically) beside a resumable per-item cache, so that an interrupted run continues where it stopped.
  * The CLI's `eval` command is a thin layer over it.
  */
-import { DEFAULT_ALPHA } from '../config/generation';
+import { checkOption, DEFAULT_ALPHA } from '../config/generation';
+import { isArgumentError } from '../errors';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -103,15 +104,22 @@ export function checkEvalOptions(task: string, o: EvalOptions): asserts task is 
   if (!(TASKS as readonly string[]).includes(task)) throw new EvalError('EVAL_UNKNOWN_TASK', `unknown task "${task}" (tasks: ${TASKS.join(', ')})`);
   checkInt(o, 'limit', 1);
   checkInt(o, 'batch', 1);
-  checkInt(o, 'seed', 0);
   checkInt(o, 'window', 2);
   checkInt(o, 'stride', 1);
-  checkInt(o, 'maxNewTokens', 1);
-  checkInt(o, 'amateurLayer', 0);
-  if (o.alpha !== undefined && !(typeof o.alpha === 'number' && o.alpha >= 0 && o.alpha <= 1)) {
-    throw new EvalError('EVAL_BAD_OPTION', `${flag(o, 'alpha')} must be a number in [0, 1], got ${String(o.alpha)}`);
+  // The generation options an evaluation shares with generate: checked by the one configuration (same bounds and
+  // messages as generate, naming the flag on the command line), then what evaluation itself does not support.
+  const naming = o.names === 'cli' ? 'cli' : 'api';
+  for (const k of ['seed', 'maxNewTokens', 'amateurLayer', 'alpha', 'mode'] as const) {
+    if (o[k] === undefined) continue;
+    try {
+      checkOption(k, o[k], naming);
+    } catch (e) {
+      if (isArgumentError(e)) throw new EvalError('EVAL_BAD_OPTION', e.message);
+      throw e;
+    }
   }
-  if (o.mode !== undefined && o.mode !== 'acd' && o.mode !== 'cd') throw new EvalError('EVAL_BAD_OPTION', `${flag(o, 'mode')} must be acd or cd, got ${String(o.mode)}`);
+  if (o.mode === 'dola' as string) throw new EvalError('EVAL_BAD_OPTION', `${flag(o, 'mode')} dola is not evaluated yet (acd or cd)`);
+  if (o.amateurLayer === 'auto' as unknown) throw new EvalError('EVAL_BAD_OPTION', `${flag(o, 'amateurLayer')} auto is not evaluated yet (give a layer, or ${flag(o, 'sweep')})`);
   if (o.sweep && o.amateurLayer !== undefined) throw new EvalError('EVAL_BAD_OPTION', `${flag(o, 'sweep')} and ${flag(o, 'amateurLayer')} exclude each other`);
   if (o.set !== undefined && !Object.prototype.hasOwnProperty.call(OPEN_ENDED_SETS, o.set)) {
     throw new EvalError('EVAL_BAD_OPTION', `${flag(o, 'set')} must be one of ${Object.keys(OPEN_ENDED_SETS).join(', ')}, got ${String(o.set)}`);

@@ -174,6 +174,7 @@ test('bad input: missing or malformed data, --limit 0, an exit layer the model l
     assert.is(r.code, 1, r.err);
     assert.is(r.err.trim().split('\n').length, 1, r.err);
     assert.match(r.err, re);
+    return r.err.trim();
   };
   one(cli(['eval', 'lambada', '--model', f.dir, '--data', path.join(out, 'nope.jsonl'), '--out', out]), /LAMBADA data not found at .*nope\.jsonl/);
   const bad = path.join(out, 'bad.jsonl');
@@ -183,7 +184,12 @@ test('bad input: missing or malformed data, --limit 0, an exit layer the model l
   one(cli(['eval', 'lambada', '--model', f.dir, '--data', bad, '--out', out]), /bad\.jsonl:2: not a JSON object/);
   one(cli(['eval', 'lambada', '--model', f.dir, '--data', f.lambada, '--limit', '0', '--out', out]), /--limit must be an integer >= 1, got 0/);
   one(cli(['eval', 'lambada', '--model', f.dir, '--data', f.lambada, '--amateur-layer', '9', '--out', out]), /--amateur-layer 9: the model has no exit there \(exits: 1, 2, 3, 4, 5/);
-  one(cli(['eval', 'lambada', '--alpha', '2']), /--alpha must be a number in \[0, 1\], got 2/);
+  // options shared with generate are checked by the one configuration: the same message as generate's
+  const alphaMsg = one(cli(['eval', 'lambada', '--alpha', '2']), /--alpha expects a number in \[0, 1\], got 2/);
+  const genMsg = cli(['generate', '--alpha', '2', '--prompt', 'x']).err.trim().split('\n')[0];
+  assert.ok(genMsg.includes('--alpha expects a number in [0, 1], got 2'), genMsg);
+  assert.ok(alphaMsg.includes(genMsg.slice(genMsg.indexOf('--alpha'))), `${alphaMsg} | ${genMsg}`);
+  one(cli(['eval', 'lambada', '--mode', 'dola']), /--mode dola is not evaluated yet/);
   one(cli(['eval', 'squad']), /unknown task "squad"/);
   one(cli(['report', '--results', path.join(out, 'empty')]), /no results in/);
   assert.ok(!fs.existsSync(path.join(out, 'lambada.json')), 'no result written by a failed run');
