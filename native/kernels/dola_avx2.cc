@@ -19,33 +19,7 @@ namespace {
 constexpr size_t kW = 8;
 constexpr size_t kFlush = 1024;
 
-struct F32 {
-  static constexpr size_t kSize = 4;
-  static __m256 load(const void* p, size_t i) { return _mm256_loadu_ps(static_cast<const float*>(p) + i); }
-  static float one(const void* p, size_t i) { return static_cast<const float*>(p)[i]; }
-};
-struct F16 {
-  static constexpr size_t kSize = 2;
-  static __m256 load(const void* p, size_t i) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
-  }
-  static float one(const void* p, size_t i) {
-    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<const uint16_t*>(p)[i])));
-  }
-};
-struct BF16 {
-  static constexpr size_t kSize = 2;
-  static __m256 load(const void* p, size_t i) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  }
-  static float one(const void* p, size_t i) {
-    const uint32_t bits = static_cast<uint32_t>(static_cast<const uint16_t*>(p)[i]) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-  }
-};
+#include "simd_avx2.inc"
 
 inline float hsum(__m256 v) {
   const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -113,51 +87,10 @@ void project_t(const void* W, size_t v0, size_t nv, size_t d, const float* const
 void project(const void* W, DType wdt, size_t v0, size_t nv, size_t d, const float* const* H, size_t nh,
              float* const* out) {
   switch (wdt) {
-    case DType::F32: return project_t<F32>(W, v0, nv, d, H, nh, out);
-    case DType::F16: return project_t<F16>(W, v0, nv, d, H, nh, out);
-    case DType::BF16: return project_t<BF16>(W, v0, nv, d, H, nh, out);
+    case DType::F32: return project_t<LoadF32>(W, v0, nv, d, H, nh, out);
+    case DType::F16: return project_t<LoadF16>(W, v0, nv, d, H, nh, out);
+    case DType::BF16: return project_t<LoadBF16>(W, v0, nv, d, H, nh, out);
   }
-}
-
-// --- exp and log (the schemes of dola_avx512.cc with 8 lanes; exponents handled with integer ops) ---
-inline __m256 exp_ps(__m256 x) {
-  const __m256 lo = _mm256_set1_ps(-87.3f);
-  const __m256 keep = _mm256_cmp_ps(x, lo, _CMP_GE_OQ);
-  x = _mm256_max_ps(x, lo);
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.4426950408889634f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.4286068203094173e-06f), r);
-  __m256 p = _mm256_set1_ps(1.3888889e-3f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3333333e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1666667e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666667e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  // 2^n by building the exponent field; n >= -126 after the clamp.
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), keep);
-}
-
-// log for positive normal x (lanes with x <= 0 are garbage; callers mask them).
-inline __m256 log_ps(__m256 x) {
-  const __m256i bits = _mm256_castps_si256(x);
-  __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
-  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)),
-                                                 _mm256_set1_epi32(0x3F800000)));
-  const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
-  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
-  e = _mm256_add_ps(e, _mm256_and_ps(big, _mm256_set1_ps(1.0f)));
-  const __m256 one = _mm256_set1_ps(1.0f);
-  const __m256 s = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
-  const __m256 s2 = _mm256_mul_ps(s, s);
-  __m256 p = _mm256_set1_ps(1.0f / 9.0f);
-  p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(1.0f / 7.0f));
-  p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(1.0f / 5.0f));
-  p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(1.0f / 3.0f));
-  p = _mm256_fmadd_ps(p, s2, one);
-  return _mm256_fmadd_ps(e, _mm256_set1_ps(0.6931471805599453f), _mm256_mul_ps(_mm256_add_ps(s, s), p));
 }
 
 template <Divergence K>

@@ -21,33 +21,7 @@ namespace {
 constexpr size_t kW = 16;
 constexpr size_t kFlush = 1024;  // elements summed in float before the partial sum moves to double
 
-inline __mmask16 tail_mask(size_t r) { return static_cast<__mmask16>((1u << r) - 1u); }
-
-// --- weight loaders: 16 elements (or the lanes of k) of a row as floats ---
-struct F32 {
-  static constexpr size_t kSize = 4;
-  static __m512 load(const void* p, size_t i) { return _mm512_loadu_ps(static_cast<const float*>(p) + i); }
-  static __m512 load(const void* p, size_t i, __mmask16 k) { return _mm512_maskz_loadu_ps(k, static_cast<const float*>(p) + i); }
-};
-struct F16 {
-  static constexpr size_t kSize = 2;
-  static __m512 load(const void* p, size_t i) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i)));
-  }
-  static __m512 load(const void* p, size_t i, __mmask16 k) {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, static_cast<const uint16_t*>(p) + i));
-  }
-};
-struct BF16 {
-  static constexpr size_t kSize = 2;
-  static __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
-  static __m512 load(const void* p, size_t i) {
-    return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i)));
-  }
-  static __m512 load(const void* p, size_t i, __mmask16 k) {
-    return widen(_mm256_maskz_loadu_epi16(k, static_cast<const uint16_t*>(p) + i));
-  }
-};
+#include "simd_avx512.inc"
 
 // --- the projection: NV head rows x NH hidden rows per micro-tile, accumulators in registers ---
 template <class L, int NV, int NH>
@@ -112,51 +86,10 @@ void project_t(const void* W, size_t v0, size_t nv, size_t d, const float* const
 void project(const void* W, DType wdt, size_t v0, size_t nv, size_t d, const float* const* H, size_t nh,
              float* const* out) {
   switch (wdt) {
-    case DType::F32: return project_t<F32>(W, v0, nv, d, H, nh, out);
-    case DType::F16: return project_t<F16>(W, v0, nv, d, H, nh, out);
-    case DType::BF16: return project_t<BF16>(W, v0, nv, d, H, nh, out);
+    case DType::F32: return project_t<LoadF32>(W, v0, nv, d, H, nh, out);
+    case DType::F16: return project_t<LoadF16>(W, v0, nv, d, H, nh, out);
+    case DType::BF16: return project_t<LoadBF16>(W, v0, nv, d, H, nh, out);
   }
-}
-
-// --- exp and log ---
-// exp: x = n ln2 + r (two-constant reduction), e^r by a degree-6 polynomial on |r| <= ln2/2 (relative error about
-// 2e-7), scaled by 2^n; x < -87.3 gives 0 so that no result is denormal.
-inline __m512 exp_ps(__m512 x) {
-  const __m512 lo = _mm512_set1_ps(-87.3f);
-  const __mmask16 keep = _mm512_cmp_ps_mask(x, lo, _CMP_GE_OQ);
-  x = _mm512_max_ps(x, lo);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.4426950408889634f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.4286068203094173e-06f), r);
-  __m512 p = _mm512_set1_ps(1.3888889e-3f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3333333e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1666667e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666667e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_maskz_scalef_ps(keep, p, n);
-}
-
-// log for positive normal x: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1),
-// |s| <= 0.172, by its series to s^9 (relative error below 1e-7). Lanes with x <= 0 are garbage; callers mask them.
-inline __m512 log_ps(__m512 x) {
-  __m512 e = _mm512_getexp_ps(x);
-  __m512 m = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
-  const __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356f), _CMP_GT_OQ);
-  m = _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));
-  e = _mm512_mask_add_ps(e, big, e, _mm512_set1_ps(1.0f));
-  const __m512 one = _mm512_set1_ps(1.0f);
-  const __m512 s = _mm512_div_ps(_mm512_sub_ps(m, one), _mm512_add_ps(m, one));
-  const __m512 s2 = _mm512_mul_ps(s, s);
-  __m512 p = _mm512_set1_ps(1.0f / 9.0f);
-  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(1.0f / 7.0f));
-  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(1.0f / 5.0f));
-  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(1.0f / 3.0f));
-  p = _mm512_fmadd_ps(p, s2, one);
-  const __m512 logm = _mm512_mul_ps(_mm512_add_ps(s, s), p);
-  return _mm512_fmadd_ps(e, _mm512_set1_ps(0.6931471805599453f), logm);
 }
 
 inline double hsum_pd(__m512d v) { return _mm512_reduce_add_pd(v); }

@@ -35,25 +35,7 @@ inline unsigned ctz32(unsigned x) {
 #endif
 }
 
-// --- loads: 8 values of one dtype as floats ---
-
-struct LoadF32 {
-  static constexpr size_t kSize = 4;
-  static __m256 load(const void* p, size_t i) { return _mm256_loadu_ps(static_cast<const float*>(p) + i); }
-};
-struct LoadF16 {
-  static constexpr size_t kSize = 2;
-  static __m256 load(const void* p, size_t i) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
-  }
-};
-struct LoadBF16 {
-  static constexpr size_t kSize = 2;
-  static __m256 load(const void* p, size_t i) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  }
-};
+#include "simd_avx2.inc"
 
 // The last r (1..7) values starting at element i, copied so nothing past the buffer is read. Padding lanes repeat
 // the first copied value (harmless for max and finiteness) or are zero (for dot products).
@@ -100,31 +82,6 @@ inline bool any_bits(__m256 v) {
 
 // x - x is +0 for finite x and NaN for +-inf and NaN: OR-ing it into an accumulator flags non-finite values.
 inline __m256 nonfinite_bits(__m256 acc, __m256 x) { return _mm256_or_ps(acc, _mm256_sub_ps(x, x)); }
-
-// --- exp ---
-// e^x for x <= 88: x = n ln2 + r with |r| <= ln2/2 (two-constant Cody-Waite split, exact enough with FMA), e^r by
-// its degree-7 Taylor polynomial (truncation < 1e-8 relative on that interval, below float rounding), then scaled
-// by 2^n through the exponent bits. Arguments below -87 return exactly 0: the clamp keeps 2^n and the result
-// normal (e^-87 > FLT_MIN), so there are no denormal stalls and no out-of-range integer shifts.
-inline __m256 exp_ps(__m256 x) {
-  const __m256 lo = _mm256_set1_ps(-87.0f);
-  const __m256 keep = _mm256_cmp_ps(x, lo, _CMP_GE_OQ);
-  x = _mm256_max_ps(x, lo);
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693147182464599609375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-1.904654299957768e-09f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
-  p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), keep);
-}
 
 // --- max_sumexp: blockwise online softmax normaliser ---
 // Per block: pass 1 finds the block max (4 accumulators) and flags non-finite values; if the max grew, the running

@@ -33,61 +33,13 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 // fpclass categories: QNaN | +Inf | -Inf | SNaN.
 constexpr int kNonFiniteClass = 0x01 | 0x08 | 0x10 | 0x80;
 
-inline __mmask16 tail_mask(size_t r) { return static_cast<__mmask16>((1u << r) - 1u); }
+#include "simd_avx512.inc"
 
 inline unsigned popcount16(unsigned x) {
   x = x - ((x >> 1) & 0x5555u);
   x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
   x = (x + (x >> 4)) & 0x0f0fu;
   return (x + (x >> 8)) & 0x1fu;
-}
-
-// --- loads: 16 values of one dtype as floats; the masked form reads only lanes in k (others are zero) ---
-
-struct LoadF32 {
-  static __m512 load(const void* p, size_t i) { return _mm512_loadu_ps(static_cast<const float*>(p) + i); }
-  static __m512 load(const void* p, size_t i, __mmask16 k) {
-    return _mm512_maskz_loadu_ps(k, static_cast<const float*>(p) + i);
-  }
-};
-struct LoadF16 {
-  static __m512 load(const void* p, size_t i) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i)));
-  }
-  static __m512 load(const void* p, size_t i, __mmask16 k) {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, static_cast<const uint16_t*>(p) + i));
-  }
-};
-struct LoadBF16 {
-  static __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
-  static __m512 load(const void* p, size_t i) {
-    return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i)));
-  }
-  static __m512 load(const void* p, size_t i, __mmask16 k) {
-    return widen(_mm256_maskz_loadu_epi16(k, static_cast<const uint16_t*>(p) + i));
-  }
-};
-
-// --- exp (same scheme as ops_avx2.cc: Cody-Waite reduction, degree-7 Taylor on |r| <= ln2/2) ---
-// x below -87 gives exactly 0; the clamp keeps the scaled result normal, so no denormals are produced.
-inline __m512 exp_ps(__m512 x) {
-  const __m512 lo = _mm512_set1_ps(-87.0f);
-  const __mmask16 keep = _mm512_cmp_ps_mask(x, lo, _CMP_GE_OQ);
-  x = _mm512_max_ps(x, lo);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693147182464599609375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-1.904654299957768e-09f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
-  p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
-  // p * 2^n; n >= -126 after the clamp, so the result is normal.
-  return _mm512_maskz_scalef_ps(keep, p, n);
 }
 
 inline double hsum_pd(__m512 v) {
