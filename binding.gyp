@@ -41,6 +41,7 @@
         "native/kernels/ops_scalar.cc",
         "native/kernels/ops_neon.cc",
         "native/kernels/parallel.cc",
+        "native/kernels/select.cc",
         "native/binding/addon.cc",
         "native/binding/args.cc",
         "native/binding/contrast_job.cc",

@@ -373,28 +373,29 @@ class StepWorker : public Napi::AsyncWorker {
   Failure failure_;
 };
 
-// The optional `sample: { temperature?, topK?, topP?, seed? }` of a contrast options object (device 'cuda').
+// The optional `sample: { temperature?, topK?, topP?, seed? }` of a contrast options object: the decoding
+// chain's sampling, run inside the native step (values resolved by the generation configuration; checked here
+// for memory safety and sense).
 acr::SampleOptions GetSample(const Napi::Object& o, const acr::Sequence& seq) {
   acr::SampleOptions s;
   if (!Has(o, "sample")) return s;
   Napi::Env env = o.Env();
   if (!o.Get("sample").IsObject()) ThrowType(env, "Expected sample to be an object { temperature?, topK?, topP?, seed? }");
-  if (!seq.on_device())
-    ThrowRange(env, "sampling inside the native step needs device 'cuda' (on the CPU, sample from the returned scores)");
   const Napi::Object so = o.Get("sample").As<Napi::Object>();
   s.enabled = true;
+  s.select.sample = true;
   if (Has(so, "temperature")) {
     const double t = GetNumber(so, "temperature");
     if (!(t > 0) || !std::isfinite(t)) ThrowRange(env, "Expected sample.temperature to be finite and > 0");
-    s.temperature = static_cast<float>(t);
+    s.select.temperature = t;
   }
-  if (Has(so, "topK")) s.top_k = static_cast<int>(GetInt(so, "topK", 0, seq.vocab()));
+  if (Has(so, "topK")) s.select.top_k = GetInt(so, "topK", 0, seq.vocab());
   if (Has(so, "topP")) {
     const double p = GetNumber(so, "topP");
     if (!(p > 0 && p <= 1)) ThrowRange(env, "Expected sample.topP to be in (0, 1]");
-    s.top_p = static_cast<float>(p);
+    s.select.top_p = p;
   }
-  if (Has(so, "seed")) s.seed = static_cast<uint64_t>(GetInt(so, "seed", 0, (int64_t(1) << 53) - 1));
+  if (Has(so, "seed")) s.seed = GetInt(so, "seed", -((int64_t(1) << 53) - 1), (int64_t(1) << 53) - 1);
   return s;
 }
 

@@ -98,10 +98,10 @@ typedef struct ac_cuda_select_params {
   int32_t top_k;       /* 0: off; otherwise in [1, vocab]: sample among the k largest (ties at the k-th kept) */
   float top_p;         /* in (0, 1]; 1: off. Nucleus: smallest set of largest tokens with mass >= top_p
                           (computed on the tempered distribution, after top_k; ties at the boundary kept) */
-  float temperature;   /* > 0 for SAMPLE (log-probs are divided by it); ignored for ARGMAX */
-  uint64_t seed;       /* Philox4x32-10 key */
-  uint64_t offset;     /* Philox counter offset: (seed, offset, row, token) -> one uniform; same inputs give
-                          the same tokens on any GPU and launch configuration. Advance it per step. */
+  double temperature;  /* > 0 for SAMPLE (log-probs are divided by it, in double, as the CPU chain); ignored for ARGMAX */
+  const double* uniforms; /* SAMPLE: device pointer, one uniform in [0, 1) per row, drawn on the host by the
+                             project's one generator (ac::SeededRandom, native/kernels/select.h); the token is
+                             the draw rule of that header (ac::draw_from_chunks) on the tempered, filtered row */
   uint32_t flags;      /* AC_CUDA_FLAG_ASYNC, AC_CUDA_FLAG_TRUST_POINTERS */
 } ac_cuda_select_params;
 
@@ -148,7 +148,7 @@ AC_CUDA_API int ac_cuda_contrast_sparse(void* stream, int32_t dtype, const void*
                                         float* head_mass, int32_t* argmax, ac_cuda_error_info* err);
 
 /* One token per row from log-probabilities [rows x vocab] float32 (e.g. out_logprobs above): arg-max, or
- * top-k / top-p sampling with temperature by Gumbel-max on Philox draws (no host round trip).
+ * top-k / top-p sampling with temperature by the project's draw rule on uniforms drawn by the host generator.
  * tokens: [rows] int32 device pointer. */
 AC_CUDA_API int ac_cuda_select(void* stream, const float* logprobs, int64_t rows, int64_t vocab,
                                const ac_cuda_select_params* params, int32_t* tokens, ac_cuda_error_info* err);

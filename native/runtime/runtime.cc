@@ -416,7 +416,7 @@ struct Sequence::Device {
   void* token = nullptr;        // [B] i32
   void* head = nullptr;         // [B] i32
   void* logprob = nullptr;      // [B] f32
-  uint64_t contrast_steps = 0;  // Philox offset for sampling
+  void* uniforms = nullptr;     // [B] f64: the host generator's draws of this step (sampling)
   std::vector<void*> owned;
   void* Alloc(size_t bytes) {
     void* p = nullptr;
@@ -503,6 +503,7 @@ Sequence::Sequence(std::shared_ptr<Model> model, const SequenceOptions& opts) : 
       dev_->token = dev_->Alloc(B * sizeof(int32_t));
       dev_->head = dev_->Alloc(B * sizeof(int32_t));
       dev_->logprob = dev_->Alloc(B * sizeof(float));
+      dev_->uniforms = dev_->Alloc(B * sizeof(double));
     } catch (const RuntimeError& e) {
       throw RuntimeError(e.kind, "cannot allocate the sequence's buffers on CUDA device " + std::to_string(dev_->id) +
                                      " (" + std::to_string(kv_bytes() >> 20) + " MiB of KV cache for batch " +
@@ -818,13 +819,17 @@ void Sequence::Contrast(const ac::Params& p, int32_t* token, float* logprob, int
                           sample.enabled ? nullptr : token_d, nullptr),
               "contrast");
     if (sample.enabled) {
+      // The draws come from the host generator (one per row, as on the CPU); the device applies the draw rule.
+      SeedRows(sample.seed, B);
+      uniforms_.resize(B);
+      for (size_t r = 0; r < B; ++r) uniforms_[r] = rng_[r].next();
+      CudaCheck(c, c->memcpy_async(dev_->stream, dev_->uniforms, uniforms_.data(), B * sizeof(double)), "uniforms copy");
       ac_cuda_select_params sp{};
       sp.method = AC_CUDA_SELECT_SAMPLE;
-      sp.top_k = sample.top_k;
-      sp.top_p = sample.top_p;
-      sp.temperature = sample.temperature;
-      sp.seed = sample.seed;
-      sp.offset = dev_->contrast_steps;
+      sp.top_k = static_cast<int32_t>(sample.select.top_k);
+      sp.top_p = static_cast<float>(sample.select.top_p);
+      sp.temperature = sample.select.temperature;
+      sp.uniforms = static_cast<const double*>(dev_->uniforms);
       sp.flags = flags;
       CudaCheck(c, c->select(dev_->stream, scores_d, static_cast<int64_t>(B), static_cast<int64_t>(V), &sp, token_d, nullptr),
                 "token sampling");
@@ -838,7 +843,6 @@ void Sequence::Contrast(const ac::Params& p, int32_t* token, float* logprob, int
     CudaCheck(c, c->memcpy_async(dev_->stream, head_size, dev_->head, B * sizeof(int32_t)), "head size copy");
     ac_cuda_error_info err{};
     const int rc = c->check_error(dev_->stream, &err);  // synchronises the stream
-    ++dev_->contrast_steps;
     if (rc == AC_CUDA_ERR_NONFINITE_EXPERT || rc == AC_CUDA_ERR_NONFINITE_AMATEUR)
       throw RuntimeError(RuntimeError::kRange, "non-finite model output in row " + std::to_string(err.row) + " (" +
                                                    (rc == AC_CUDA_ERR_NONFINITE_EXPERT ? "expert" : "amateur") +
@@ -846,8 +850,6 @@ void Sequence::Contrast(const ac::Params& p, int32_t* token, float* logprob, int
     CudaCheck(c, rc, "contrast step");
     return;
   }
-  if (sample.enabled)
-    throw RuntimeError(RuntimeError::kRange, "sampling inside the native step needs device 'cuda' (on the CPU, sample from scores)");
   float* out = scores()->data();
   ac::Batch b;
   b.expert = logits_->data();
@@ -864,15 +866,26 @@ void Sequence::Contrast(const ac::Params& p, int32_t* token, float* logprob, int
                                                  " (" + (e.code == ac::KernelError::kNonFiniteExpert ? "expert" : "amateur") +
                                                  " logits)");
   }
+  ac::SelectOptions so = sample.select;
+  so.sample = sample.enabled;
+  if (so.sample) SeedRows(sample.seed, B);
   for (size_t r = 0; r < B; ++r) {
-    const float* row = out + r * V;
-    size_t best = 0;
-    for (size_t v = 1; v < V; ++v)
-      if (row[v] > row[best]) best = v;
-    token[r] = static_cast<int32_t>(best);
-    logprob[r] = row[best];
+    float* row = out + r * V;
+    const int64_t t = ac::select_row(row, static_cast<int64_t>(V), so, so.sample ? &rng_[r] : nullptr, select_scratch_,
+                                     select_order_);
+    if (t < 0) throw RuntimeError(RuntimeError::kRange, "every token of row " + std::to_string(r) + " was filtered out");
+    token[r] = static_cast<int32_t>(t);
+    logprob[r] = row[t];
     head_size[r] = stats_[r].head_size;
   }
+}
+
+void Sequence::SeedRows(int64_t seed, size_t rows) {
+  if (rng_.size() >= rows && rng_seed_ == seed) return;
+  // First sampled step (or a new seed): row r draws from stream r, as the TypeScript selector's rows do.
+  rng_seed_ = seed;
+  rng_.resize(rows);
+  for (size_t r = 0; r < rows; ++r) rng_[r] = ac::SeededRandom::make(seed, static_cast<uint32_t>(r));
 }
 
 }  // namespace acr

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../kernels/contrast.h"
+#include "../kernels/select.h"
 
 struct OrtIoBinding;  // from onnxruntime_c_api.h (kept opaque here)
 
@@ -67,14 +68,13 @@ struct ModelConfig {
   std::string cuda_dir;  // where libautocontrast_cuda.so is looked up
 };
 
-// Token selection inside the native contrast step (device 'cuda' only): sampling from the contrasted
-// distribution with temperature, top-k and top-p (Philox draws keyed by seed and the step count).
+// Token selection inside the native contrast step: the decoding chain's argmax, or its temperature, top-k,
+// top-p and seeded draw (ac::select_row; per-row generators ac::SeededRandom(seed, row), created at the first
+// sampled step of the sequence and advanced once per step).
 struct SampleOptions {
   bool enabled = false;
-  int top_k = 0;
-  float top_p = 1.f;
-  float temperature = 1.f;
-  uint64_t seed = 0;
+  ac::SelectOptions select;  // select.sample == enabled
+  int64_t seed = 0;
 };
 
 struct Timing {
@@ -153,9 +153,9 @@ class Sequence {
   // pending reorders); the KV cache is gathered into the spare buffer, then the buffers swap.
   void StageReorder(const int32_t* parents, size_t count);
   void Run();
-  // Dense contrast on the last Run's outputs (expert = logits, amateur = exit logits); writes log-probs into
-  // scores() and, per row, the argmax token (or a sampled one, device 'cuda' only), its log-prob and the head
-  // size. On device 'cuda' the scores stay in device memory (ReadOutputs copies them) and only the three
+  // Dense contrast on the last Run's outputs (expert = logits, amateur = exit logits), then the decoding
+  // chain's selection; writes the chain's log-probabilities into scores() and, per row, the argmax token (or a
+  // sampled one), its log-probability and the head size. On device 'cuda' the scores stay in device memory (ReadOutputs copies them) and only the three
   // per-row values are copied back.
   void Contrast(const ac::Params& p, int32_t* token, float* logprob, int32_t* head_size,
                 const SampleOptions& sample = SampleOptions());
@@ -219,6 +219,13 @@ class Sequence {
   std::vector<int32_t> pending_parents_;  // empty: no reorder pending
   std::shared_ptr<std::vector<float>> logits_, exit_logits_, exit_hidden_, scores_;
   std::vector<ac::RowStats> stats_;
+  // Sampling in Contrast(): one generator per row (stream = row), seeded at the first sampled step.
+  std::vector<ac::SeededRandom> rng_;
+  int64_t rng_seed_ = 0;
+  std::vector<float> select_scratch_;
+  std::vector<int32_t> select_order_;
+  std::vector<double> uniforms_;  // device 'cuda': this step's draws, copied to the device
+  void SeedRows(int64_t seed, size_t rows);
   Timing timing_;
   OrtIoBinding* binding_ = nullptr;
   int64_t keep_one_ = 1;

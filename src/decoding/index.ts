@@ -5,5 +5,5 @@ export { resolveOptions, type ContrastSettings, type GenerateOptions, type Resol
 export { contrastStep } from './pipeline';
 export { decodeLoop, type Selection, type Selector } from './loop';
 export { argmax, kthLargest, logSoftmaxInPlace, minNewTokens, repetitionPenalty, temperature, topK, topP, type LogitsProcessor, type ProcessorContext } from './processors';
-export { SeededRandom } from './random';
+export { drawIndex, DRAW_CHUNKS, SeededRandom } from './random';
 export type { AmateurHidden, DecoderModel, DecoderSession, StepOutput } from './session';

@@ -5,7 +5,7 @@
  */
 import { AutocontrastError } from '../errors';
 import type { ResolvedOptions } from './options';
-import { contrastStep } from './pipeline';
+import { contrastStep, fusedSelection } from './pipeline';
 import type { GeneratedSequence, GenerationResult } from './result';
 import type { DecoderModel } from './session';
 
@@ -27,6 +27,11 @@ export interface Selector {
   select(logProbs: Float32Array, step: number): Selection;
   /** The sequences generated, per prompt. */
   finish(): GeneratedSequence[][];
+  /**
+   * Row selectors: takes the tokens (and log-probabilities) the fused native step selected with the same chain,
+   * instead of selecting from a distribution.
+   */
+  accept?(tokens: ArrayLike<number>, logProbs: ArrayLike<number>, step: number): Selection;
 }
 
 function checkAbort(signal?: AbortSignal): void {
@@ -50,19 +55,33 @@ export async function decodeLoop(model: DecoderModel, o: ResolvedOptions, select
   const raw = o.contrast !== false && o.contrast.mode === 'dola' && o.strategy !== 'beam';
   const t0 = performance.now();
   let prefillMs = 0, steps = 0;
+  // The fused native step when the session has one and the chain allows it (./pipeline.ts); else the chain.
+  const fused = session.fused && selector.accept ? fusedSelection(o) : null;
   try {
     checkAbort(o.signal);
-    let out = await session.prefill(rows);
-    prefillMs = performance.now() - t0;
-    for (let step = 0; step < o.maxNewTokens; step++) {
-      checkAbort(o.signal);
-      await contrastStep(out, V, o.contrast, lp, { ...(chosen ? { layers: chosen } : {}), raw });
-      if (chosen) layersPerStep.push(chosen.slice());
-      const sel = selector.select(lp, step);
-      steps++;
-      if (sel.done || step === o.maxNewTokens - 1) break;
-      if (sel.parents) session.reorder(sel.parents);
-      out = await session.step(sel.tokens);
+    if (fused) {
+      let picked = await session.fused!.prefill(rows, fused);
+      prefillMs = performance.now() - t0;
+      for (let step = 0; step < o.maxNewTokens; step++) {
+        checkAbort(o.signal);
+        const sel = selector.accept!(picked.tokens, picked.logProbs, step);
+        steps++;
+        if (sel.done || step === o.maxNewTokens - 1) break;
+        picked = await session.fused!.step(sel.tokens, fused);
+      }
+    } else {
+      let out = await session.prefill(rows);
+      prefillMs = performance.now() - t0;
+      for (let step = 0; step < o.maxNewTokens; step++) {
+        checkAbort(o.signal);
+        await contrastStep(out, V, o.contrast, lp, { ...(chosen ? { layers: chosen } : {}), raw });
+        if (chosen) layersPerStep.push(chosen.slice());
+        const sel = selector.select(lp, step);
+        steps++;
+        if (sel.done || step === o.maxNewTokens - 1) break;
+        if (sel.parents) session.reorder(sel.parents);
+        out = await session.step(sel.tokens);
+      }
     }
   } finally {
     session.dispose();
@@ -74,5 +93,5 @@ export async function decodeLoop(model: DecoderModel, o: ResolvedOptions, select
       for (const s of seqs) s.amateurLayers = layersPerStep.slice(0, s.tokens.length).map((a) => a[p]);
     });
   }
-  return { sequences, timing: { prefillMs, decodeMs: performance.now() - t0 - prefillMs, steps } };
+  return { sequences, timing: { prefillMs, decodeMs: performance.now() - t0 - prefillMs, steps, fused: fused !== null } };
 }

@@ -8,15 +8,17 @@
  * the selectors (./select.ts, ./beam.ts) the last. Every strategy and every caller (generate, stream, score,
  * generateTokens) goes through it.
  *
- * The fused native paths (the runtime's `stepAndContrast`, the CUDA selection) compute the first stage and a
- * greedy or sampled selection in one native call. They are not chosen here: neither applies the log-softmax
- * and processors the chain defines, and no test yet proves them equal to this chain for every strategy (the
- * CUDA one also draws with Philox where this chain draws with xoshiro128**). See docs/architecture.md.
+ * The fused native step (the runtime's `stepAndContrast`: contrast, log-softmax, temperature, top-k, top-p and
+ * the argmax or seeded draw of native/kernels/select.cc, with the same generator and draw rule as ./random.ts)
+ * is this chain computed in one native call on the worker thread. {@link fusedSelection} chooses it when the
+ * chain has nothing it lacks; test/generate/fused-path.test.mjs holds the two equal token for token.
  */
 import type { ContrastConfig } from '../config/generation';
 import { acdLogProbs, acdLogProbsAsync, acdLogProbsSparseAsync, cdScores, cdScoresAsync, cdScoresSparseAsync, dolaContrastAsync } from '../kernel';
 import { logSoftmaxInPlace } from './processors';
-import type { StepOutput } from './session';
+import { envValue } from '../config/env';
+import type { ResolvedOptions } from './options';
+import type { FusedSelection, StepOutput } from './session';
 
 /** Rows from which the dense contrast runs on the thread pool instead of the calling thread. */
 const ASYNC_ROWS = 4;
@@ -70,4 +72,23 @@ export async function contrastStep(step: StepOutput, vocabSize: number, contrast
   }
   logSoftmaxRows(out, vocabSize);
   return out;
+}
+
+/**
+ * The fused step's settings when the chain of `o` can run natively in one call, else null: ACD or CD with one
+ * amateur layer, greedy or sampling (temperature, top-k, top-p), and no processor the native chain lacks
+ * (repetition penalty, minimum length, the user's). `AUTOCONTRAST_FUSED=0` turns the fused step off (for
+ * comparisons). Beam search and DoLa always run the chain here.
+ */
+export function fusedSelection(o: ResolvedOptions): FusedSelection | null {
+  if (envValue('AUTOCONTRAST_FUSED') === '0') return null;
+  const c = o.contrast;
+  if (c === false || c.candidates || (c.mode !== 'acd' && c.mode !== 'cd')) return null;
+  if (o.strategy === 'beam' || o.processors.length || o.repetitionPenalty !== 1 || (o.minNewTokens > 0 && o.eos.length)) return null;
+  const kernel = { mode: c.mode, alpha: c.alpha, minCandidates: c.minCandidates, ...(c.beta !== undefined ? { beta: c.beta } : {}) };
+  if (o.strategy === 'greedy') return kernel;
+  return {
+    ...kernel,
+    sample: { temperature: o.temperature, topK: o.strategy === 'top-k' ? o.topK : 0, topP: o.strategy === 'top-p' ? o.topP : 1, seed: o.seed },
+  };
 }

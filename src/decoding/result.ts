@@ -19,5 +19,6 @@ export interface GeneratedSequence {
 /** Per prompt, the returned sequences (one, or `numReturnSequences` for beam search). */
 export interface GenerationResult {
   sequences: GeneratedSequence[][];
-  timing: { prefillMs: number; decodeMs: number; steps: number };
+  /** `fused`: the fused native step ran instead of the step-by-step chain (same tokens; ./pipeline.ts). */
+  timing: { prefillMs: number; decodeMs: number; steps: number; fused: boolean };
 }

@@ -47,6 +47,31 @@ export interface StepOutput {
   candidates?: CandidateOutputs;
 }
 
+/**
+ * The fused step's settings: the contrast and the chain's selection, run natively in one call
+ * (./pipeline.ts `fusedSelection` decides when the chain allows it).
+ */
+export interface FusedSelection {
+  mode: 'acd' | 'cd';
+  alpha: number;
+  minCandidates: number;
+  beta?: number;
+  /** Sampling (absent: argmax): temperature, top-k (0: off), top-p (1: off), seed (row r draws from stream r). */
+  sample?: { temperature: number; topK: number; topP: number; seed: number };
+}
+
+/** Per row, the token the fused step selected and its log-probability under the contrasted distribution. */
+export interface SelectedTokens {
+  tokens: ArrayLike<number>;
+  logProbs: ArrayLike<number>;
+}
+
+/** A session's fused native step (prefill or step, then contrast and selection in the same native call). */
+export interface FusedStep {
+  prefill(prompts: number[][], selection: FusedSelection): Promise<SelectedTokens>;
+  step(tokens: number[], selection: FusedSelection): Promise<SelectedTokens>;
+}
+
 /** A running batch of sequences on a model. */
 export interface DecoderSession {
   /** Vocabulary size of the logits. */
@@ -59,6 +84,8 @@ export interface DecoderSession {
   reorder(parents: number[]): void;
   /** Releases the session's buffers. */
   dispose(): void;
+  /** Present when the session can run the fused native step for its contrast (dense amateur logits, CPU). */
+  readonly fused?: FusedStep;
 }
 
 /** Creates sessions; `amateurLayer` selects which exit's outputs come back as the amateur. */

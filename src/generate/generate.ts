@@ -56,6 +56,8 @@ export interface GenerationTiming {
   tokens: number;
   /** Generated tokens per second of decode time (excluding the first token, which the prefill yields). */
   tokensPerSecond: number;
+  /** Whether the fused native step ran (contrast and selection in one native call) instead of the chain. */
+  fused: boolean;
 }
 
 /** What {@link generate} returns for one prompt. */
@@ -237,6 +239,7 @@ export async function runGeneration(model: ContrastModel, input: Prompt | Prompt
     decodeMs: res.timing.decodeMs,
     tokens: count,
     tokensPerSecond: res.timing.steps > 1 && res.timing.decodeMs > 0 ? ((res.timing.steps - 1) * prompts.length) / (res.timing.decodeMs / 1000) : 0,
+    fused: res.timing.fused,
   };
   const out = res.sequences.map((seqs, p): GenerateResult => {
     const texts = seqs.map((s): GeneratedText => {

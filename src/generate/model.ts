@@ -8,7 +8,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { AutocontrastError, InvalidArgTypeError, OutOfRangeError } from '../errors';
 import { compactHead, headLogits, resolveDolaLayers, type CompactHead } from '../kernel';
 import type { ContrastMode } from '../config/generation';
-import type { DecoderModel, DecoderSession, StepOutput } from '../decoding/session';
+import type { DecoderModel, DecoderSession, FusedStep, SelectedTokens, StepOutput } from '../decoding/session';
 import { loadTokenizer, type LoadedTokenizer } from '../model/import';
 import type { ManifestExit, ModelManifest } from '../model/manifest/manifest-types';
 import { validateModelFolder } from '../model/manifest/validate-model-folder';
@@ -18,6 +18,7 @@ import {
   loadModel as loadRuntimeModel,
   readManifest,
   type LoadOptions as RuntimeLoadOptions,
+  type ContrastStepOutput,
   type RuntimeModel,
   type Sequence,
   type StepOutput as RuntimeStepOutput,
@@ -292,6 +293,12 @@ export class RuntimeSession implements DecoderSession {
   /** Native step time of the last step (ms) and time inside ONNX Runtime's Run. */
   lastStepMs = 0;
   lastRunMs = 0;
+  /**
+   * The fused native step, when this session's outputs allow it: the model's own logits as the expert and the
+   * amateur exit's logits (the dense path) on the CPU. Sparse amateurs, expert exits and layers chosen per step
+   * run the chain.
+   */
+  readonly fused?: FusedStep;
 
   constructor(
     seq: Sequence,
@@ -308,6 +315,18 @@ export class RuntimeSession implements DecoderSession {
     this.#plan = plan;
     this.#head = head;
     this.vocabSize = vocabSize;
+    if (plan && !plan.candidates && plan.path === 'dense' && !early.expert && seq.device !== 'cuda') {
+      const run = async (o: Promise<ContrastStepOutput>): Promise<SelectedTokens> => {
+        const r = await o;
+        this.lastStepMs = r.stepMs;
+        this.lastRunMs = r.runMs;
+        return { tokens: r.tokens, logProbs: r.logprobs };
+      };
+      this.fused = {
+        prefill: (prompts, selection) => run(this.#seq.prefill(prompts, { contrast: selection })),
+        step: (tokens, selection) => run(this.#seq.stepAndContrast(tokens, selection)),
+      };
+    }
   }
 
   async prefill(prompts: number[][]): Promise<StepOutput> {

@@ -68,8 +68,8 @@ export interface StepContrastOptions {
   /** CD only: (1 + beta) z_e - beta z_a. */
   beta?: number;
   /**
-   * Device `cuda` only: sample the token from the contrasted distribution on the GPU (temperature, then top-k,
-   * then top-p; Philox draws keyed by `seed` and the step count) instead of taking the argmax.
+   * Sample the token instead of taking the argmax, with the decoding chain's rule (temperature, then top-k, then
+   * top-p, then a draw; row r draws from stream r of `seed`, the generator of native/kernels/select.h).
    */
   sample?: { temperature?: number; topK?: number; topP?: number; seed?: number };
 }
@@ -115,11 +115,11 @@ export interface ExitRequest {
 
 /** A step with the native contrast applied. */
 export interface ContrastStepOutput extends StepOutput {
-  /** Contrasted log-probabilities `[batch x vocabSize]` as the kernel defines them (ACD: expert log-probs outside the head; CD: -Infinity there). A view, valid until the next step. */
+  /** Contrasted log-probabilities `[batch x vocabSize]` (the log-softmax of the kernel's output: ACD keeps the tail at the expert's probability, CD has -Infinity there). A view, valid until the next step. */
   scores: Float32Array;
-  /** Per row: the argmax of the contrasted distribution. */
+  /** Per row: the selected token (the argmax of the contrasted distribution, or the sampled one). */
   tokens: Int32Array;
-  /** Per row: its log-probability. */
+  /** Per row: its log-probability under the contrasted distribution (log-softmax of `scores`). */
   logprobs: Float32Array;
   /** Per row: the head (plausible set) size. */
   headSize: Int32Array;

@@ -52,7 +52,7 @@ test('serve takes its request defaults through the same flag table and checks', 
     [['--alpha', '2'], /^autocontrast: serve: --alpha expects a number in \[0, 1\], got 2$/],
     [['--mode', 'dolla'], /^autocontrast: serve: --mode expects one of acd, cd, dola, got "dolla"$/],
     [['--mode', 'dola'], /^autocontrast: serve: --mode dola and --amateur-layer auto are not served yet \(use generate\)$/],
-    [['--no-contrast', '--alpha', '0.2'], /--no-contrast was given together with contrast settings/],
+    [['--no-contrast', '--alpha', '0.2'], /^autocontrast: serve: --no-contrast contradicts --alpha$/],
   ]) {
     const r = cli(['serve', '--model', missing, ...args]);
     assert.is(r.status, 1, r.stderr);

@@ -307,20 +307,26 @@ int main(int argc, char** argv) {
     int32_t* d_ci = nullptr;
     CU(cudaMalloc(&d_cv, 256 * 16 * 4));
     CU(cudaMalloc(&d_ci, 256 * 16 * 4));
+    double* d_u = nullptr;  // uniforms in [0, 1), one per row (the runtime draws them on the host)
+    {
+      std::vector<double> hu(256);
+      for (size_t r = 0; r < hu.size(); ++r) hu[r] = (static_cast<double>(r) + 0.5) / 256.0;
+      CU(cudaMalloc(&d_u, hu.size() * sizeof(double)));
+      CU(cudaMemcpy(d_u, hu.data(), hu.size() * sizeof(double), cudaMemcpyHostToDevice));
+    }
     for (int64_t B : {1, 256}) {
       struct Sel {
         const char* name;
         ac_cuda_select_params sp;
       } sels[] = {
-          {"argmax", {AC_CUDA_SELECT_ARGMAX, 0, 1.f, 1.f, 0, 0, AC_CUDA_FLAG_ASYNC | AC_CUDA_FLAG_TRUST_POINTERS}},
-          {"top-k 50", {AC_CUDA_SELECT_SAMPLE, 50, 1.f, 0.8f, 1, 0, AC_CUDA_FLAG_ASYNC | AC_CUDA_FLAG_TRUST_POINTERS}},
-          {"top-p 0.9", {AC_CUDA_SELECT_SAMPLE, 0, 0.9f, 0.8f, 1, 0, AC_CUDA_FLAG_ASYNC | AC_CUDA_FLAG_TRUST_POINTERS}},
+          {"argmax", {AC_CUDA_SELECT_ARGMAX, 0, 1.f, 1.0, nullptr, AC_CUDA_FLAG_ASYNC | AC_CUDA_FLAG_TRUST_POINTERS}},
+          {"top-k 50", {AC_CUDA_SELECT_SAMPLE, 50, 1.f, 0.8, d_u, AC_CUDA_FLAG_ASYNC | AC_CUDA_FLAG_TRUST_POINTERS}},
+          {"top-p 0.9", {AC_CUDA_SELECT_SAMPLE, 0, 0.9f, 0.8, d_u, AC_CUDA_FLAG_ASYNC | AC_CUDA_FLAG_TRUST_POINTERS}},
       };
       for (const Sel& sel : sels) {
         const double us = time_each(s, 20, quick ? 50 : 200, [&](int i) {
-          ac_cuda_select_params q = sel.sp;
-          q.offset = static_cast<uint64_t>(i);
-          ac_cuda_select(s, d_lp, B, V, &q, d_am, nullptr);
+          (void)i;
+          ac_cuda_select(s, d_lp, B, V, &sel.sp, d_am, nullptr);
         });
         char buf[256];
         std::snprintf(buf, sizeof buf, "{\"bench\": \"select\", \"method\": \"%s\", \"rows\": %lld, \"V\": %lld, \"median_us\": %.3f}",
@@ -339,6 +345,7 @@ int main(int argc, char** argv) {
     }
     cudaFree(d_lp);
     cudaFree(d_cv);
+    cudaFree(d_u);
     cudaFree(d_ci);
   }
 

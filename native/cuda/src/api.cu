@@ -337,7 +337,7 @@ int select_impl(void* stream_v, const float* lp, int64_t rows, int64_t vocab, co
       return fail(AC_CUDA_ERR_INVALID_ARGUMENT, "top_k must be in [0, vocab]: %d", p->top_k);
     if (!(p->top_p > 0.f && p->top_p <= 1.f))
       return fail(AC_CUDA_ERR_INVALID_ARGUMENT, "top_p must be in (0, 1]: %g", static_cast<double>(p->top_p));
-    if (!(p->temperature > 0.f) || !std::isfinite(p->temperature))
+    if (!(p->temperature > 0.0) || !std::isfinite(p->temperature))
       return fail(AC_CUDA_ERR_INVALID_ARGUMENT, "temperature must be finite and > 0: %g",
                   static_cast<double>(p->temperature));
   }
@@ -346,6 +346,7 @@ int select_impl(void* stream_v, const float* lp, int64_t rows, int64_t vocab, co
   AC_CHECK(current_device(&device));
   AC_CHECK(check_ptr(lp, "logprobs", device, false, 4, trust));
   AC_CHECK(check_ptr(tokens, "tokens", device, false, 4, trust));
+  if (p->method == AC_CUDA_SELECT_SAMPLE) AC_CHECK(check_ptr(p->uniforms, "uniforms", device, false, 8, trust));
   Workspace* w = nullptr;
   AC_CHECK(get_ws(device, stream, &w));
   acc::SelectArgs a;
@@ -354,9 +355,9 @@ int select_impl(void* stream_v, const float* lp, int64_t rows, int64_t vocab, co
   a.method = p->method;
   a.top_k = p->top_k;
   a.top_p = p->top_p;
-  a.inv_t = p->method == AC_CUDA_SELECT_SAMPLE ? 1.f / p->temperature : 1.f;
-  a.seed = p->seed;
-  a.offset = p->offset;
+  a.inv_t = p->method == AC_CUDA_SELECT_SAMPLE ? static_cast<float>(1.0 / p->temperature) : 1.f;
+  a.temperature = p->method == AC_CUDA_SELECT_SAMPLE ? p->temperature : 1.0;
+  a.uniforms = p->uniforms;
   a.tokens = tokens;
   a.err_key = w->err_key;
   cudaError_t e = acc::launch_select(a, rows, stream);

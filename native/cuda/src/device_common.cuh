@@ -1,5 +1,5 @@
 // Device helpers shared by the contrast and selection kernels: dtype loads, vectorised row traversal,
-// block reductions and scans, orderable float keys, radix selection, and the Philox4x32-10 generator.
+// block reductions and scans, orderable float keys and radix selection.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -256,30 +256,6 @@ __device__ uint32_t block_radix_select(int64_t n, W target, KeyFn key_of, Weight
   return prefix;
 }
 
-// ---- Philox4x32-10 (Salmon et al. 2011): counter (c0..c3), key (k0, k1) -> 4 uniform 32-bit words ----
-__device__ __forceinline__ uint4 philox4x32_10(uint4 c, uint2 k) {
-  constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
-#pragma unroll
-  for (int r = 0; r < 10; ++r) {
-    const uint32_t hi0 = __umulhi(M0, c.x), lo0 = M0 * c.x;
-    const uint32_t hi1 = __umulhi(M1, c.z), lo1 = M1 * c.z;
-    c = make_uint4(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
-    k.x += W0;
-    k.y += W1;
-  }
-  return c;
-}
-
-// Gumbel(0, 1) draw for (seed, offset, row, token): a pure function of its arguments.
-__device__ __forceinline__ float gumbel(uint64_t seed, uint64_t offset, int64_t row, int64_t token) {
-  const uint4 c = make_uint4(static_cast<uint32_t>(token >> 2), static_cast<uint32_t>(row),
-                             static_cast<uint32_t>(offset), static_cast<uint32_t>(offset >> 32));
-  const uint2 k = make_uint2(static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
-  const uint4 r = philox4x32_10(c, k);
-  const uint32_t w = (token & 3) == 0 ? r.x : (token & 3) == 1 ? r.y : (token & 3) == 2 ? r.z : r.w;
-  const float u = (static_cast<float>(w >> 8) + 0.5f) * 5.9604644775390625e-8f;  // (0, 1), exact
-  return -logf(-logf(u));
-}
 
 // ---- inter-block synchronisation for rows split over several co-resident blocks ----
 __device__ __forceinline__ unsigned ld_acquire(const unsigned* p) {

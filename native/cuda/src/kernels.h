@@ -65,8 +65,9 @@ struct SelectArgs {
   int method = 0;
   int top_k = 0;
   float top_p = 1.f;
-  float inv_t = 1.f;
-  unsigned long long seed = 0, offset = 0;
+  float inv_t = 1.f;        // nucleus weights (fixed point)
+  double temperature = 1.0;  // the draw divides by it, as the CPU chain
+  const double* uniforms = nullptr;
   int32_t* tokens = nullptr;
   unsigned long long* err_key = nullptr;
 };

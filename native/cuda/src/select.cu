@@ -1,13 +1,43 @@
-// Token selection on log-probability rows: arg-max, top-k / top-p sampling (Gumbel-max on Philox draws, so
-// the draw needs no host round trip and is a pure function of (seed, offset, row, token)), and per-beam top-k
-// candidates. One 256-thread block per row.
+// Token selection on log-probability rows: arg-max, top-k / top-p sampling, and per-beam top-k candidates.
+// One 256-thread block per row. Sampling uses the project's one generator and draw rule
+// (native/kernels/select.h): the host draws one uniform per row with ac::SeededRandom, and the block computes
+// the rule's chunk sums (thread c sums chunk c left to right, as the host does) before thread 0 walks to the
+// token with ac::draw_from_chunks, so the same inputs give the host's token.
+#include "../../kernels/select.h"
 #include "device_common.cuh"
 #include "kernels.h"
+
+static_assert(acc::kThreads == ac::kDrawChunks, "one thread per chunk of the draw rule");
 
 namespace acc {
 namespace {
 
 constexpr int kBeamMax = 1024;
+
+// ac::draw_from_chunks on the filtered, tempered row without materialising it (same arithmetic).
+__device__ int64_t draw_filtered(const float* x, int64_t V, uint32_t thr, double t, float m, const double* sums,
+                                 double u) {
+  const int64_t size = ac::draw_chunk_size(V);
+  double total = 0;
+  for (int c = 0; c < ac::kDrawChunks; ++c) total += sums[c];
+  const double target = u * total;
+  double acc = 0;
+  int c = 0;
+  while (c < ac::kDrawChunks - 1 && !(acc + sums[c] > target)) acc += sums[c++];
+  int64_t last = -1;
+  for (int64_t i = c * size; i < V; ++i) {
+    const float v0 = x[i];
+    if (v0 == neg_inf() || float_key(v0) < thr) continue;
+    const float v = static_cast<float>(static_cast<double>(v0) / t);
+    last = i;
+    acc += exp(static_cast<double>(v) - static_cast<double>(m));
+    if (acc > target) return i;
+  }
+  if (last >= 0) return last;
+  for (int64_t i = V - 1; i >= 0; --i)
+    if (x[i] != neg_inf() && float_key(x[i]) >= thr) return i;
+  return -1;
+}
 
 __device__ __forceinline__ bool bad_logprob(float x) {  // NaN or +inf; -inf is a valid log-probability
   return x != x || x == __int_as_float(0x7f800000);
@@ -64,14 +94,31 @@ __global__ void __launch_bounds__(kThreads) select_kernel(SelectArgs a) {
     thr = max(thr, pk);
   }
 
-  ArgBest g{0.f, INT_MAX};
-  for (int64_t i = threadIdx.x; i < V; i += kThreads) {
+  // The tempered, filtered row as the CPU chain has it (float(x / t) in double; -inf outside the filters),
+  // its maximum, then the draw rule's chunk sums.
+  const double t = a.temperature;
+  auto kept = [&](int64_t i) -> float {
     const float v = x[i];
-    if (v == neg_inf() || float_key(v) < thr) continue;
-    g = combine(g, ArgBest{v * a.inv_t + gumbel(a.seed, a.offset, row, i), static_cast<int>(i)});
+    if (v == neg_inf() || float_key(v) < thr) return neg_inf();
+    return static_cast<float>(static_cast<double>(v) / t);
+  };
+  float m = neg_inf();
+  for (int64_t i = threadIdx.x; i < V; i += kThreads) m = fmaxf(m, kept(i));
+  m = block_reduce(m, Max());
+  __shared__ double sums[kThreads];
+  const int64_t size = ac::draw_chunk_size(V);
+  double s = 0;
+  for (int64_t i = threadIdx.x * size, e = min(V, (threadIdx.x + 1) * size); i < e; ++i) {
+    const float v = kept(i);
+    if (v != neg_inf()) s += exp(static_cast<double>(v) - static_cast<double>(m));
   }
-  g = block_reduce(g, Comb());
-  if (threadIdx.x == 0) a.tokens[row] = g.idx != INT_MAX ? g.idx : best.idx;
+  sums[threadIdx.x] = s;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    // Thread 0 walks the (few) tokens of the crossing chunk on the filtered row it re-derives on the fly.
+    const int64_t tok = draw_filtered(x, V, thr, t, m, sums, a.uniforms[row]);
+    a.tokens[row] = tok >= 0 ? static_cast<int32_t>(tok) : best.idx;
+  }
 }
 
 __global__ void __launch_bounds__(kThreads) beam_kernel(BeamArgs a) {

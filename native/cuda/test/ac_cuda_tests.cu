@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "../../kernels/select.h"
+
 #include "ac_cuda.h"
 #include "contrast.h"
 #include "half.h"
@@ -490,6 +492,37 @@ std::vector<float> reference_rows(size_t rows, size_t V, uint32_t seed) {
   return cpu_contrast(e, &a, nullptr, params()).out;
 }
 
+// Sampling parameters with one uniform per row from the project's generator (ac::SeededRandom, stream = row),
+// as the runtime draws them on the host.
+struct SampleSetup {
+  ac_cuda_select_params sp{};
+  std::vector<double> u;
+  DevBuf<double> du;
+  SampleSetup(size_t rows, int top_k, float top_p, double temperature, int64_t seed) : u(rows), du(rows) {
+    for (size_t r = 0; r < rows; ++r) u[r] = ac::SeededRandom::make(seed, static_cast<uint32_t>(r)).next();
+    du.up(u.data());
+    sp.method = AC_CUDA_SELECT_SAMPLE;
+    sp.top_k = top_k;
+    sp.top_p = top_p;
+    sp.temperature = temperature;
+    sp.uniforms = du.p;
+  }
+};
+
+// The CPU chain's draw on one row after top-k (ties kept) and temperature: what the device must return.
+int64_t host_topk_draw(const float* x, size_t V, int k, double temperature, double u) {
+  std::vector<float> s(x, x + V), tmp(x, x + V);
+  if (k > 0 && static_cast<size_t>(k) < V) {
+    std::nth_element(tmp.begin(), tmp.begin() + (V - k), tmp.end());
+    const float kth = tmp[V - k];
+    for (auto& v : s)
+      if (v < kth) v = -INFINITY;
+  }
+  for (auto& v : s)
+    if (v != -INFINITY) v = static_cast<float>(static_cast<double>(v) / temperature);
+  return ac::draw_index(s.data(), static_cast<int64_t>(V), u);
+}
+
 int select_gpu(const std::vector<float>& lp, size_t rows, size_t V, const ac_cuda_select_params& sp,
                std::vector<int32_t>* tokens, ac_cuda_error_info* err) {
   DevBuf<float> d(lp.size());
@@ -520,28 +553,32 @@ void test_select(bool quick) {
 
     for (int k : {1, 5, 40}) {
       for (float temp : {1.f, 0.7f}) {
-        sp = ac_cuda_select_params{AC_CUDA_SELECT_SAMPLE, k, 1.f, temp, 1234, 0, 0};
+        SampleSetup ss(B, k, 1.f, temp, 1234);
         std::vector<int32_t> t1, t2, t3;
-        rc = select_gpu(lp, B, V, sp, &t1, &err);
-        select_gpu(lp, B, V, sp, &t2, &err);
+        rc = select_gpu(lp, B, V, ss.sp, &t1, &err);
+        select_gpu(lp, B, V, ss.sp, &t2, &err);
         bad = 0;
+        size_t differ = 0;
         for (size_t r = 0; r < B; ++r) {
           const float* x = lp.data() + r * V;
           std::vector<float> s(x, x + V);
           std::nth_element(s.begin(), s.begin() + (k - 1), s.end(), std::greater<float>());
           if (t1[r] < 0 || x[t1[r]] < s[k - 1]) ++bad;
+          // the same token as the CPU chain's draw rule on the same uniform
+          if (t1[r] != host_topk_draw(x, V, k, temp, ss.u[r])) ++differ;
         }
-        check(rc == 0 && bad == 0 && t1 == t2,
+        check(rc == 0 && bad == 0 && differ == 0 && t1 == t2,
               "top-k sample k=" + std::to_string(k) + " T=" + std::to_string(temp) + " V=" + std::to_string(V) +
-                  ": outside top-k " + std::to_string(bad) + (t1 == t2 ? "" : ", not reproducible"));
+                  ": outside top-k " + std::to_string(bad) + ", unlike the host draw " + std::to_string(differ) +
+                  (t1 == t2 ? "" : ", not reproducible"));
       }
     }
     for (float p : {0.5f, 0.9f, 0.999f}) {
       for (float temp : {1.f, 0.7f}) {
-        sp = ac_cuda_select_params{AC_CUDA_SELECT_SAMPLE, 0, p, temp, 99, 7, 0};
+        SampleSetup ss(B, 0, p, temp, 99);
         std::vector<int32_t> t1, t2;
-        rc = select_gpu(lp, B, V, sp, &t1, &err);
-        select_gpu(lp, B, V, sp, &t2, &err);
+        rc = select_gpu(lp, B, V, ss.sp, &t1, &err);
+        select_gpu(lp, B, V, ss.sp, &t2, &err);
         bad = 0;
         for (size_t r = 0; r < B; ++r) {
           const float* x = lp.data() + r * V;
@@ -564,13 +601,12 @@ void test_select(bool quick) {
                   ": outside nucleus " + std::to_string(bad) + (t1 == t2 ? "" : ", not reproducible"));
       }
     }
-    {  // top-k and top-p together, and a different offset changes draws
-      sp = ac_cuda_select_params{AC_CUDA_SELECT_SAMPLE, 20, 0.8f, 1.f, 5, 0, 0};
+    {  // top-k and top-p together, and other uniforms (another seed) change the draws
+      SampleSetup s1(B, 20, 0.8f, 1.0, 5), s2(B, 20, 0.8f, 1.0, 6);
       std::vector<int32_t> t1, t2;
-      select_gpu(lp, B, V, sp, &t1, &err);
-      sp.offset = 1;
-      select_gpu(lp, B, V, sp, &t2, &err);
-      check(B < 8 || t1 != t2 || V == 0, "offset changes the draws V=" + std::to_string(V));
+      select_gpu(lp, B, V, s1.sp, &t1, &err);
+      select_gpu(lp, B, V, s2.sp, &t2, &err);
+      check(B < 8 || t1 != t2 || V == 0, "the uniforms change the draws V=" + std::to_string(V));
     }
   }
   {  // distribution: many copies of one row, frequencies match the top-k renormalised probabilities
@@ -585,10 +621,10 @@ void test_select(bool quick) {
     row[40] = 1.5f;
     std::vector<float> lp(B * V);
     for (size_t r = 0; r < B; ++r) std::copy(row.begin(), row.end(), lp.begin() + r * V);
-    ac_cuda_select_params sp{AC_CUDA_SELECT_SAMPLE, 4, 1.f, 1.f, 2024, 0, 0};
+    SampleSetup ss(B, 4, 1.f, 1.0, 2024);
     std::vector<int32_t> t;
     ac_cuda_error_info err;
-    select_gpu(lp, B, V, sp, &t, &err);
+    select_gpu(lp, B, V, ss.sp, &t, &err);
     const int ids[4] = {10, 20, 30, 40};
     double z = 0;
     for (int id : ids) z += std::exp(static_cast<double>(row[id]));
@@ -610,7 +646,8 @@ void test_select(bool quick) {
     const size_t V = 1000, B = 4;
     std::vector<float> lp = reference_rows(B, V, 8);
     lp[1 * V + 17] = -std::numeric_limits<float>::infinity();
-    ac_cuda_select_params sp{AC_CUDA_SELECT_SAMPLE, 0, 0.9f, 1.f, 1, 0, 0};
+    SampleSetup ss(B, 0, 0.9f, 1.0, 1);
+    ac_cuda_select_params& sp = ss.sp;
     std::vector<int32_t> t;
     ac_cuda_error_info err;
     int rc = select_gpu(lp, B, V, sp, &t, &err);
@@ -667,7 +704,8 @@ void test_host_api_and_validation() {
                                  am.data(), &err);
   check(rc == 0 && out == g.out && hs == g.head_size && am == g.argmax, "host API equals device API");
   std::vector<int32_t> tok(B);
-  ac_cuda_select_params sp{AC_CUDA_SELECT_ARGMAX, 0, 1.f, 1.f, 0, 0, 0};
+  ac_cuda_select_params sp{};
+  sp.method = AC_CUDA_SELECT_ARGMAX;
   rc = ac_cuda_select_host(0, out.data(), B, V, &sp, tok.data(), &err);
   check(rc == 0 && tok == am, "select_host argmax equals fused argmax");
   std::vector<float> cv(B * 4);
@@ -716,11 +754,11 @@ void test_host_api_and_validation() {
             AC_CUDA_ERR_INVALID_ARGUMENT,
         "null sparse rejected");
   DevBuf<int32_t> dt(B);
-  ac_cuda_select_params sp2{AC_CUDA_SELECT_SAMPLE, static_cast<int>(V) + 1, 1.f, 1.f, 0, 0, 0};
+  ac_cuda_select_params sp2{AC_CUDA_SELECT_SAMPLE, static_cast<int>(V) + 1, 1.f, 1.0, nullptr, 0};
   check(ac_cuda_select(nullptr, dout.p, B, V, &sp2, dt.p, &err) == AC_CUDA_ERR_INVALID_ARGUMENT, "top_k > V rejected");
-  sp2 = ac_cuda_select_params{AC_CUDA_SELECT_SAMPLE, 0, 0.f, 1.f, 0, 0, 0};
+  sp2 = ac_cuda_select_params{AC_CUDA_SELECT_SAMPLE, 0, 0.f, 1.0, nullptr, 0};
   check(ac_cuda_select(nullptr, dout.p, B, V, &sp2, dt.p, &err) == AC_CUDA_ERR_INVALID_ARGUMENT, "top_p 0 rejected");
-  sp2 = ac_cuda_select_params{AC_CUDA_SELECT_SAMPLE, 0, 1.f, 0.f, 0, 0, 0};
+  sp2 = ac_cuda_select_params{AC_CUDA_SELECT_SAMPLE, 0, 1.f, 0.0, nullptr, 0};
   check(ac_cuda_select(nullptr, dout.p, B, V, &sp2, dt.p, &err) == AC_CUDA_ERR_INVALID_ARGUMENT,
         "temperature 0 rejected");
   DevBuf<float> cv2(B * 2000);
