@@ -5,19 +5,12 @@
 #include <string>
 
 #include "../cuda/ac_cuda.h"
+#include "../kernels/cuda_params.h"
 #include "contrast.h"
 
 namespace acb {
 
-inline ac_cuda_params ToCudaParams(const ac::Params& p) {
-  ac_cuda_params cp{};
-  cp.mode = static_cast<int32_t>(p.mode);
-  cp.alpha = p.alpha;
-  cp.min_candidates = p.min_candidates;
-  cp.has_beta = p.has_beta ? 1 : 0;
-  cp.beta = p.beta;
-  return cp;
-}
+using ac::ToCudaParams;
 
 inline std::string NonFiniteMessage(const char* what, int64_t row, int64_t index) {
   return std::string("Expected finite values in ") + what + " but row " + std::to_string(row) + ", index " +

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "../binding/cuda_loader.h"
+#include "../kernels/cuda_params.h"
 #include "onnxruntime_c_api.h"
 
 namespace acr {
@@ -804,13 +805,7 @@ void Sequence::Contrast(const ac::Params& p, int32_t* token, float* logprob, int
     const ac::CudaApi* c = dev_->api;
     CudaCheck(c, c->set_device(dev_->id), "set device");
     const uint32_t flags = AC_CUDA_FLAG_ASYNC | AC_CUDA_FLAG_TRUST_POINTERS;
-    ac_cuda_params cp{};
-    cp.mode = static_cast<int32_t>(p.mode);
-    cp.alpha = p.alpha;
-    cp.min_candidates = p.min_candidates;
-    cp.has_beta = p.has_beta ? 1 : 0;
-    cp.beta = p.beta;
-    cp.flags = flags;
+    const ac_cuda_params cp = ac::ToCudaParams(p, flags);
     auto* scores_d = static_cast<float*>(dev_->scores);
     auto* token_d = static_cast<int32_t*>(dev_->token);
     CudaCheck(c,
