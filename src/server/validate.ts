@@ -150,7 +150,13 @@ function common(b: Body, d: RequestDefaults): CommonRequest {
     const v = b[optionLabel(k, 'request')];
     if (v !== undefined && v !== null) (given as Record<string, unknown>)[k] = v;
   }
-  if (b.contrast === false) for (const k of ['amateurLayer', 'alpha', 'mode', 'minCandidates', 'beta'] as const) if (b[optionLabel(k, 'request')] === undefined || b[optionLabel(k, 'request')] === null) delete given[k];
+  // contrast: false drops the server's contrast defaults (the request's own contrast fields still conflict).
+  if (b.contrast === false) {
+    for (const k of ['amateurLayer', 'alpha', 'mode', 'minCandidates', 'beta'] as const) {
+      const own = b[optionLabel(k, 'request')];
+      if (own === undefined || own === null) delete given[k];
+    }
+  }
   if (minTokensExceed(given.minNewTokens, maxTokens)) throw badField('min_tokens', `min_tokens (${String(given.minNewTokens)}) exceeds max_tokens (${maxTokens})`, 'conflicting_fields');
   const ownTopK = b.top_k !== undefined && b.top_k !== null;
   let strategy: Sampling['strategy'] = 'sample';
