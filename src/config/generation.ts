@@ -58,7 +58,7 @@ export interface OptionDef {
   /** The CLI's own default when it differs from the API's (stated in the help). */
   readonly cliDefault?: number;
   /** Which part of generation consumes it. */
-  readonly group: 'contrast' | 'expert' | 'sampling' | 'beam' | 'length' | 'stopping' | 'prompt';
+  readonly group: 'contrast' | 'expert' | 'sampling' | 'beam' | 'length' | 'stopping' | 'prompt' | 'execution';
 }
 
 /** The default plausibility threshold alpha of the paper (Gera et al. 2023); the native default equals it (tested). */
@@ -90,6 +90,7 @@ export const GENERATION_OPTIONS = {
   stopStrings: { field: 'stop', kind: 'strings', doc: "a row stops when its text contains one of these (cut before it); not with beam", cli: { flag: 'stop', form: 'list', meta: 'TEXT' }, group: 'stopping' },
   chatTemplate: { kind: 'enum', values: ['chatml', 'none'], default: 'none', doc: 'wrap text prompts in the ChatML template (SmolLM2-Instruct) or not', cli: { flag: 'chat', form: 'set', value: 'chatml' }, group: 'prompt' },
   addSpecialTokens: { kind: 'boolean', default: true, doc: "let the tokenizer add its special tokens (BOS) to text prompts", cli: { flag: 'no-special-tokens', form: 'set', value: false }, group: 'prompt' },
+  deterministic: { kind: 'boolean', default: false, doc: 'the same result bits whatever the batch, its neighbours, the prompt split and the thread count (every row and prompt token runs alone: slower; docs/determinism.md)', cli: { flag: 'deterministic', form: 'set', value: true }, group: 'execution' },
 } as const satisfies Record<string, OptionDef>;
 
 /** The name of a scalar option. */
@@ -210,6 +211,7 @@ export interface GenerationOptionValues {
   stopStrings?: string[];
   chatTemplate?: 'chatml' | 'none';
   addSpecialTokens?: boolean;
+  deterministic?: boolean;
 }
 
 /** Options with defaults filled in and every rule between them checked (the model not yet considered). */
@@ -232,6 +234,8 @@ export interface ResolvedGeneration {
   stopStrings: string[];
   chatTemplate: 'chatml' | 'none';
   addSpecialTokens: boolean;
+  /** Every row and every prompt token through the model alone (see {@link GENERATION_OPTIONS}.deterministic). */
+  deterministic: boolean;
 }
 
 const CONTRAST_FIELDS = ['mode', 'alpha', 'minCandidates', 'beta', 'amateurLayer', 'dolaLayers', 'amateurPath'] as const;
@@ -327,5 +331,6 @@ export function resolveGeneration(options: object = {}, naming: OptionNaming = '
     stopStrings,
     chatTemplate: get<'chatml' | 'none'>('chatTemplate') ?? 'none',
     addSpecialTokens: get<boolean>('addSpecialTokens') ?? true,
+    deterministic: get<boolean>('deterministic') ?? false,
   };
 }

@@ -232,7 +232,7 @@ export async function runGeneration(model: ContrastModel, input: Prompt | Prompt
       return (user?.(row, tokens) ?? false) || hit;
     };
   }
-  const res = await decodeResolved(model.decoder(plan, expert), ids, dec);
+  const res = await decodeResolved(model.decoder(plan, expert, { deterministic: r.deterministic }), ids, dec);
   const count = res.sequences.reduce((s, seqs) => s + (seqs[0]?.tokens.length ?? 0), 0);
   const timing: GenerationTiming = {
     prefillMs: res.timing.prefillMs,

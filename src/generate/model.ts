@@ -25,6 +25,7 @@ import {
 } from '../runtime';
 import { findHeadInitializers, loadHeadWeights, readFolderGraph, type HeadWeights } from './heads';
 import type { OnnxGraphInfo } from './onnx-reader';
+import { RowwiseSession, type RowSession } from './rowwise-session';
 
 /** Options of {@link load}. */
 export interface LoadModelOptions extends RuntimeLoadOptions {
@@ -243,28 +244,44 @@ export class ContrastModel {
   /**
    * A `DecoderModel` whose sessions return the expert's logits and, with `plan`, the amateur's outputs (the
    * exit's logits, or its hidden state and head); with `expert`, the expert is that exit instead of the model's
-   * `logits`. The contrast itself is the decoding pipeline's (src/decoding/pipeline.ts).
+   * `logits`. The contrast itself is the decoding pipeline's (src/decoding/pipeline.ts). With
+   * `run.deterministic`, a session of B rows is B one-row sessions fed one token per run ({@link RowwiseSession}):
+   * each row's outputs are then the same bits whatever the batch, its neighbours and the prompt split.
    */
-  decoder(plan: ContrastPlan | null, expert: ExpertPlan | null = null): DecoderModel {
+  decoder(plan: ContrastPlan | null, expert: ExpertPlan | null = null, run: { deterministic?: boolean } = {}): DecoderModel {
     if (plan && expert && plan.layer === expert.layer) throw new OutOfRangeError(`the amateur and the expert are both exit ${plan.layer}`);
+    const selecting = plan?.candidates !== undefined;
+    const open = (rows: number, maxLength: number): RuntimeSession => {
+      const seq = this.runtime.createSequence({
+        batch: rows,
+        maxLength,
+        ...(plan && !selecting ? { exit: { layer: plan.layer, logits: plan.path === 'dense', hidden: plan.path === 'sparse' } } : {}),
+        ...(selecting ? { exits: plan.candidates!.map((layer) => ({ layer, logits: false, hidden: true })) } : {}),
+        ...(expert ? { exits: [{ layer: expert.layer, logits: expert.source === 'logits', hidden: expert.source === 'head' }] } : {}),
+      });
+      return new RuntimeSession(seq, plan, !selecting && plan?.path === 'sparse' ? this.headWeights(plan.layer)! : null, this.vocabSize, {
+        expert,
+        expertHead: expert?.source === 'head' ? this.headWeights(expert.layer)! : null,
+        hiddenSize: this.manifest.hiddenSize,
+        ...(selecting ? { candidateHead: this.candidateHead(plan.candidates![0]) } : {}),
+        fork: () => open(1, maxLength),
+      });
+    };
     return {
       vocabSize: this.vocabSize,
       eosTokenId: this.eosTokenIds[0],
       createSession: async ({ rows, maxLength }) => {
-        const selecting = plan?.candidates !== undefined;
-        const seq = this.runtime.createSequence({
-          batch: rows,
-          maxLength: Math.min(maxLength ?? this.contextLength, this.contextLength),
-          ...(plan && !selecting ? { exit: { layer: plan.layer, logits: plan.path === 'dense', hidden: plan.path === 'sparse' } } : {}),
-          ...(selecting ? { exits: plan.candidates!.map((layer) => ({ layer, logits: false, hidden: true })) } : {}),
-          ...(expert ? { exits: [{ layer: expert.layer, logits: expert.source === 'logits', hidden: expert.source === 'head' }] } : {}),
-        });
-        return new RuntimeSession(seq, plan, !selecting && plan?.path === 'sparse' ? this.headWeights(plan.layer)! : null, this.vocabSize, {
-          expert,
-          expertHead: expert?.source === 'head' ? this.headWeights(expert.layer)! : null,
-          hiddenSize: this.manifest.hiddenSize,
-          ...(selecting ? { candidateHead: this.candidateHead(plan.candidates![0]) } : {}),
-        });
+        const length = Math.min(maxLength ?? this.contextLength, this.contextLength);
+        if (!run.deterministic) return open(rows, length);
+        // one one-row session per row, every token run alone (./rowwise-session.ts says why)
+        const sessions: RuntimeSession[] = [];
+        try {
+          for (let b = 0; b < rows; b++) sessions.push(open(1, length));
+        } catch (e) {
+          for (const s of sessions) s.dispose();
+          throw e;
+        }
+        return new RowwiseSession(sessions, this.vocabSize);
       },
     };
   }
@@ -280,7 +297,7 @@ export class ContrastModel {
  * model's `logits`, or the expert exit's) and the amateur's (the exit's logits for the dense path, or its
  * hidden state with the head matrix for the sparse path). The contrast runs in the decoding pipeline.
  */
-export class RuntimeSession implements DecoderSession {
+export class RuntimeSession implements RowSession {
   readonly vocabSize: number;
   #seq: Sequence;
   #plan: ContrastPlan | null;
@@ -290,6 +307,7 @@ export class RuntimeSession implements DecoderSession {
   #expertBuf?: Float32Array;
   #hiddenSize: number;
   #candidateHead?: { head: HeadWeights; weight: Float32Array | Uint16Array | CompactHead };
+  #openRow?: () => RuntimeSession;
   /** Native step time of the last step (ms) and time inside ONNX Runtime's Run. */
   lastStepMs = 0;
   lastRunMs = 0;
@@ -305,8 +323,16 @@ export class RuntimeSession implements DecoderSession {
     plan: ContrastPlan | null,
     head: HeadWeights | null,
     vocabSize: number,
-    early: { expert: ExpertPlan | null; expertHead: HeadWeights | null; hiddenSize: number; candidateHead?: { head: HeadWeights; weight: Float32Array | Uint16Array | CompactHead } } = { expert: null, expertHead: null, hiddenSize: 0 },
+    early: {
+      expert: ExpertPlan | null;
+      expertHead: HeadWeights | null;
+      hiddenSize: number;
+      candidateHead?: { head: HeadWeights; weight: Float32Array | Uint16Array | CompactHead };
+      /** Opens an empty one-row session of the same kind ({@link fork} copies this one's state into it). */
+      fork?: () => RuntimeSession;
+    } = { expert: null, expertHead: null, hiddenSize: 0 },
   ) {
+    this.#openRow = early.fork;
     this.#candidateHead = early.candidateHead;
     this.#expert = early.expert;
     this.#expertHead = early.expertHead;
@@ -343,6 +369,19 @@ export class RuntimeSession implements DecoderSession {
 
   dispose(): void {
     this.#seq.dispose();
+  }
+
+  /** A new one-row session continuing from this one's row 0 (its KV cache copied; deterministic beams). */
+  async fork(): Promise<RuntimeSession> {
+    if (!this.#openRow) throw new AutocontrastError('AC_INVALID_STATE', 'this session was not opened to be forked');
+    const next = this.#openRow();
+    try {
+      await next.#seq.admit(this.#seq, 0);
+    } catch (e) {
+      next.dispose();
+      throw e;
+    }
+    return next;
   }
 
   /** The expert logits of this step: the model's `logits`, or the expert exit's (read, or hidden x head). */
