@@ -14,14 +14,12 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import acPkg from '../../dist/index.js';
-import cachePkg from '../../dist/model/pull/cache-dir.js';
+import { cachedModelDir, convert, generate, load } from 'autocontrast';
 import { bits, sessionBits } from '../helpers/determinism.mjs';
 import { runtimeSkip, tempDir } from '../helpers/scratch.mjs';
 
-const { load, generate, convert } = acPkg;
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MODEL = cachePkg.cachedModelDir('smollm2-135m');
+const MODEL = cachedModelDir('smollm2-135m');
 const GGUF = process.env.PARITY_SMOLLM_GGUF ?? path.join(root, 'parity', '.work', 'gguf', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 const PROMPTS = [
   'The capital of France is',
