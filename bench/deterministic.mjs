@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import lib from '../dist/index.js';
 import cache from '../dist/model/pull/cache-dir.js';
 import { fmt, machine, mdTable, median } from './lib/decode-stats.mjs';
+import { FIDELITY_PROMPTS } from '../parity/lib/fidelity.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -22,16 +23,8 @@ if (!fs.existsSync(path.join(dir, 'autocontrast.json'))) {
   console.log(`deterministic benchmark skipped: no model at ${dir} (autocontrast pull smollm2-135m, or --model=DIR)`);
   process.exit(0);
 }
-const PROMPTS = [
-  'The capital of France is',
-  'Once upon a time, in a small village at the edge of a forest,',
-  'def fibonacci(n):',
-  'Q: What is the largest planet in the solar system?\nA:',
-  '12 + 35 = 47, and 48 + 21 =',
-  'The three primary colours are',
-  'My favourite thing about winter is',
-  'Dear hiring manager, I am writing to apply for',
-];
+// eight of the fidelity check's prompts (5-20 tokens)
+const PROMPTS = [0, 5, 3, 7, 20, 4, 9, 12].map((i) => FIDELITY_PROMPTS[i]);
 const results = { params: P, model: dir, machine: machine({ ort: lib.runtime.ortVersion().version }), rows: [] };
 const model = await lib.load(dir);
 const promptTokens = PROMPTS.map((p) => model.tokenizer.encode(p).length);

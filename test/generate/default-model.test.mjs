@@ -17,20 +17,13 @@ import * as assert from 'uvu/assert';
 import { cachedModelDir, convert, generate, load } from 'autocontrast';
 import { bits, sessionBits } from '../helpers/determinism.mjs';
 import { runtimeSkip, tempDir } from '../helpers/scratch.mjs';
+import { FIDELITY_PROMPTS } from '../../parity/lib/fidelity.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MODEL = cachedModelDir('smollm2-135m');
 const GGUF = process.env.PARITY_SMOLLM_GGUF ?? path.join(root, 'parity', '.work', 'gguf', 'SmolLM2-135M-Instruct.Q4_1.gguf');
-const PROMPTS = [
-  'The capital of France is',
-  'Once upon a time, in a small village at the edge of a forest,',
-  'def fibonacci(n):',
-  'Q: What is the largest planet in the solar system?\nA:',
-  '12 + 35 = 47, and 48 + 21 =',
-  'The three primary colours are',
-  'My favourite thing about winter is',
-  'Dear hiring manager, I am writing to apply for',
-];
+// eight of the fidelity check's prompts (5-20 tokens)
+const PROMPTS = [0, 5, 3, 7, 20, 4, 9, 12].map((i) => FIDELITY_PROMPTS[i]);
 const FORCED = [1573, 28, 260, 314];
 const PLAN = { layer: 15, mode: 'acd', alpha: 0.1, minCandidates: 1, path: 'sparse' };
 
