@@ -51,7 +51,9 @@ RowStats contrast_row_reference(const Ops& ops, const void* expert, const void* 
     throw KernelError{KernelError::kNonFiniteAmateur, 0, first_non_finite(amateur, dt, V)};
 
   const float lse = m + std::log(s);
-  // p_e[v] >= alpha * max p_e  <=>  z_e[v] >= max z_e + ln(alpha); alpha = 0 admits every token.
+  // p_e[v] >= alpha * max p_e  <=>  z_e[v] >= max z_e + ln(alpha); alpha = 0 admits every token. Decided on the
+  // logits, ties included: float32 probabilities (as the reference computes them) can drop a token a few ulp above
+  // the cut-off, this comparison does not (docs/determinism.md, test/kernel/threshold-ulp.test.mjs).
   float thr = p.alpha > 0.f ? m + std::log(p.alpha) : kNegInf;
   const bool cd = p.mode == Mode::CD;
 

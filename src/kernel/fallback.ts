@@ -51,6 +51,8 @@ function runRow(
   let s = 0;
   for (let i = 0; i < V; i++) s += Math.exp(ze(i) - m);
   const lse = fround(m + fround(Math.log(fround(s))));
+  // The head rule on the logits (z >= max + ln alpha, ties included), as the native kernel decides it: float32
+  // probabilities would drop a token a few ulp above the cut-off (test/kernel/threshold-ulp.test.mjs).
   let thr = req.alpha > 0 ? fround(m + fround(Math.log(fround(req.alpha)))) : -Infinity;
   const cd = req.mode === 1;
 
