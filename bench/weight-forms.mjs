@@ -6,7 +6,7 @@
 //     per token (a figure the other jobs on a shared machine disturb less than wall time);
 //  2. session settings on the default form: intra-op threads, spinning, graph optimisation level.
 // The node counts per decode step of each graph are in `node scripts/graph-nodes.mjs`.
-// Usage: node bench/weight-forms.mjs [--gguf=FILE] [--quick] [--skip=forms,settings]
+// Usage: node bench/weight-forms.mjs [--gguf=FILE] [--quick] [--skip=forms,settings] [--batches=1,8] [--reps=N]
 // The GGUF: --gguf, else $AUTOCONTRAST_SMOLLM_GGUF, else parity/.work/gguf/SmolLM2-135M-Instruct.Q4_1.gguf.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,7 +32,7 @@ if (!status.available) {
   console.log(`weight-forms benchmark skipped: runtime not built (${status.reason})`);
   process.exit(0);
 }
-const P = { promptTokens: 32, maxNew: quick ? 24 : 64, reps: quick ? 1 : 3 };
+const P = { promptTokens: 32, maxNew: quick ? 24 : 64, reps: Number(arg('reps') ?? (quick ? 1 : 3)), batches: (arg('batches') ?? '1,8').split(',').map(Number) };
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ac-forms-'));
 process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
 const results = { params: P, machine: machine({ ort: lib.runtime.ortVersion().version }), sections: {} };
@@ -83,7 +83,7 @@ if (!skip.has('forms')) {
   }
   const rows = [];
   const sec = (results.sections.forms = {});
-  for (const B of [1, 8]) {
+  for (const B of P.batches) {
     for (const [mode, options] of [['plain', { contrast: false }], ['ACD exit 15', { amateurLayer: 15, alpha: 0.1, amateurPath: 'sparse' }]]) {
       const variants = FORMS.map((f, i) => ({ model: models[i], options }));
       const r = await interleaved(variants, B);
