@@ -95,16 +95,16 @@ RowStats contrast_row_reference(const Ops& ops, const void* expert, const void* 
 
 // The vectorised row (each step is one Ops call; head_ops.inc holds them):
 //   1. max_finite: m = max z_e (and every expert value finite); the head threshold follows from m.
-//   2. sumexp_head: S = sum exp(z_e - m), the head's share of S (the mass: no exp of its own) and the head size;
-//      lse = m + ln S.
+//   2. With a dense amateur, dense_pass: one read of both rows for S = sum exp(z_e - m), the head's share of S (the
+//      mass: no exp of its own), the head size, the amateur's finiteness, the max head score smax and the head's
+//      normaliser z = sum exp(s - smax). With the sparse amateur (logits only for head tokens), sumexp_head: S, the
+//      mass and the head size. lse = m + ln S.
 //   Then either, for a large head (more than V/16 tokens) with a dense amateur:
-//   3. head_norm: one read of both rows: the amateur finite, the max head score smax and the head normaliser
-//      z = sum exp(s - smax) (online per block);
-//   4. finish_dense: one write pass, (s - smax) + ln mass - ln z on the head, z_e - lse (or -inf for CD) elsewhere;
-//   or, for a small head or the sparse amateur (whose logits exist only for head tokens):
+//   3. finish_dense: one write pass, (s - smax) + ln mass - ln z on the head, z_e - lse (or -inf for CD) elsewhere;
+//   or, for a small head or the sparse amateur:
 //   3. collect: z_e - lse (or -inf) over the row, and the head's indices;
-//   4. the head on packed float arrays: logits gathered (or, sparse, dot products), scores, their normaliser,
-//      and the final values scattered into place.
+//   4. the head on packed float arrays: logits gathered (or, sparse, dot products), scores (and, sparse, their
+//      normaliser), and the final values scattered into place.
 // minCandidates: only when the head is smaller than k is the k-th largest logit selected (a copy of the row), and
 // step 2 repeated with that threshold.
 RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, const SparseAmateur* sparse,
@@ -119,32 +119,36 @@ RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, c
   a.cd = cd;
   a.ce = p.has_beta ? 1.f + p.beta : 1.f;
   a.ca = p.has_beta ? p.beta : 1.f;
-
-  double head_sum = 0.0;
-  size_t count = 0;
-  const double total = ops.sumexp_head(expert, dt, V, m, a.thr, &head_sum, &count);
   const size_t k = static_cast<size_t>(p.min_candidates);
-  if (count < k) {
-    a.thr = kth_largest(expert, dt, V, k, scratch.values);
-    ops.sumexp_head(expert, dt, V, m, a.thr, &head_sum, &count);
+
+  DenseStats ds;
+  if (amateur) {
+    ops.dense_pass(expert, amateur, dt, V, m, a, &ds);
+    if (!ds.amateur_finite) throw KernelError{KernelError::kNonFiniteAmateur, 0, first_non_finite(amateur, dt, V)};
+    if (ds.count < k) {
+      a.thr = kth_largest(expert, dt, V, k, scratch.values);
+      ops.dense_pass(expert, amateur, dt, V, m, a, &ds);
+    }
+  } else {
+    ds.total = ops.sumexp_head(expert, dt, V, m, a.thr, &ds.head_sum, &ds.count);
+    if (ds.count < k) {
+      a.thr = kth_largest(expert, dt, V, k, scratch.values);
+      ops.sumexp_head(expert, dt, V, m, a.thr, &ds.head_sum, &ds.count);
+    }
   }
-  const double mass = head_sum / total;
-  a.lse = static_cast<float>(static_cast<double>(m) + std::log(total));
+  const size_t count = ds.count;
+  const double mass = ds.head_sum / ds.total;
+  a.lse = static_cast<float>(static_cast<double>(m) + std::log(ds.total));
   RowStats st;
   st.head_size = static_cast<int32_t>(count);
   st.head_mass = static_cast<float>(mass);
   const double log_mass = cd ? 0.0 : std::log(mass);
 
-  // Above about V/16 scattered tokens, two passes over the row cost less than a gather and a scatter.
+  // Above about V/16 scattered tokens, a write pass over both rows costs less than a gather and a scatter.
   if (amateur && count > std::max<size_t>(V / 16, 64)) {
-    DenseStats ds;
-    ops.head_norm(expert, amateur, dt, V, a, &ds);
-    if (!ds.amateur_finite) throw KernelError{KernelError::kNonFiniteAmateur, 0, first_non_finite(amateur, dt, V)};
     ops.finish_dense(expert, amateur, dt, V, a, ds.smax, static_cast<float>(log_mass - std::log(ds.z)), out);
     return st;
   }
-  if (amateur && !ops.all_finite(amateur, dt, V))
-    throw KernelError{KernelError::kNonFiniteAmateur, 0, first_non_finite(amateur, dt, V)};
 
   a.cap = count;
   if (scratch.head.size() < count) scratch.head.resize(count);
@@ -162,9 +166,13 @@ RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, c
     za[j] = amateur_logit(amateur, sparse, dt, v, ops);
     if (!std::isfinite(za[j])) throw KernelError{KernelError::kNonFiniteAmateur, 0, v};
   }
+  // The same scores as dense_pass formed (same operations on the same values), so its smax and z hold for them.
   const float smax = ops.scores(ze, za, count, a.ce, a.ca, s);
-  const double z = ops.sum_exp(s, count, smax);
-  ops.scatter_shift(s, head, count, smax, static_cast<float>(log_mass - std::log(z)), out);
+  if (!amateur) {
+    ds.smax = smax;
+    ds.z = ops.sum_exp(s, count, smax);
+  }
+  ops.scatter_shift(s, head, count, ds.smax, static_cast<float>(log_mass - std::log(ds.z)), out);
   return st;
 }
 

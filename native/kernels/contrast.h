@@ -51,9 +51,12 @@ struct CollectArgs {
   size_t cap = 0;        // collect: room for this many head indices
 };
 
-// What the large-head normaliser pass (Ops::head_norm) finds.
+// What the dense amateur's statistics pass (Ops::dense_pass) finds, given the expert max m and the head threshold.
 struct DenseStats {
-  float smax = 0.f;             // max head score
+  double total = 0.0;           // sum over the row of exp(z_e - m)
+  double head_sum = 0.0;        // the same over the head {z_e >= thr}
+  size_t count = 0;             // head size
+  float smax = 0.f;             // max head score s = ce z_e - ca z_a (-inf for an empty head)
   double z = 0.0;               // sum over the head of exp(s - smax)
   bool amateur_finite = true;
 };
@@ -86,9 +89,12 @@ struct Ops {
   float (*scores)(const float* ze, const float* za, size_t n, float ce, float ca, float* s);
   // out[idx[i]] = (s[i] - sub) + add.
   void (*scatter_shift)(const float* s, const int32_t* idx, size_t n, float sub, float add, float* out);
-  // A large head with a dense amateur: one pass over both rows for the head's normaliser (a.thr, a.ce, a.ca) ...
-  void (*head_norm)(const void* ze, const void* za, DType dt, size_t n, const CollectArgs& a, DenseStats* st);
-  // ... and one write pass: out = (s - sub) + add on the head, z_e - a.lse (or -inf, a.cd) elsewhere.
+  // A dense amateur: one pass over both rows for the expert's normaliser, the head's mass and size, the amateur's
+  // finiteness and the head's score normaliser (a.thr, a.ce, a.ca; m = max z_e) ...
+  void (*dense_pass)(const void* ze, const void* za, DType dt, size_t n, float m, const CollectArgs& a,
+                     DenseStats* st);
+  // ... and, for a large head, one write pass: out = (s - sub) + add on the head, z_e - a.lse (or -inf, a.cd)
+  // elsewhere.
   void (*finish_dense)(const void* ze, const void* za, DType dt, size_t n, const CollectArgs& a, float sub,
                        float add, float* out);
 };

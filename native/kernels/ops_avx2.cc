@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #if defined(_MSC_VER) && !defined(__clang__)
 #include <intrin.h>
 #endif

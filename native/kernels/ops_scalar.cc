@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "contrast.h"
 #include "load.h"
@@ -50,12 +51,15 @@ float dot(const void* w, DType dt, const float* h, size_t d) {
 
 // --- head_ops.inc over one lane: plain C++ (the compiler may vectorise some loops on its own) ---
 struct LoadF32 {
+  static constexpr size_t kSize = 4;
   static float load(const void* p, size_t i) { return static_cast<const float*>(p)[i]; }
 };
 struct LoadF16 {
+  static constexpr size_t kSize = 2;
   static float load(const void* p, size_t i) { return f16_to_float(static_cast<const uint16_t*>(p)[i]); }
 };
 struct LoadBF16 {
+  static constexpr size_t kSize = 2;
   static float load(const void* p, size_t i) { return bf16_to_float(static_cast<const uint16_t*>(p)[i]); }
 };
 

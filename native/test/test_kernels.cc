@@ -962,6 +962,88 @@ void test_head_ties_and_min_candidates() {
   }
 }
 
+#if defined(AC_TEST_GUARD_PAGES)
+void test_row_guard_pages() {
+  std::mt19937_64 rng(6);
+  // The whole row (every pass, its peel and its tail), dense and sparse amateur, each array ending at a guard page
+  // (so starting at every alignment as n varies), the head from 1 token to all of them.
+  for (DType dt : kDTypes) {
+    for (size_t n : {size_t{1}, size_t{5}, size_t{17}, size_t{33}, size_t{131}, size_t{2061}, size_t{4099}}) {
+      for (const Ops* o : g_ops) {
+        Case c(fmt("no access past the end, whole row %s %s n=%zu", o->name, dt_name(dt), n));
+        Guarded ge(n * 4), ga(n * 4), go(n * 4);
+        if (!c.expect(ge.base && ga.base && go.base, "mmap failed")) continue;
+        const Row e = encode(dt, normal(rng, n, 2.0)), a = encode(dt, normal(rng, n, 2.0));
+        void* ze = ge.tail<unsigned char>(n * dtype_size(dt));
+        void* za = ga.tail<unsigned char>(n * dtype_size(dt));
+        std::memcpy(ze, e.data(), n * dtype_size(dt));
+        std::memcpy(za, a.data(), n * dtype_size(dt));
+        const SparseData sd = make_sparse(rng, n, 4, dt, true);
+        const SparseAmateur sp = sd.view();
+        Scratch scratch;
+        for (float alpha : {0.5f, 0.f}) {
+          Params p;
+          p.alpha = alpha;
+          const RowStats st = contrast_row(*o, ze, za, nullptr, dt, n, p, go.tail<float>(n), scratch);
+          c.expect(st.head_size >= 1, "dense row");
+          const RowStats ss = contrast_row(*o, ze, nullptr, &sp, dt, n, p, go.tail<float>(n), scratch);
+          c.expect(ss.head_size == st.head_size, "sparse row");
+        }
+      }
+    }
+  }
+}
+#endif
+
+// Every pass first takes the values before its stream's first vector-aligned address as one partial vector (the
+// peel): rows that start at every element offset within 64 bytes, with the expert, amateur and output offsets
+// equal (the aligned loop) or different (only one stream aligned), over several blocks (V = 5000) and head sizes
+// from 1 to V, against the reference computed on an aligned copy.
+void test_alignment() {
+  std::mt19937_64 rng(13);
+  const size_t V = 5000;
+  for (DType dt : kDTypes) {
+    const size_t es = dtype_size(dt);
+    for (size_t h : {size_t{1}, size_t{17}, size_t{1000}, V}) {
+      const Row e = encode(dt, row_with_head(rng, V, h));
+      const Row a = encode(dt, normal(rng, V, 3.0));
+      const SparseData sd = make_sparse(rng, V, 8, dt, true);
+      const SparseAmateur sp = sd.view();
+      Params p;
+      p.alpha = h == V ? 0.f : 0.1f;
+      const RunResult ref = run_reference(e, &a, nullptr, p);
+      const RunResult ref_sp = run_reference(e, nullptr, &sp, p);
+      // 64-byte aligned buffers with room for an offset of up to 15 floats.
+      std::vector<float> eb(V + 32), ab(V + 32), ob(V + 32);
+      auto at = [](std::vector<float>& b, size_t off_bytes) {
+        const uintptr_t base = (reinterpret_cast<uintptr_t>(b.data()) + 63) & ~uintptr_t{63};
+        return reinterpret_cast<unsigned char*>(base) + off_bytes;
+      };
+      for (size_t off = 0; off < 64 / es; ++off) {
+        for (const Ops* o : g_ops) {
+          for (bool same : {true, false}) {
+            const size_t off_a = same ? off : (off * 7 + 3) % (64 / es), off_o = same ? off * es / 4 : (off + 5) % 16;
+            Case c(fmt("alignment %s %s head %zu offset %zu%s", o->name, dt_name(dt), h, off,
+                       same ? "" : " (streams apart)"));
+            void* ze = at(eb, off * es);
+            void* za = at(ab, off_a * es);
+            float* out = reinterpret_cast<float*>(at(ob, off_o * 4));
+            std::memcpy(ze, e.data(), V * es);
+            std::memcpy(za, a.data(), V * es);
+            Scratch scratch;
+            const RowStats st = contrast_row(*o, ze, za, nullptr, dt, V, p, out, scratch);
+            check_against_scalar(c, out, st, ref.out.data(), ref.st, V, 0.0);
+            if (h <= 1000) {
+              const RowStats ss = contrast_row(*o, ze, nullptr, &sp, dt, V, p, out, scratch);
+              check_against_scalar(c, out, ss, ref_sp.out.data(), ref_sp.st, V, 0.0);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 void test_batch() {
   std::mt19937_64 rng(10);
   struct Shape {
@@ -1133,6 +1215,10 @@ int main() {
   test_sparse();
   test_head_sizes();
   test_head_ties_and_min_candidates();
+  test_alignment();
+#if defined(AC_TEST_GUARD_PAGES)
+  test_row_guard_pages();
+#endif
   test_batch();
   test_parallel();
   if (g_skipped)
