@@ -108,7 +108,7 @@ RowStats contrast_row_reference(const Ops& ops, const void* expert, const void* 
 // minCandidates: only when the head is smaller than k is the k-th largest logit selected (a copy of the row), and
 // step 2 repeated with that threshold.
 RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, const SparseAmateur* sparse,
-                      DType dt, size_t V, const Params& p, float* out, Scratch& scratch) {
+                      DType dt, size_t V, const Params& p, float* out, Scratch& scratch, const void* next_expert) {
   float m = 0.f;
   if (!ops.max_finite(expert, dt, V, &m))
     throw KernelError{KernelError::kNonFiniteExpert, 0, first_non_finite(expert, dt, V)};
@@ -120,6 +120,8 @@ RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, c
   a.ce = p.has_beta ? 1.f + p.beta : 1.f;
   a.ca = p.has_beta ? p.beta : 1.f;
   const size_t k = static_cast<size_t>(p.min_candidates);
+  a.pf_out = out;
+  a.pf_next = next_expert;
 
   DenseStats ds;
   if (amateur) {
@@ -186,7 +188,8 @@ void contrast_batch(const Ops& ops, const Batch& b, const Params& p, int threads
       try {
         const RowStats st = contrast_row(ops, offset_row(b.expert, b.dtype, r * b.vocab),
                                          sparse ? nullptr : offset_row(b.amateur, b.dtype, r * b.vocab),
-                                         sparse ? &sp : nullptr, b.dtype, b.vocab, p, b.out + r * b.vocab, scratch);
+                                         sparse ? &sp : nullptr, b.dtype, b.vocab, p, b.out + r * b.vocab, scratch,
+                                         r + 1 < end ? offset_row(b.expert, b.dtype, (r + 1) * b.vocab) : nullptr);
         if (b.stats) b.stats[r] = st;
       } catch (KernelError& e) {
         e.row = r;

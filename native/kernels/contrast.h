@@ -49,6 +49,12 @@ struct CollectArgs {
   float ce = 1.f;        // head score s = ce * z_e - ca * z_a
   float ca = 1.f;
   size_t cap = 0;        // collect: room for this many head indices
+  // dense_pass prefetches these into L2 as it goes (either may be null): the row's output, which the next pass
+  // writes, and the next row's expert logits, which the next row's max pass reads. In a batch larger than L2 both
+  // would otherwise come from L3 in passes with too little arithmetic to hide the wait. (Prefetching the next
+  // amateur row as well measured no faster.)
+  float* pf_out = nullptr;
+  const void* pf_next = nullptr;
 };
 
 // What the dense amateur's statistics pass (Ops::dense_pass) finds, given the expert max m and the head threshold.
@@ -121,8 +127,10 @@ struct Scratch {
 
 // One row. amateur is a dense row of V logits (dtype dt) or null when sparse is given.
 // Throws KernelError (row field left 0) on non-finite data.
+// next_expert: the expert row processed next, if known (prefetched, see CollectArgs::pf_next).
 RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, const SparseAmateur* sparse,
-                      DType dt, size_t V, const Params& p, float* out, Scratch& scratch);
+                      DType dt, size_t V, const Params& p, float* out, Scratch& scratch,
+                      const void* next_expert = nullptr);
 
 // The same row computed the straightforward way: the bulk passes of `ops`, then the head finished token by token
 // in double precision. Kept as the reference the tests compare every vectorised path against.
