@@ -19,6 +19,11 @@ export interface CheckpointState {
   /** Sum and count of the training loss so far (for the progress line). */
   readonly lossSum: number;
   readonly lossRows: number;
+  /**
+   * Interrupted inside a step: the rows accumulated so far (their gradient sums are among `arrays` as
+   * `L.main.grad` / `L.bias.grad`); absent at a step boundary.
+   */
+  readonly rows?: number;
   /** Named float32 arrays (parameters and moments). */
   readonly arrays: ReadonlyMap<string, Float32Array>;
 }
@@ -28,10 +33,11 @@ const MAGIC = 'ACFITCK1';
 /** Writes `state` to `file` atomically. */
 export async function saveCheckpoint(file: string, state: CheckpointState): Promise<void> {
   const header = Buffer.from(
-    JSON.stringify({ key: state.key, step: state.step, chunks: state.chunks, lossSum: state.lossSum, lossRows: state.lossRows, arrays: [...state.arrays].map(([n, a]) => [n, a.length]) }),
+    JSON.stringify({ key: state.key, step: state.step, chunks: state.chunks, lossSum: state.lossSum, lossRows: state.lossRows, ...(state.rows !== undefined ? { rows: state.rows } : {}), arrays: [...state.arrays].map(([n, a]) => [n, a.length]) }),
   );
   const len = Buffer.alloc(4);
   len.writeUInt32LE(header.length);
+  await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   const fh = await fs.open(tmp, 'w');
   try {
@@ -62,7 +68,7 @@ export async function loadCheckpoint(file: string, key: string): Promise<Checkpo
   }
   if (buf.subarray(0, 8).toString('latin1') !== MAGIC) throw new FitError('E_FIT_RESUME', `${file} is not a fit-exits checkpoint`);
   const n = buf.readUInt32LE(8);
-  const h = JSON.parse(buf.subarray(12, 12 + n).toString('utf8')) as { key: string; step: number; chunks: number; lossSum: number; lossRows: number; arrays: [string, number][] };
+  const h = JSON.parse(buf.subarray(12, 12 + n).toString('utf8')) as { key: string; step: number; chunks: number; lossSum: number; lossRows: number; rows?: number; arrays: [string, number][] };
   if (h.key !== key) {
     throw new FitError('E_FIT_RESUME', `${file} belongs to another run (different model, method, layers, data or settings); remove it or give another --checkpoint-dir`);
   }
@@ -74,7 +80,7 @@ export async function loadCheckpoint(file: string, key: string): Promise<Checkpo
     arrays.set(name, copy);
     off += len * 4;
   }
-  return { key: h.key, step: h.step, chunks: h.chunks, lossSum: h.lossSum, lossRows: h.lossRows, arrays };
+  return { key: h.key, step: h.step, chunks: h.chunks, lossSum: h.lossSum, lossRows: h.lossRows, ...(h.rows !== undefined ? { rows: h.rows } : {}), arrays };
 }
 
 /** The checkpoint file of a run in `dir`. */

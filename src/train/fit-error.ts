@@ -16,6 +16,7 @@ export type FitErrorCode =
   | 'E_FIT_GRAPH' // the model folder's graph does not show what fitting needs
   | 'E_FIT_DISK' // the disk filled up while writing (nothing was left half-written)
   | 'E_FIT_RESUME' // a checkpoint does not belong to this run
+  | 'E_FIT_INTERRUPTED' // the signal stopped the run (what was done is in the checkpoint folder, when given)
   | 'E_FIT_OUT'; // the output folder cannot be written
 
 /** A user-facing error of {@link fitExits}. */

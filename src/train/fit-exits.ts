@@ -94,6 +94,12 @@ export interface FitExitsOptions {
   readonly ridge?: number;
   /** Stop after this many optimiser steps, leaving the checkpoint (for interrupting a run on purpose). */
   readonly stopAfterSteps?: number;
+  /**
+   * Interrupts the fit after the chunk in progress (Ctrl-C in the CLI): with `checkpointDir` everything done so
+   * far, the current step's accumulated gradients included, is saved there first, and the same call resumes it.
+   * Rejects with FitError `E_FIT_INTERRUPTED`.
+   */
+  readonly signal?: AbortSignal;
   /** Progress callback. */
   readonly onProgress?: (p: FitProgress) => void;
 }
@@ -257,6 +263,8 @@ export async function fitExits(o: FitExitsOptions): Promise<FitExitsResult> {
       const stats = new LinearStats(layers, d, threads);
       try {
         for (let c = 0; c < data.train.length; c++) {
+          // The closed form has no steps to checkpoint: an interrupted run starts again (it is one pass).
+          if (o.signal?.aborted) throw new FitError('E_FIT_INTERRUPTED', `interrupted after ${c} of ${data.train.length} chunks: linear fits in one pass and keeps no checkpoint; nothing was written`);
           const h = await reader.run(data.train[c]);
           await stats.add(h, h.get(N)!);
           const s = (Date.now() - t0) / 1000;
@@ -379,6 +387,9 @@ async function gradientFit(o: FitExitsOptions, c: FitContext) {
   let chunk = 0;
   let lossSum = 0;
   let lossRows = 0;
+  // Rows already accumulated in the first step when resuming a run interrupted inside a step.
+  let midStepRows: number | undefined;
+  let rows = 0;
   if (ckFile) {
     const ck = await loadCheckpoint(ckFile, key);
     if (ck) {
@@ -395,21 +406,42 @@ async function gradientFit(o: FitExitsOptions, c: FitContext) {
             p[part].set(a);
           }
         }
+        if (ck.rows !== undefined) {
+          // interrupted inside a step: its gradient sums so far
+          for (const [name, p, g] of [['main', s.main, s.gMain], ['bias', s.bias, s.gBias]] as const) {
+            const a = ck.arrays.get(`${L}.${name}.grad`);
+            if (!p || !g) continue;
+            if (!a || a.length !== g.length) throw new FitError('E_FIT_RESUME', `${ckFile}: missing or wrong-sized ${L}.${name}.grad`);
+            g.set(a);
+          }
+        }
       }
+      midStepRows = ck.rows;
     }
   }
-  const save = async () => {
+  /** Saves the run; `inStep`: interrupted inside a step, so its accumulated gradients and rows go too. */
+  const save = async (inStep = false) => {
     if (!ckFile) return;
     const arrays = new Map<string, Float32Array>();
     for (const [L, s] of state) {
-      for (const [name, p] of [['main', s.main], ['bias', s.bias]] as const) {
+      for (const [name, p, g] of [['main', s.main, s.gMain], ['bias', s.bias, s.gBias]] as const) {
         if (!p) continue;
         arrays.set(`${L}.${name}.value`, p.value);
         arrays.set(`${L}.${name}.m`, p.m);
         arrays.set(`${L}.${name}.v`, p.v);
+        if (inStep && g) arrays.set(`${L}.${name}.grad`, g);
       }
     }
-    await saveCheckpoint(ckFile, { key, step, chunks: chunk, lossSum, lossRows, arrays });
+    await saveCheckpoint(ckFile, { key, step, chunks: chunk, lossSum, lossRows, ...(inStep ? { rows } : {}), arrays });
+  };
+  const interrupted = async (inStep: boolean): Promise<never> => {
+    await save(inStep);
+    throw new FitError(
+      'E_FIT_INTERRUPTED',
+      ckFile
+        ? `interrupted at step ${step} of ${totalSteps} (chunk ${chunk} of ${data.train.length}); everything so far is saved in ${ckFile}: run the same command to resume`
+        : `interrupted at step ${step} of ${totalSteps} without a checkpoint folder: nothing was saved (give --checkpoint-dir to keep progress)`,
+    );
   };
   const every = o.checkpointEvery ?? 20;
   const tStart = Date.now();
@@ -420,13 +452,19 @@ async function gradientFit(o: FitExitsOptions, c: FitContext) {
       stopped = true;
       break;
     }
-    for (const s of state.values()) {
-      s.gMain.fill(0);
-      s.gBias?.fill(0);
+    if (midStepRows !== undefined) {
+      rows = midStepRows;
+      midStepRows = undefined;
+    } else {
+      for (const s of state.values()) {
+        s.gMain.fill(0);
+        s.gBias?.fill(0);
+      }
+      rows = 0;
     }
-    let rows = 0;
     const end = Math.min(data.train.length, (step + 1) * chunksPerStep);
     for (; chunk < end; chunk++) {
+      if (o.signal?.aborted) await interrupted(true);
       const tokens = data.train[chunk];
       const h = await reader.run(tokens);
       for (const L of layers) {
@@ -479,6 +517,7 @@ async function gradientFit(o: FitExitsOptions, c: FitContext) {
       s.bias?.step(s.gBias!, 1 / rows, step, rate, { lr: c.lr, weightDecay: o.weightDecay ?? 0 });
     }
     if (step % every === 0 || (o.stopAfterSteps !== undefined && step >= o.stopAfterSteps)) await save();
+    if (o.signal?.aborted) await interrupted(false);
   }
   const params = new Map<number, { W?: Float32Array; b?: Float32Array; At?: Float32Array; tb?: Float32Array }>();
   for (const [L, s] of state) params.set(L, isHead ? { W: s.main.value, b: s.bias?.value } : { At: s.main.value, tb: s.bias!.value });

@@ -1,7 +1,7 @@
 // Fitting data through a real tokenizer (stories260K): text and JSONL files, the evaluation sets refused by
 // content (whole files, CRLF copies and excerpts), data shorter than a chunk, self-distillation, the CLI command
 // (progress, table, one-line coded errors) and a full disk.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -139,6 +139,32 @@ test('CLI: fit-exits fits into a copy, prints the table; mistakes are one coded 
     assert.match(lines[0], /^autocontrast: /);
     assert.match(lines[0], re);
   }
+});
+
+test('CLI: Ctrl-C during fit-exits saves everything to the default checkpoint folder; the same command resumes', async () => {
+  if (!data) return;
+  const dir = await stories();
+  const tmp = tempDir();
+  const env = { ...process.env, AUTOCONTRAST_CACHE: path.join(tmp, 'cache') };
+  const args = [MAIN, 'fit-exits', '--model', dir, '--layers', '2', '--method', 'head', '--data', storyFile(tmp, 'big.txt', 4000), '--seq-len', '64', '--batch-tokens', '256', '--out', path.join(tmp, 'fitted')];
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (b) => {
+    err += b;
+    if (/fit .*tok\/s/.test(err) && !child.killed) child.kill('SIGINT');
+  });
+  const code = await new Promise((res) => child.on('close', res));
+  assert.is(code, 1, err);
+  assert.match(err, /stopping after the current chunk and saving a checkpoint/);
+  assert.match(err, /E_FIT_INTERRUPTED|interrupted at step \d+ of \d+/);
+  const ckRoot = path.join(tmp, 'cache', 'fit-checkpoints');
+  const saved = fs.readdirSync(ckRoot).map((d) => path.join(ckRoot, d, 'fit-exits.ckpt')).filter((f) => fs.existsSync(f));
+  assert.is(saved.length, 1, 'one checkpoint under the cache folder');
+  assert.ok(err.includes(saved[0]), 'the message says where');
+  const again = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
+  assert.is(again.status, 0, again.stderr);
+  assert.match(again.stdout, /head exits fitted on \d+ tokens/);
+  assert.not.ok(fs.existsSync(saved[0]), 'the checkpoint is removed once the run completes');
 });
 
 test('a full disk: a coded error, the model folder unchanged, nothing left behind', async () => {

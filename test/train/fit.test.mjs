@@ -227,6 +227,36 @@ test('a resumed run equals an uninterrupted one', async () => {
   }
 });
 
+test('an interrupted run (the signal, inside a step) saves everything and resumes to the uninterrupted result', async () => {
+  if (skip) return;
+  const { dir, config } = await tinyModel('gpt2');
+  const tokens = tokenStream(2400, config.vocabSize, 6);
+  // 4 chunks per step: interrupting after chunk 10 lands inside step 3, with 2 chunks of it accumulated.
+  const base = { model: dir, layers: [1, 2], method: 'head', tokens, seqLen: 16, batchTokens: 64, learningRate: 5e-3, seed: 2 };
+  const whole = await fitExits({ ...base, out: path.join(tempDir(), 'whole') });
+  const ck = path.join(tempDir('ac-train-ck-'), 'not-yet-created');
+  const stop = new AbortController();
+  const e = await rejects(
+    fitExits({ ...base, checkpointDir: ck, checkpointEvery: 1000, signal: stop.signal, onProgress: (p) => p.phase === 'fit' && p.done === 10 && stop.abort() }),
+    'E_FIT_INTERRUPTED',
+    /interrupted at step 2 .*chunk 10 .*run the same command to resume/,
+  );
+  assert.ok(e.message.includes(ck));
+  assert.ok(fs.existsSync(path.join(ck, 'fit-exits.ckpt')), 'the checkpoint folder is created and holds the run');
+  const resumed = await fitExits({ ...base, checkpointDir: ck, out: path.join(tempDir(), 'resumed') });
+  assert.is(resumed.steps, whole.steps);
+  for (const L of [1, 2]) {
+    const a = whole.params.get(L).W, b = resumed.params.get(L).W;
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    assert.is(diff, 0, `layer ${L}: max difference ${diff}`);
+  }
+  // Without a checkpoint folder the message says that nothing was kept.
+  const stop2 = new AbortController();
+  stop2.abort();
+  await rejects(fitExits({ ...base, signal: stop2.signal }), 'E_FIT_INTERRUPTED', /nothing was saved/);
+});
+
 test('a planted head is recovered from its own samples', async () => {
   if (skip) return;
   // The teacher: the tiny model with a planted head at layer 2 (hidden-only exit), sampled as an early exit.

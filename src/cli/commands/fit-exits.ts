@@ -2,6 +2,10 @@
  * `autocontrast fit-exits --model M --layers 8,15,20 --method head|lens|linear [--data FILE...]`: fits amateur exits
  * and writes them into the model folder (or `--out DIR`).
  */
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
+
+import { cacheDir } from '../../model/pull/cache-dir';
 import { fitExits, type FitProgress } from '../../train';
 import type { FitMethod } from '../../train/exit-nodes';
 import { optionValue, parseArgs } from '../args';
@@ -38,6 +42,8 @@ Options:
   --seed N             data shuffle and sampling seed (default 0)
   --threads N          ONNX Runtime threads (default: one per core)
   --checkpoint-dir D   save a checkpoint there every --checkpoint-every steps (default 20) and resume from it
+                       (head, lens; default: a folder for this model, method and layers under the cache folder).
+                       Ctrl-C saves everything done so far there and stops; the same command resumes.
   --checkpoint-every N
   -h, --help           this help`;
 
@@ -99,6 +105,15 @@ export async function runFitExits(argv: readonly string[]): Promise<void> {
   });
   const tty = !!process.stderr.isTTY;
   let last = 0;
+  // Ctrl-C stops after the chunk in progress with everything saved (a second Ctrl-C quits at once).
+  const stop = new AbortController();
+  const onSigint = () => {
+    if (stop.signal.aborted) process.exit(130);
+    process.stderr.write(`${tty ? '\n' : ''}fit-exits: stopping after the current chunk and saving a checkpoint (Ctrl-C again to quit at once)\n`);
+    stop.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const checkpointDir = optionValue(args, 'checkpoint-dir') ?? (method === 'linear' ? undefined : defaultCheckpointDir(model, method, layers));
   const r = await fitExits({
     model,
     layers,
@@ -114,7 +129,8 @@ export async function runFitExits(argv: readonly string[]): Promise<void> {
     validationFraction: numberOption(args, 'validation', (x) => x > 0 && x < 1, 'a number in (0, 1)'),
     seed: intOption(args, 'seed', 0),
     threads: intOption(args, 'threads', 0),
-    checkpointDir: optionValue(args, 'checkpoint-dir'),
+    checkpointDir,
+    signal: stop.signal,
     checkpointEvery: intOption(args, 'checkpoint-every', 1),
     sampleTokens: intOption(args, 'sample-tokens', 2),
     maxTokens: intOption(args, 'max-tokens', 2),
@@ -124,7 +140,7 @@ export async function runFitExits(argv: readonly string[]): Promise<void> {
       last = now;
       process.stderr.write(tty ? `\r${progressLine(p)}\x1b[K` : `${progressLine(p)}\n`);
     },
-  });
+  }).finally(() => process.off('SIGINT', onSigint));
   if (tty) process.stderr.write('\n');
   console.log(`${r.dir}: ${method} exits fitted on ${r.data.trainTokens} tokens (${r.data.source}), ${r.steps} steps, ${r.fitTokensPerSecond.toFixed(0)} tokens/s`);
   console.log('layer  val CE (fitted / logit lens)  top-1 agreement with the final layer (fitted / logit lens)');
@@ -134,4 +150,10 @@ export async function runFitExits(argv: readonly string[]): Promise<void> {
     );
   }
   console.log(`final layer val CE ${r.finalValidationLoss.toFixed(4)}`);
+}
+
+/** Where a gradient fit keeps its checkpoint when no --checkpoint-dir is given: one folder per model, method and layers. */
+function defaultCheckpointDir(model: string, method: string, layers: readonly number[]): string {
+  const id = createHash('sha256').update(JSON.stringify([resolve(model), method, layers])).digest('hex').slice(0, 16);
+  return join(cacheDir(), 'fit-checkpoints', id);
 }
