@@ -6,7 +6,9 @@
 //   dense chain   exit logits from the graph, contrast + processors + selection in JavaScript (AUTOCONTRAST_FUSED=0)
 //   dense fused   the same outputs, one native call per step
 // Tokens of the two dense variants are compared (they must be equal). Writes bench/results/fused-step.{json,md}.
-// Usage: node bench/fused-step.mjs [--reps=3] [--new=48]
+// The pulled folder's exits are hidden-only (the sparse path), so the model is converted once from the GGUF with
+// exit 15 giving both its hidden state and its logits (default weight form), into the temp folder.
+// Usage: node bench/fused-step.mjs --gguf=SmolLM2-135M-Instruct.Q4_1.gguf [--reps=3] [--new=48]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,13 +23,14 @@ const arg = (k, d) => Number(args.find((a) => a.startsWith(`--${k}=`))?.slice(k.
 const REPS = arg('reps', 3);
 const NEW = arg('new', 48);
 
-let model;
-try {
-  model = await lib.load('smollm2-135m');
-} catch (e) {
-  console.log(`fused-step benchmark skipped: the default model is not pulled (${e.message.split('\n')[0]})`);
+const gguf = args.find((a) => a.startsWith('--gguf='))?.slice(7);
+if (!gguf || !fs.existsSync(gguf)) {
+  console.log('fused-step benchmark skipped: give --gguf=PATH of SmolLM2-135M-Instruct.Q4_1.gguf (parity/.work/gguf/ after npm run parity)');
   process.exit(0);
 }
+const dir = path.join(os.tmpdir(), 'ac-fused-step-smollm2');
+if (!fs.existsSync(path.join(dir, 'autocontrast.json'))) await lib.convert(gguf, { out: dir, exits: [15], exitOutputs: 'both', overwrite: true });
+const model = await lib.load(dir);
 const base = ['Once upon a time', 'The capital of France is', 'In 1905, Albert Einstein', 'My favourite recipe for bread',
   'The weather today', 'Photosynthesis is the process', 'A good programmer', 'The history of Rome'];
 const variants = [
@@ -73,7 +76,7 @@ const md = [
   '# Fused native step vs the decoding chain (bench/fused-step.mjs)',
   '',
   `Machine: ${out.machine.cpu}, ${out.machine.logicalCores} logical cores; load average before ${out.machine.loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after ${out.machine.loadAfter.map((x) => x.toFixed(2)).join(' / ')}.`,
-  `SmolLM2-135M (pulled default form), ACD amateur exit 15, ${NEW} new tokens, median of ${REPS} alternating rounds; ms per decode step (whole generate call / new tokens).`,
+  `SmolLM2-135M (default weight form, converted with exit 15's logits and hidden state), ACD amateur exit 15, ${NEW} new tokens, median of ${REPS} alternating rounds; ms per decode step (whole generate call / new tokens).`,
   '',
   mdTable(['batch', 'strategy', 'sparse chain', 'dense chain', 'dense fused', 'chain / fused (dense)', 'sparse chain / dense fused', 'dense tokens equal'], rows),
   '',
