@@ -72,10 +72,11 @@ export async function runScoring(
   const done = new Map<number, DistributionScores>(cache ? [...cache.done].filter(([i]) => wanted.has(i)) : []);
   const resumed = done.size;
   const todo = items.filter((it) => !done.has(it.i));
-  // Items in data order, in blocks of 4 batches sorted longest first inside each block (padding stays small
-  // in a batch, and a run stopped early has covered a prefix of the data, not only its longest items).
+  // Items in data order, in blocks of 16 batches sorted longest first inside each block (padding stays small
+  // in a batch: on LAMBADA 4% extra tokens at batch 16, where blocks of 4 batches gave 11%; and a run stopped
+  // early has covered a prefix of the data, not only its longest items).
   const units: { item: number; unit: ScoreItem }[] = [];
-  const block = 4 * Math.max(1, o.batch ?? 8);
+  const block = 16 * Math.max(1, o.batch ?? 8);
   for (let k = 0; k < todo.length; k += block) {
     const part = todo.slice(k, k + block).sort((a, b) => b.units[0].ids.length - a.units[0].ids.length);
     for (const it of part) for (const u of it.units) units.push({ item: it.i, unit: u });

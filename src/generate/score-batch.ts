@@ -10,7 +10,8 @@
  * `torch.argmax`), which LAMBADA-style accuracy needs.
  */
 import { DEFAULT_ALPHA } from '../config/generation';
-import { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse, headLogits } from '../kernel';
+import { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse } from '../kernel';
+import { HeadSession } from '../runtime/head-session';
 import { ScoringSession, type ScoringOutputs } from '../runtime/scoring-session';
 import { findHeadInitializers, loadHeadWeights, readFolderGraph, type HeadWeights } from './heads';
 import type { ContrastModel } from './model';
@@ -63,12 +64,17 @@ interface ScoringState {
   session?: Promise<ScoringSession>;
   graph?: OnnxGraphInfo;
   heads: Map<string, HeadWeights>;
+  /** Head projections opened for dense exit logits, by head key. */
+  projections: Map<string, Promise<HeadSession>>;
 }
+
+/** Rows per head projection run (all exits' rows together): bounds its output to ~100 MB at V = 50k. */
+const PROJECTION_ROWS = 512;
 const states = new WeakMap<ContrastModel, ScoringState>();
 
 function stateOf(model: ContrastModel): ScoringState {
   let s = states.get(model);
-  if (!s) states.set(model, (s = { heads: new Map() }));
+  if (!s) states.set(model, (s = { heads: new Map(), projections: new Map() }));
   return s;
 }
 
@@ -84,6 +90,15 @@ export async function releaseScoring(model: ContrastModel): Promise<void> {
   const s = states.get(model);
   states.delete(model);
   if (s?.session) await (await s.session).dispose();
+  for (const p of s?.projections.values() ?? []) await (await p).dispose();
+}
+
+/** Which head matrix (and bias) exit `layer` multiplies, as a key shared by the exits using the same, or null. */
+function headKey(model: ContrastModel, layer: number): string | null {
+  const s = stateOf(model);
+  s.graph ??= readFolderGraph(model.dir, model.manifest);
+  const found = findHeadInitializers(s.graph, model.manifest, layer);
+  return found ? `${found.matrix}|${found.bias ?? ''}` : null;
 }
 
 /**
@@ -91,17 +106,28 @@ export async function releaseScoring(model: ContrastModel): Promise<void> {
  */
 export function sharedHead(model: ContrastModel, layer: number): HeadWeights | null {
   const s = stateOf(model);
-  s.graph ??= readFolderGraph(model.dir, model.manifest);
-  const found = findHeadInitializers(s.graph, model.manifest, layer);
-  if (!found) return null;
-  const key = `${found.matrix}|${found.bias ?? ''}`;
+  const key = headKey(model, layer);
+  if (key === null) return null;
   let h = s.heads.get(key);
   if (!h) {
-    const loaded = loadHeadWeights(model.dir, model.manifest, s.graph, layer);
+    const loaded = loadHeadWeights(model.dir, model.manifest, s.graph!, layer);
     if (!loaded) return null;
     s.heads.set(key, (h = loaded));
   }
   return h;
+}
+
+/** The head projection session of exit `layer`'s head (opened once per head matrix and kept with the model). */
+function headSession(model: ContrastModel, layer: number): Promise<HeadSession> {
+  const s = stateOf(model);
+  const key = headKey(model, layer)!;
+  let p = s.projections.get(key);
+  if (!p) {
+    const h = sharedHead(model, layer)!;
+    p = HeadSession.open(h, model.vocabSize, model.manifest.hiddenSize, { threads: model.runtime.threads });
+    s.projections.set(key, p);
+  }
+  return p;
 }
 
 /**
@@ -248,35 +274,63 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
       s.greedy[j] = g ? 1 : 0;
     }
   };
+  // Dense exit logits: from the graph's output, else through the head projection, all exits sharing a head in one
+  // matrix product (up to PROJECTION_ROWS rows at a time). Amateurs that are not scored alone and have no
+  // logits output are contrasted sparsely (amateur logits of the plausible head only).
+  const denseLayers = all.filter((L) => exits.includes(L) || out.exitLogits.has(L));
+  const byHead = new Map<string, number[]>();
+  for (const L of denseLayers) {
+    if (out.exitLogits.has(L)) continue;
+    const key = headKey(model, L)!;
+    byHead.set(key, [...(byHead.get(key) ?? []), L]);
+  }
+  const scores = new Float32Array(Math.min(chunk, rowIdx.length) * V);
+  const recordFromStats = (z: Float32Array, lse: Float32Array, argMax: BigInt64Array, start: number, pick: (i: number) => TokenScores) => {
+    for (let r = 0; r < lse.length; r++) {
+      const k = start + r;
+      const [i, j] = owner[k];
+      const s = pick(i);
+      s.logProbs[j] = z[r * V + targets[k]] - lse[r];
+      s.greedy[j] = Number(argMax[r]) === targets[k] ? 1 : 0;
+    }
+  };
   for (let start = 0; start < rowIdx.length; start += chunk) {
     const idx = rowIdx.slice(start, start + chunk);
+    const n = idx.length;
     const expert = gather(out.logits, idx, V);
     record(expert, start, (i) => results[i].expert);
-    const denseExit = new Map<number, Float32Array>();
-    const exitLogits = (L: number): Float32Array => {
-      let z = denseExit.get(L);
-      if (z) return z;
-      const g = out.exitLogits.get(L);
-      if (g) z = gather(g, idx, V);
-      else {
-        const h = sharedHead(model, L)!;
-        z = headLogits(gather(out.hidden.get(L)!, idx, d), h.weight, { hiddenSize: d, vocabSize: V, weightDtype: h.dtype, ...(h.bias ? { headBias: h.bias } : {}) });
+    const contrastOut = scores.subarray(0, n * V);
+    // `stats`: the projection's log-sum-exp and arg-max of each row, when it computed them.
+    const use = (L: number, z: Float32Array, stats?: { lse: Float32Array; argMax: BigInt64Array }) => {
+      if (exits.includes(L)) {
+        if (stats) recordFromStats(z, stats.lse, stats.argMax, start, (i) => results[i].exits.get(L)!);
+        else record(z, start, (i) => results[i].exits.get(L)!);
       }
-      if (exits.includes(L)) denseExit.set(L, z);
-      return z;
+      if (amateurs.includes(L)) {
+        (cd ? cdScores : acdLogProbs)(expert, z, { ...common, out: contrastOut });
+        record(contrastOut, start, (i) => results[i].contrast.get(L)!, true);
+      }
     };
-    for (const L of exits) record(exitLogits(L), start, (i) => results[i].exits.get(L)!);
-    const scores = new Float32Array(idx.length * V);
-    for (const L of amateurs) {
-      const dense = exits.includes(L) || out.exitLogits.has(L);
-      if (dense) {
-        (cd ? cdScores : acdLogProbs)(expert, exitLogits(L), { ...common, out: scores });
-      } else {
-        const h = sharedHead(model, L)!;
-        const hidden = gather(out.hidden.get(L)!, idx, d);
-        (cd ? cdScoresSparse : acdLogProbsSparse)(expert, hidden, h.weight, { ...common, weightDtype: h.dtype, ...(h.bias ? { headBias: h.bias } : {}), out: scores });
+    for (const [L, g] of out.exitLogits) if (all.includes(L)) use(L, gather(g, idx, V));
+    for (const layers of byHead.values()) {
+      const head = await headSession(model, layers[0]);
+      const per = Math.max(1, Math.floor(PROJECTION_ROWS / n));
+      for (let k = 0; k < layers.length; k += per) {
+        const group = layers.slice(k, k + per);
+        const hidden = new Float32Array(group.length * n * d);
+        group.forEach((L, j) => hidden.set(gather(out.hidden.get(L)!, idx, d), j * n * d));
+        const z = await head.project(hidden);
+        group.forEach((L, j) =>
+          use(L, z.logits.subarray(j * n * V, (j + 1) * n * V), { lse: z.logSumExp.subarray(j * n, (j + 1) * n), argMax: z.argMax.subarray(j * n, (j + 1) * n) }),
+        );
       }
-      record(scores, start, (i) => results[i].contrast.get(L)!, true);
+    }
+    for (const L of amateurs) {
+      if (denseLayers.includes(L)) continue;
+      const h = sharedHead(model, L)!;
+      const hidden = gather(out.hidden.get(L)!, idx, d);
+      (cd ? cdScoresSparse : acdLogProbsSparse)(expert, hidden, h.weight, { ...common, weightDtype: h.dtype, ...(h.bias ? { headBias: h.bias } : {}), out: contrastOut });
+      record(contrastOut, start, (i) => results[i].contrast.get(L)!, true);
     }
   }
   return results;

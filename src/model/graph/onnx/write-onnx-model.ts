@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { GraphBuilder } from './graph-builder';
 import { encodeModel } from './onnx-proto-encoder';
-import type { TensorDef } from './onnx-types';
+import type { ModelDef, TensorDef } from './onnx-types';
 import { sourceByteLength } from './tensor-source';
 
 /** Options for {@link writeOnnxModel}. */
@@ -99,20 +99,33 @@ export async function writeOnnxModel(graph: GraphBuilder, options: WriteOnnxOpti
     await fh?.close();
   }
 
-  const bytes = encodeModel({
+  const bytes = encodeModel(modelDef(graph, tensors, options.metadata ?? {}));
+  await fs.writeFile(modelPath, bytes);
+  return { modelPath, dataPath: fh ? dataPath : null, modelBytes: bytes.length, dataBytes: fh ? offset : 0 };
+}
+
+function modelDef(graph: GraphBuilder, tensors: readonly TensorDef[], metadata: Readonly<Record<string, string>>): ModelDef {
+  return {
     irVersion: IR_VERSION,
     opsetImports: graph.opsetImports(),
     producerName: 'autocontrast',
     producerVersion: '0.1.0',
-    metadata: options.metadata ?? {},
-    graph: {
-      name: graph.name,
-      nodes: graph.nodes,
-      initializers: tensors,
-      inputs: graph.inputs,
-      outputs: graph.outputs,
-    },
-  });
-  await fs.writeFile(modelPath, bytes);
-  return { modelPath, dataPath: fh ? dataPath : null, modelBytes: bytes.length, dataBytes: fh ? offset : 0 };
+    metadata,
+    graph: { name: graph.name, nodes: graph.nodes, initializers: tensors, inputs: graph.inputs, outputs: graph.outputs },
+  };
+}
+
+/**
+ * Encodes a graph as one in-memory ONNX model with every initializer inline (for small graphs opened
+ * straight from memory, such as the scoring path's head projection; protobuf caps a model at 2 GiB).
+ */
+export async function encodeOnnxModel(graph: GraphBuilder): Promise<Uint8Array> {
+  if (os.endianness() !== 'LE') throw new Error('writing ONNX tensors requires a little-endian machine');
+  graph.validate();
+  const tensors: TensorDef[] = [];
+  for (const init of graph.initializers) {
+    const bytes = await init.source.bytes();
+    tensors.push({ name: init.name, dataType: init.source.dataType, dims: init.source.dims, raw: bytes });
+  }
+  return encodeModel(modelDef(graph, tensors, {}));
 }
