@@ -126,7 +126,7 @@ const md = [
   `| library (scoring fast path) | ${f(res.library.tokensPerSecond)} | ${f(res.library.msPerPassage, 0)} | ${f(res.library.plain.accuracy, 3)} | ${f(res.library.plain.perplexity, 2)} |`,
   res.peer ? `| PyTorch ${res.peer.torch} + transformers ${res.peer.transformers} (float32) | ${f(res.peer.tokensPerSecond)} | ${f((1000 * res.peer.seconds) / N, 0)} | ${f(res.peer.plain.accuracy, 3)} | ${f(res.peer.plain.perplexity, 2)} |` : `| peer | skipped: ${res.peerSkipped} | | | |`,
   '',
-  res.peer ? `Library / peer: **${f(res.speedup, 2)}x** tokens/s. The plain greedy verdict agrees on ${res.agreement.plainGreedySamePassages} of ${N} passages (the library runs the pulled ${res.model.weights} weights, the peer float32).` : '',
+  res.peer ? `Library / peer: **${f(res.speedup, 2)}x** tokens/s. The plain greedy verdict agrees on ${res.agreement.plainGreedySamePassages} of ${N} passages (the library runs its ${res.model.weights} model folder, the peer float32 weights dequantised from the same GGUF).` : '',
   '',
 ].join('\n');
 fs.writeFileSync(path.join(HERE, 'results', 'eval-scoring.md'), md);

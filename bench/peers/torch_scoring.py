@@ -1,6 +1,7 @@
 """Peer for bench/eval-scoring.mjs: the LAMBADA scoring work done with PyTorch + transformers on SmolLM2-135M
 from its GGUF (dequantised to float32), CPU, the same threads: one forward per batch of passages (left-padded,
-position ids from the mask), then at the scored positions the expert's log-softmax and arg-max, each exit alone
+position ids from the mask, the LM head on the scored tail only), then at the scored positions (all exits' rows
+through the head in one matrix product) the expert's log-softmax and arg-max, each exit alone
 (logit lens: the model's final norm and lm_head on hidden_states[L]) and ACD with each amateur layer
 (Gera et al. Eq. 5 written here: head = {v : p_e(v) >= alpha max p_e}; head tokens share the head's expert mass
 by softmax(log p_e - log p_a) over the head; other tokens keep log p_e).
@@ -61,10 +62,14 @@ def main():
             first = items[:2]
             T = max(len(it['ids']) - 1 for it in first)
             model(input_ids=torch.zeros((len(first), T), dtype=torch.long), output_hidden_states=True)
+        # The library's batching rule (src/eval/scoring-run.ts): blocks of 16 batches, longest first inside each.
+        order = []
+        for k in range(0, len(items), 16 * B):
+            order += sorted(range(k, min(k + 16 * B, len(items))), key=lambda i: -len(items[i]['ids']))
         t0 = time.perf_counter()
         with torch.inference_mode():
             for k in range(0, len(items), B):
-                chunk = items[k:k + B]
+                chunk = [items[i] for i in order[k:k + B]]
                 rows = [it['ids'][:-1] for it in chunk]
                 T = max(len(r) for r in rows)
                 ids = torch.zeros((len(rows), T), dtype=torch.long)
@@ -73,7 +78,10 @@ def main():
                     ids[b, T - len(r):] = torch.tensor(r)
                     mask[b, T - len(r):] = 1
                 pos = (mask.cumsum(1) - 1).clamp(min=0)
-                o = model(input_ids=ids, attention_mask=mask, position_ids=pos, output_hidden_states=True)
+                # Only the scored tail goes through the LM head (logits_to_keep), as the library's graph does.
+                keep = max(len(it['ids']) - it['from'] for it in chunk)
+                o = model(input_ids=ids, attention_mask=mask, position_ids=pos, output_hidden_states=True,
+                          logits_to_keep=keep)
                 tokens += sum(len(r) for r in rows)
                 # scored rows: the last n positions of each row
                 sel_b, sel_t, targets, owner = [], [], [], []
@@ -87,7 +95,7 @@ def main():
                 sb = torch.tensor(sel_b)
                 st = torch.tensor(sel_t)
                 tg = torch.tensor(targets)
-                z_e = o.logits[sb, st].float()
+                z_e = o.logits[sb, st - (T - keep)].float()
                 acc = [{'e': [0.0, 1], 'x': {str(L): [0.0, 1] for L in exits}, 'c': {str(L): [0.0, 1] for L in amateurs}} for _ in chunk]
 
                 def add(key, L, lp, g):
@@ -98,16 +106,21 @@ def main():
                             slot[1] = 0
 
                 add('e', None, *read(torch.log_softmax(z_e, dim=-1), tg))
-                lens = {}
-                for L in sorted(set(exits) | set(amateurs)):
-                    h = o.hidden_states[L][sb, st]
-                    lens[L] = z_e if L == N else model.lm_head(model.model.norm(h)).float()
+                # Every exit's scored rows through the final norm and the head in one matrix product.
+                layers = [L for L in sorted(set(exits) | set(amateurs)) if L != N]
+                R = len(owner)
+                lens = {N: z_e}
+                if layers:
+                    h = torch.cat([o.hidden_states[L][sb, st] for L in layers])
+                    z = model.lm_head(model.model.norm(h)).float()
+                    for j, L in enumerate(layers):
+                        lens[L] = z[j * R:(j + 1) * R]
                 for L in exits:
                     add('x', L, *read(torch.log_softmax(lens[L], dim=-1), tg))
                 for L in amateurs:
                     add('c', L, *read(acd(z_e, lens[L]), tg))
                 for b in range(len(chunk)):
-                    results[k + b] = acc[b]
+                    results[order[k + b]] = acc[b]
         out['seconds'] = time.perf_counter() - t0
         out['tokens'] = tokens
         out['items'] = results
