@@ -7,7 +7,6 @@
 //
 // Usage: node bench/eval-scoring.mjs [--passages N] [--batch B] [--python PATH] [--gguf FILE] [--model NAME|DIR]
 // Writes bench/results/eval-scoring.{json,md}.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +16,7 @@ import lib from '../dist/index.js';
 import ev from '../dist/eval/index.js';
 // The batched scorer is a generation-layer internal (not in the public entry): its subpath module.
 import scoring from '../dist/generate/index.js';
+import { runChild, tmpJob } from './lib/child.mjs';
 import { machine } from './lib/decode-stats.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -31,33 +31,6 @@ const PY = arg('python', path.join(ROOT, 'parity', '.venv', 'bin', 'python'));
 const GGUF = arg('gguf', path.join(ROOT, 'parity', '.work', 'gguf', 'SmolLM2-135M-Instruct.Q4_1.gguf'));
 const MODEL = arg('model', 'smollm2-135m');
 const log = (s) => process.stderr.write(`${s}\n`);
-
-function runChild(cmd, argv, timeoutMs) {
-  return new Promise((resolve) => {
-    const ch = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => ch.kill('SIGKILL'), timeoutMs);
-    ch.stdout.on('data', (d) => (out += d));
-    ch.stderr.on('data', (d) => (err += d));
-    ch.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ ok: false, error: `${cmd}: ${e.message}` });
-    });
-    ch.on('close', (code, sig) => {
-      clearTimeout(timer);
-      const line = out.trim().split('\n').reverse().find((l) => l.startsWith('{'));
-      if (line) {
-        try {
-          return resolve(JSON.parse(line));
-        } catch {
-          /* fall through */
-        }
-      }
-      resolve({ ok: false, error: `exit ${code ?? sig}: ${(err || out).trim().split('\n').slice(-3).join(' ').slice(0, 400)}` });
-    });
-  });
-}
 
 const data = ev.defaultDataDir();
 const file = path.join(data, ev.DATA_FILES.lambada);
@@ -91,8 +64,7 @@ model.dispose();
 if (!fs.existsSync(PY)) res.peerSkipped = `no python at ${PY} (npm run parity creates parity/.venv; or --python PATH)`;
 else if (!fs.existsSync(GGUF)) res.peerSkipped = `no ${GGUF} (npm run parity -- --only=c extracts it; or --gguf FILE)`;
 else {
-  const job = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ac-bench-')), 'job.json');
-  fs.writeFileSync(job, JSON.stringify({ items, threads, batch: B, exits, amateurs, alpha: 0.1 }));
+  const job = tmpJob({ items, threads, batch: B, exits, amateurs, alpha: 0.1 });
   log(`peer: PyTorch + transformers, ${threads} threads ...`);
   const peer = await runChild(PY, [path.join(HERE, 'peers', 'torch_scoring.py'), GGUF, job], 60 * 60e3);
   if (!peer.ok) res.peerSkipped = `peer failed: ${peer.error}`;
