@@ -12,3 +12,4 @@ export { cudaRuntimeStatus, ortLibraryPath, ortVersion, runtimeStatus } from './
 export { describeFromManifest, loadModel, readManifest, RuntimeModel } from './model';
 export { Sequence } from './sequence';
 export { ScoringError, ScoringSession, type ScoringFetch, type ScoringOutputs } from './scoring-session';
+export { HeadSession, type HeadMatrix, type HeadProjection } from './head-session';

@@ -2,11 +2,11 @@
 // of many exits, with each row's log-sum-exp and first arg-max, against a float64 reference computed here.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import half from 'autocontrast/kernel';
+import rt from 'autocontrast/runtime';
 import { runtimeSkip } from './helpers.mjs';
 
 const skip = runtimeSkip();
-const rt = skip ? null : await import('../../dist/runtime/head-session.js');
-const half = await import('../../dist/kernel/half.js');
 
 function rng(seed) {
   let s = seed >>> 0;
