@@ -197,6 +197,22 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
       c.exits.push_back(x);
     }
   }
+  if (Has(o, "keyRotation")) {
+    if (!o.Get("keyRotation").IsObject()) ThrowType(env, "Expected keyRotation to be { invFreq, interleaved }");
+    const Napi::Object kr = o.Get("keyRotation").As<Napi::Object>();
+    const Napi::Value f = kr.Get("invFreq");
+    if (!f.IsTypedArray() || f.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      ThrowType(env, "Expected keyRotation.invFreq to be a Float64Array");
+    const Napi::Float64Array a = f.As<Napi::Float64Array>();
+    if (a.ElementLength() * 2 != static_cast<size_t>(c.head_dim))
+      ThrowRange(env, "Expected keyRotation.invFreq to hold headDim / 2 = " + std::to_string(c.head_dim / 2) + " values, got " +
+                          std::to_string(a.ElementLength()));
+    for (size_t i = 0; i < a.ElementLength(); ++i) {
+      if (!std::isfinite(a[i])) ThrowRange(env, "Expected keyRotation.invFreq to hold finite numbers");
+      c.key_rotation_inv_freq.push_back(a[i]);
+    }
+    c.key_rotation_interleaved = kr.Get("interleaved").ToBoolean();
+  }
   if (Has(o, "intraOpThreads")) c.intra_op_threads = static_cast<int>(GetInt(o, "intraOpThreads", 0, 1024));
   if (Has(o, "interOpThreads")) c.inter_op_threads = static_cast<int>(GetInt(o, "interOpThreads", 1, 1024));
   if (Has(o, "allowSpinning")) c.allow_spinning = o.Get("allowSpinning").ToBoolean();

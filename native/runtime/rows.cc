@@ -3,6 +3,7 @@
 // right-aligned and its left padding masked, so a row can be copied in or out of a running batch by moving its
 // [kv_heads, past, head_dim] block; a different past length means moving every row (Relayout).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "runtime.h"
@@ -44,6 +45,7 @@ int Sequence::Admit(const Sequence& src, int src_row) {
       std::fill(to, to + static_cast<size_t>(P - n) * d, 0.f);
       const float* at = from + ((static_cast<size_t>(src_row) * h + k) * Ps + pad_s) * d;
       std::memcpy(to + static_cast<size_t>(P - n) * d, at, static_cast<size_t>(n) * d * sizeof(float));
+      if (i % 2 == 0) ShiftKeys(to + static_cast<size_t>(P - n) * d, static_cast<size_t>(n), (P - n) - pad_s);
     }
   }
   pad_[static_cast<size_t>(r)] = P - n;
@@ -108,11 +110,35 @@ void Sequence::Relayout(int new_past) {
       } else {
         std::memcpy(to, from + static_cast<size_t>(-delta) * d, keep * sizeof(float));
       }
+      if (i % 2 == 0) ShiftKeys(to + (delta >= 0 ? static_cast<size_t>(delta) * d : 0), keep / d, delta);
     }
   }
   for (int b = 0; b < rows_; ++b) pad_[static_cast<size_t>(b)] += delta;
   cur_ = 1 - cur_;
   past_len_ = new_past;
+}
+
+void Sequence::ShiftKeys(float* keys, size_t count, int delta) const {
+  const ModelConfig& c = model_->config();
+  const std::vector<double>& inv = c.key_rotation_inv_freq;
+  if (inv.empty() || delta == 0 || count == 0) return;
+  // Rotations compose: a key rotated by angle col x f and moved to col + delta needs a further delta x f.
+  const size_t half = inv.size(), d = static_cast<size_t>(head_dim_);
+  std::vector<double> cs(half), sn(half);
+  for (size_t i = 0; i < half; ++i) {
+    cs[i] = std::cos(static_cast<double>(delta) * inv[i]);
+    sn[i] = std::sin(static_cast<double>(delta) * inv[i]);
+  }
+  for (size_t t = 0; t < count; ++t) {
+    float* k = keys + t * d;
+    for (size_t i = 0; i < half; ++i) {
+      float* a = c.key_rotation_interleaved ? k + 2 * i : k + i;
+      float* b = c.key_rotation_interleaved ? k + 2 * i + 1 : k + i + half;
+      const double x = *a, y = *b;
+      *a = static_cast<float>(x * cs[i] - y * sn[i]);
+      *b = static_cast<float>(x * sn[i] + y * cs[i]);
+    }
+  }
 }
 
 }  // namespace acr

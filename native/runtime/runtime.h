@@ -56,6 +56,11 @@ struct ModelConfig {
   std::string logits = "logits";
   std::vector<std::string> past_key, past_value, present_key, present_value;  // one per layer
   std::vector<ExitConfig> exits;
+  // Keys stored rotated by their cache column (the fused Llama graph): moving a row's keys by delta columns
+  // rotates them on by delta x key_rotation_inv_freq[i] (head_dim / 2 values; empty: keys do not depend on their
+  // column). Pairs (2i, 2i + 1) when interleaved, else (i, i + head_dim / 2).
+  std::vector<double> key_rotation_inv_freq;
+  bool key_rotation_interleaved = false;
   int intra_op_threads = 0;  // 0: physical cores
   int inter_op_threads = 1;
   bool allow_spinning = true;
@@ -199,6 +204,9 @@ class Sequence {
   // Moves every row so that the past becomes `new_past` positions long (tokens right-aligned; more or less left
   // padding), into the spare half, then swaps halves.
   void Relayout(int new_past);
+  // `count` keys of one head ([count x head_dim], consecutive columns) that moved `delta` columns: rotated on by
+  // delta when the graph's keys depend on their column (ModelConfig::key_rotation_inv_freq), else untouched.
+  void ShiftKeys(float* keys, size_t count, int delta) const;
   int rows_ = 0;  // slots in use (== batch after prefill)
   std::vector<std::pair<int32_t, int32_t>> pending_moves_;  // (to, from) row KV copies staged by StageRemove
   std::shared_ptr<Model> model_;

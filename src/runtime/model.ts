@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 
 import type { RuntimeSurface } from '../kernel/addon';
 import { checkManifest } from '../model/manifest/check-manifest';
+import { keyRotationOf } from '../model/manifest/key-rotation';
 import { ModelFolderError } from '../model/manifest/model-folder-error';
 import { blockName, MANIFEST_FILE, type ModelManifest } from '../model/manifest/manifest-types';
 import { addonOrThrow, cudaDir } from './library';
@@ -25,6 +26,7 @@ export function describeFromManifest(dir: string, m: ModelManifest): GraphDescri
     logitPositions: m.graph.logitPositions,
     names: { ...io },
     exits: m.exits.map((e) => ({ layer: e.layer, hiddenOutput: e.hiddenOutput, logitsOutput: e.logitsOutput })),
+    keyRotation: keyRotationOf(m),
   };
 }
 
@@ -66,6 +68,7 @@ function toRaw(d: GraphDescription, o: LoadOptions): object {
     presentKey: list(n.presentKey ?? 'present.{i}.key'),
     presentValue: list(n.presentValue ?? 'present.{i}.value'),
     exits: d.exits ?? [],
+    ...(d.keyRotation ? { keyRotation: { invFreq: Float64Array.from(d.keyRotation.invFreq), interleaved: d.keyRotation.interleaved } } : {}),
     intraOpThreads: o.intraOpThreads,
     interOpThreads: o.interOpThreads,
     allowSpinning: o.allowSpinning,

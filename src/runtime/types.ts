@@ -31,6 +31,12 @@ export interface GraphDescription {
   }>;
   /** Exit outputs by layer. */
   exits?: { layer: number; hiddenOutput?: string; logitsOutput?: string }[];
+  /**
+   * Set when the graph stores keys rotated by their cache column (the fused Llama graph): the runtime rotates a
+   * row's keys on when it moves them to other columns (rows joining a batch, shared padding dropped).
+   * `invFreq`: headDim / 2 inverse frequencies; `interleaved`: pairs (2i, 2i + 1), else (i, i + headDim / 2).
+   */
+  keyRotation?: { invFreq: readonly number[]; interleaved: boolean };
 }
 
 /** Session options. */

@@ -7,10 +7,21 @@ import { buildModelFolder, graph, maxAbsDiff, rt, skipReason, tokens } from './h
 
 const skip = skipReason();
 let model = null;
-async function tinyLlama() {
-  if (model) return model;
-  const { dir } = await buildModelFolder(graph.TINY_LLAMA_CONFIG, { exits: [{ layer: 1, kind: 'lens' }] });
-  model = await rt.loadModel(dir, { intraOpThreads: 1 });
+// The reference graph rotates keys by position_ids; the fused graph by their cache column, so a row moved to other
+// columns has its keys rotated on by the runtime (both rotary layouts).
+const FORMS = {
+  reference: [graph.TINY_LLAMA_CONFIG, {}],
+  'fused, half rotary': [{ ...graph.TINY_LLAMA_CONFIG, headDim: 16 }, { graphForm: 'fused' }],
+  'fused, interleaved rotary': [{ ...graph.TINY_LLAMA_CONFIG, headDim: 16, rotary: 'interleaved' }, { graphForm: 'fused' }],
+};
+const models = new Map();
+async function tinyLlama(form = 'reference') {
+  if (!models.has(form)) {
+    const [config, opts] = FORMS[form];
+    const { dir } = await buildModelFolder(config, { exits: [{ layer: 1, kind: 'lens' }], ...opts });
+    models.set(form, await rt.loadModel(dir, { intraOpThreads: 1 }));
+  }
+  model = models.get(form);
   return model;
 }
 const V = () => model.description.vocabSize;
@@ -34,9 +45,9 @@ async function alone(m, id, prompt, steps) {
   }
 }
 
-test('rows joining and leaving a running batch decode as they do alone', async () => {
+for (const form of Object.keys(FORMS)) test(`${form} graph: rows joining and leaving a running batch decode as they do alone`, async () => {
   if (skip) return;
-  const m = await tinyLlama();
+  const m = await tinyLlama(form);
   const v = V();
   const prompts = { a: tokens(3, v, 1), b: tokens(9, v, 2), c: tokens(2, v, 3), d: tokens(5, v, 4) };
   const ids = { a: 1, b: 2, c: 3, d: 4 };

@@ -17,7 +17,8 @@
  * position plus the row's padding, the same shift for every query and key of the row; rotary attention
  * depends only on query-key distances, so the function is the reference graph's (equal up to float
  * rounding, checked by the tests). `position_ids` stays a graph input (unused) so both forms share an
- * interface.
+ * interface. The cached keys therefore depend on their column: when the runtime moves a row to other columns
+ * (continuous batching), it rotates the row's keys on by the shift (src/model/manifest/key-rotation.ts).
  * Weight names, inputs, outputs and exits are those of the reference graph (see llama.ts).
  */
 import type { DecoderBuildOptions, LlamaConfig } from './decoder-config';
