@@ -142,11 +142,18 @@ export class ContrastModel {
    */
   candidateLayers(spec: unknown, field = 'dolaLayers'): number[] {
     const usable = this.exits.filter((e) => e.hidden && e.layer < this.numLayers).map((e) => e.layer);
-    const layers = resolveDolaLayers(spec, this.numLayers, this.tiedEmbeddings, usable, field);
+    let layers: number[];
+    try {
+      layers = resolveDolaLayers(spec, this.numLayers, this.tiedEmbeddings, usable, field);
+    } catch (e) {
+      // the option at fault, by its API name (callers name it in their own words from it)
+      if (e instanceof Error && (e as { option?: string }).option === undefined) Object.assign(e, { option: 'dolaLayers' });
+      throw e;
+    }
     this.#graph ??= readFolderGraph(this.dir, this.manifest);
     const names = new Set(layers.map((l) => findHeadInitializers(this.#graph!, this.manifest, l)?.matrix ?? '?'));
     if (names.has('?') || names.size !== 1) {
-      throw new OutOfRangeError(`${field}: the candidate layers ${layers.join(', ')} do not share one head matrix the graph shows (DoLa projects every candidate with the model's head)`, field);
+      throw new OutOfRangeError(`${field}: the candidate layers ${layers.join(', ')} do not share one head matrix the graph shows (DoLa projects every candidate with the model's head)`, 'dolaLayers');
     }
     return layers;
   }

@@ -8,8 +8,9 @@
  * Rows of one lane must bind the same exit outputs; a lane is keyed by the amateur exit (layer and path). Plain
  * requests ride in the server's default lane (they ignore its exit outputs).
  */
+import { logSoftmaxInPlace } from '../decoding/processors';
 import type { ContrastModel, ContrastPlan } from '../generate/model';
-import type { Sequence, StepOutput } from '../runtime';
+import type { ExitRequest, Sequence, StepOutput } from '../runtime';
 import { rowLogProbs, RowSelector, topTokens, type RowOutputs } from './distribution';
 import type { DecodeRequest, DecodeSink, DecodeTicket, Engine, PromptLogprob } from './engine';
 import { ApiError } from './errors';
@@ -43,7 +44,8 @@ interface Job {
 
 interface Lane {
   key: string;
-  exit: { layer: number; logits: boolean; hidden: boolean } | null;
+  /** The exits the lane's sequences bind (none for plain decoding; every candidate for a layer chosen per step). */
+  exits: ExitRequest[];
   seq: Sequence | null;
   rows: Job[]; // index = row of seq
   waiting: Job[];
@@ -53,7 +55,10 @@ interface Lane {
 const YIELD_EVERY = 4;
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
-const laneKey = (p: ContrastPlan | null): string => (p ? `${p.layer}:${p.path}` : 'plain');
+const laneKey = (p: ContrastPlan | null): string => (!p ? 'plain' : p.candidates ? `candidates:${p.candidates.join(',')}` : `${p.layer}:${p.path}`);
+/** The exit outputs a plan reads. */
+const planExits = (p: ContrastPlan | null): ExitRequest[] =>
+  !p ? [] : p.candidates ? p.candidates.map((layer) => ({ layer, logits: false, hidden: true })) : [{ layer: p.layer, logits: p.path === 'dense', hidden: p.path === 'sparse' }];
 
 /** The {@link Engine} of one model with continuous batching. */
 export class BatchEngine implements Engine {
@@ -62,7 +67,8 @@ export class BatchEngine implements Engine {
   readonly maxQueue: number;
   readonly maxContext: number;
   #lanes = new Map<string, Lane>();
-  #defaultKey: string;
+  /** The contrast of requests that give none (null: plain): plain rows ride in its lane. */
+  #defaultPlan: ContrastPlan | null;
   #metrics?: Metrics;
   #wake: (() => void) | null = null;
   #loop: Promise<void> | null = null;
@@ -82,7 +88,7 @@ export class BatchEngine implements Engine {
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, got ${this.maxBatch}`);
     if (!Number.isInteger(this.maxQueue) || this.maxQueue < 0) throw new RangeError(`maxQueue must be a non-negative integer, got ${this.maxQueue}`);
     if (!Number.isInteger(this.maxContext) || this.maxContext < 2) throw new RangeError(`maxContext must be an integer >= 2, got ${this.maxContext}`);
-    this.#defaultKey = laneKey(options.defaultPlan ?? null);
+    this.#defaultPlan = options.defaultPlan ?? null;
     this.#metrics = options.metrics;
     this.#lp = new Float32Array(this.maxBatch * model.vocabSize);
   }
@@ -95,12 +101,12 @@ export class BatchEngine implements Engine {
   }
 
   #lane(plan: ContrastPlan | null): Lane {
-    const key = plan ? laneKey(plan) : this.#defaultKey;
+    // Plain rows ride in the default lane (its exits are computed anyway), contrasted rows in their plan's.
+    const lanePlan = plan ?? this.#defaultPlan;
+    const key = laneKey(lanePlan);
     let lane = this.#lanes.get(key);
     if (!lane) {
-      const [layer, path] = key === 'plain' ? [NaN, ''] : key.split(':');
-      const exit = key === 'plain' ? null : { layer: Number(layer), logits: path === 'dense', hidden: path === 'sparse' };
-      lane = { key, exit, seq: null, rows: [], waiting: [] };
+      lane = { key, exits: planExits(lanePlan), seq: null, rows: [], waiting: [] };
       this.#lanes.set(key, lane);
     }
     return lane;
@@ -190,6 +196,8 @@ export class BatchEngine implements Engine {
   /** Emits a row's token; returns true when the row ends with it. */
   #emit(job: Job, lp: Float32Array): boolean {
     const t = job.selector.select(lp, job.tokens, job.generated);
+    // DoLa's rows were selected from its unnormalised scores (as generate does); report log-probabilities.
+    if (job.req.contrast?.mode === 'dola') logSoftmaxInPlace(lp);
     const now = performance.now();
     if (job.generated === 0) this.#metrics?.ttft.observe((now - job.req.arrivedAt) / 1000);
     else this.#metrics?.perToken.observe((now - job.lastAt) / 1000);
@@ -214,11 +222,15 @@ export class BatchEngine implements Engine {
 
   #rowOutputs(o: StepOutput, lane: Lane, r: number): RowOutputs {
     const V = this.model.vocabSize, H = this.model.manifest.hiddenSize;
-    return {
-      expert: o.logits.subarray(r * V, (r + 1) * V),
-      ...(o.exitLogits && lane.exit?.logits ? { exitLogits: o.exitLogits.subarray(r * V, (r + 1) * V) } : {}),
-      ...(o.exitHidden && lane.exit?.hidden ? { exitHidden: o.exitHidden.subarray(r * H, (r + 1) * H) } : {}),
-    };
+    const exits = new Map<number, { logits?: Float32Array; hidden?: Float32Array }>();
+    for (const e of lane.exits) {
+      const x = o.exitOutputs.get(e.layer);
+      exits.set(e.layer, {
+        ...(e.logits && x?.logits ? { logits: x.logits.subarray(r * V, (r + 1) * V) } : {}),
+        ...(e.hidden && x?.hidden ? { hidden: x.hidden.subarray(r * H, (r + 1) * H) } : {}),
+      });
+    }
+    return { expert: o.logits.subarray(r * V, (r + 1) * V), exits };
   }
 
   /**
@@ -245,7 +257,7 @@ export class BatchEngine implements Engine {
     this.#queued -= jobs.length;
     this.#running += jobs.length;
     const longest = Math.max(...jobs.map((j) => j.req.prompt.length));
-    const exits = lane.exit ? { exit: lane.exit } : {};
+    const exits = lane.exits.length ? { exits: lane.exits } : {};
     const pre = this.model.runtime.createSequence({ batch: jobs.length, maxLength: longest, ...exits });
     try {
       const o = await pre.prefill(jobs.map((j) => j.req.prompt));
@@ -304,9 +316,8 @@ export class BatchEngine implements Engine {
   async scorePrompt(prompt: number[], contrast: ContrastPlan | null, topLogprobs: number, signal?: AbortSignal): Promise<PromptLogprob[]> {
     if (this.#closing) throw new ApiError(503, 'server_shutting_down', 'the server is shutting down', { type: 'server_error' });
     const V = this.model.vocabSize;
-    const exit = contrast ? { exit: { layer: contrast.layer, logits: contrast.path === 'dense', hidden: contrast.path === 'sparse' } } : {};
-    const lane = { exit: exit.exit ?? null } as Lane;
-    const seq = this.model.runtime.createSequence({ batch: 1, maxLength: prompt.length, ...exit });
+    const lane = { exits: planExits(contrast) } as Lane;
+    const seq = this.model.runtime.createSequence({ batch: 1, maxLength: prompt.length, ...(lane.exits.length ? { exits: lane.exits } : {}) });
     const out: PromptLogprob[] = [{ token: prompt[0], logprob: null, top: null }];
     const lp = new Float32Array(V);
     this.#scoring++;
@@ -315,6 +326,7 @@ export class BatchEngine implements Engine {
       for (let i = 1; i < prompt.length; i++) {
         if (signal?.aborted || this.#stopped) throw new ApiError(499, 'cancelled', 'the request was cancelled');
         await rowLogProbs(this.model, contrast, this.#rowOutputs(o, lane, 0), lp);
+        if (contrast?.mode === 'dola') logSoftmaxInPlace(lp);
         out.push({ token: prompt[i], logprob: lp[prompt[i]], top: topLogprobs > 0 ? topTokens(lp, topLogprobs) : null });
         if (i < prompt.length - 1) o = await seq.step([prompt[i]]);
       }

@@ -12,11 +12,10 @@ import { SeededRandom } from '../decoding/random';
 import type { ContrastModel, ContrastPlan } from '../generate/model';
 import type { Sampling, TokenLogprob } from './engine';
 
-/** The expert logits and the amateur's exit outputs of one row (views). */
+/** The expert logits and the exit outputs of one row (views), by exit layer. */
 export interface RowOutputs {
   expert: Float32Array;
-  exitLogits?: Float32Array;
-  exitHidden?: Float32Array;
+  exits: ReadonlyMap<number, { logits?: Float32Array; hidden?: Float32Array }>;
 }
 
 /**
@@ -26,15 +25,31 @@ export interface RowOutputs {
  */
 export async function rowLogProbs(model: ContrastModel, plan: ContrastPlan | null, o: RowOutputs, out: Float32Array): Promise<Float32Array> {
   if (!plan) return contrastStep({ expert: o.expert }, model.vocabSize, false, out);
-  const { layer: _layer, path: _path, ...settings } = plan;
+  const { layer: _layer, path: _path, candidates, ...settings } = plan;
+  if (candidates) {
+    // A layer chosen per step (mode 'dola', amateur_layer 'auto'): every candidate's hidden state, one head.
+    const h = model.candidateHead(candidates[0]);
+    const hidden = candidates.map((L) => {
+      const x = o.exits.get(L)?.hidden;
+      if (!x) throw new Error(`candidate layer ${L} has no hidden output in this lane`);
+      return x;
+    });
+    const step = {
+      expert: o.expert,
+      candidates: { layers: candidates, hidden, weight: h.weight, weightDtype: h.head.dtype, ...(h.head.bias ? { bias: h.head.bias } : {}), hiddenSize: model.manifest.hiddenSize },
+    };
+    // DoLa's scores reach the processors unnormalised, as in generate (see src/decoding/loop.ts).
+    return contrastStep(step, model.vocabSize, settings, out, { raw: plan.mode === 'dola' });
+  }
+  const exit = o.exits.get(plan.layer);
   if (plan.path === 'sparse') {
     const h = model.headWeights(plan.layer);
-    if (!h || !o.exitHidden) throw new Error(`exit ${plan.layer} has no hidden output or head for the sparse amateur`);
-    const amateurHidden = { hidden: o.exitHidden, weight: h.weight, weightDtype: h.dtype, ...(h.bias ? { bias: h.bias } : {}) };
+    if (!h || !exit?.hidden) throw new Error(`exit ${plan.layer} has no hidden output or head for the sparse amateur`);
+    const amateurHidden = { hidden: exit.hidden, weight: h.weight, weightDtype: h.dtype, ...(h.bias ? { bias: h.bias } : {}) };
     return contrastStep({ expert: o.expert, amateurHidden }, model.vocabSize, settings, out);
   }
-  if (!o.exitLogits) throw new Error(`exit ${plan.layer} has no logits output for the dense amateur`);
-  return contrastStep({ expert: o.expert, amateur: o.exitLogits }, model.vocabSize, settings, out);
+  if (!exit?.logits) throw new Error(`exit ${plan.layer} has no logits output for the dense amateur`);
+  return contrastStep({ expert: o.expert, amateur: exit.logits }, model.vocabSize, settings, out);
 }
 
 /** The `n` most likely tokens of a log-probability row, most likely first. */

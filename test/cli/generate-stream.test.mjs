@@ -51,7 +51,7 @@ test('serve takes its request defaults through the same flag table and checks', 
   for (const [args, re] of [
     [['--alpha', '2'], /^autocontrast: serve: --alpha expects a number in \[0, 1\], got 2$/],
     [['--mode', 'dolla'], /^autocontrast: serve: --mode expects one of acd, cd, dola, got "dolla"$/],
-    [['--mode', 'dola'], /^autocontrast: serve: --mode dola and --amateur-layer auto are not served yet \(use generate\)$/],
+    [['--dola-layers', 'high'], /^autocontrast: serve: --dola-layers is for --mode dola or --amateur-layer auto$/],
     [['--no-contrast', '--alpha', '0.2'], /^autocontrast: serve: --no-contrast contradicts --alpha$/],
   ]) {
     const r = cli(['serve', '--model', missing, ...args]);

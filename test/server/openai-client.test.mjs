@@ -14,11 +14,18 @@ async function srv() {
 }
 const PROMPT = 'Once upon a time';
 
-test('completions: greedy text, tokens and log-probabilities equal generate(), plain and contrasted', async () => {
+test('completions: greedy text, tokens and log-probabilities equal generate(), plain, contrasted, DoLa and a layer chosen per step', async () => {
   if (skip) return;
   const { client } = await srv();
   const m = await stories();
-  for (const c of [{ api: { contrast: false }, lib: { contrast: false } }, { api: {}, lib: {} }, { api: { amateur_layer: 3, alpha: 0.2, contrast_mode: 'cd' }, lib: { amateurLayer: 3, alpha: 0.2, mode: 'cd' } }]) {
+  for (const c of [
+    { api: { contrast: false }, lib: { contrast: false } },
+    { api: {}, lib: {} },
+    { api: { amateur_layer: 3, alpha: 0.2, contrast_mode: 'cd' }, lib: { amateurLayer: 3, alpha: 0.2, mode: 'cd' } },
+    { api: { contrast_mode: 'dola' }, lib: { mode: 'dola' } },
+    { api: { contrast_mode: 'dola', dola_layers: [1, 3], repetition_penalty: 1 }, lib: { mode: 'dola', dolaLayers: [1, 3], repetitionPenalty: 1 } },
+    { api: { amateur_layer: 'auto', dola_layers: [2, 3] }, lib: { amateurLayer: 'auto', dolaLayers: [2, 3] } },
+  ]) {
     const r = await client.completions.create({ model: 'stories', prompt: PROMPT, max_tokens: 24, temperature: 0, logprobs: 0, ...c.api });
     const g = await gen.generate(m, PROMPT, { maxNewTokens: 24, ...c.lib });
     assert.is(r.object, 'text_completion');
@@ -185,7 +192,8 @@ test('errors surface as the SDK error classes with the right status, code and pa
     [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, beta: 0.5 }), OpenAI.BadRequestError, 400, 'conflicting_fields', 'beta'],
     [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, temperature: 0, top_k: 0 }), OpenAI.BadRequestError, 400, 'invalid_value', 'top_k'],
     [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, min_tokens: 5 }), OpenAI.BadRequestError, 400, 'conflicting_fields', 'min_tokens'],
-    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, contrast_mode: 'dola' }), OpenAI.BadRequestError, 400, 'unsupported_field', 'contrast_mode'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, contrast_mode: 'dola', dola_layers: 'middle' }), OpenAI.BadRequestError, 400, 'invalid_type', 'dola_layers'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, contrast_mode: 'dola', dola_layers: [0] }), OpenAI.BadRequestError, 400, 'invalid_value', 'dola_layers'],
     [() => client.chat.completions.create({ model: 'stories', messages: [{ role: 'robot', content: 'x' }] }), OpenAI.BadRequestError, 400, 'invalid_value', 'messages[0].role'],
     [() => client.chat.completions.create({ model: 'stories', messages: [], max_tokens: 2 }), OpenAI.BadRequestError, 400, 'invalid_type', 'messages'],
   ];

@@ -15,7 +15,7 @@ import { isArgumentError } from '../../errors';
 
 /** Help text of `serve`. */
 /** The generation options the server takes as request defaults (flags from the generation configuration). */
-const REQUEST_DEFAULT_OPTIONS = ['contrast', 'amateurLayer', 'alpha', 'mode', 'minCandidates', 'topK', 'repetitionPenalty'] as const;
+const REQUEST_DEFAULT_OPTIONS = ['contrast', 'amateurLayer', 'alpha', 'mode', 'minCandidates', 'dolaLayers', 'topK', 'repetitionPenalty'] as const;
 
 /** Help text of `serve`. */
 export const SERVE_HELP = `Usage: autocontrast serve --model DIR|NAME [options]
@@ -83,8 +83,6 @@ export async function runServe(argv: readonly string[]): Promise<void> {
     if (isArgumentError(e)) throw new UsageError(`serve: ${e.message}`);
     throw e;
   }
-  // The server's rows share one fixed amateur exit: a layer chosen per step is generate's only (for now).
-  if (o.mode === 'dola' || o.amateurLayer === 'auto') throw new UsageError('serve: --mode dola and --amateur-layer auto are not served yet (use generate)');
   const defaults: RequestDefaults = o;
   const port = num(args, 'port', true, 0) ?? 8080;
   if (port > 65535) throw new UsageError(`serve: --port must be in [0, 65535], got "${port}"`);
