@@ -631,7 +631,8 @@ async function checkDola() {
         continue;
       }
       // the first divergence: transformers' processed DoLa scores of its token and of ours at that step
-      const [ids, vals] = ref.runs[i].scores[k] ?? [[], []];
+      const [ids, rawVals] = ref.runs[i].scores[k] ?? [[], []];
+      const vals = rawVals.map((v) => (v === null ? -Infinity : v));
       const j = ids.indexOf(ours[k]);
       const gap = j >= 0 ? vals[0] - vals[j] : null;
       notes.push(`prompt ${i} diverges at token ${k}: theirs ${theirs[k]} ours ${ours[k]}, transformers' score gap ${gap === null ? 'ours not in its top 5' : gap.toPrecision(3)} (of ${vals[0]?.toPrecision(4)})`);

@@ -11,6 +11,7 @@ OUT_JSON: {"runs": [{"tokens": [...], "scores": [[top5 ids], [top5 scores]] per 
 The scores are transformers' processed DoLa scores (after the repetition penalty), used to tell near-ties.
 """
 import json
+import math
 import os
 import sys
 import time
@@ -55,7 +56,8 @@ def main():
         steps = []
         for s in out.scores:
             v, i = torch.topk(s[0].float(), 5)
-            steps.append([i.tolist(), v.tolist()])
+            # -inf (outside DoLa's relative-top head) is not JSON: null, read as -Infinity by parity/run.mjs
+            steps.append([i.tolist(), [x if math.isfinite(x) else None for x in v.tolist()]])
         runs.append({'tokens': toks, 'scores': steps})
     with open(out_json, 'w') as fh:
         json.dump({'runs': runs, 'candidates': seen.get('candidates'), 'numLayers': n,

@@ -167,7 +167,12 @@ function common(b: Body, d: RequestDefaults): CommonRequest {
   else if (given.topK !== undefined) strategy = 'top-k';
   // top_k and seed are checked even when the strategy does not use them (greedy); the rest in one resolve.
   for (const k of ['topK', 'seed'] as const) if (given[k] !== undefined) checkRequestOption(k, given[k]);
-  const r = resolveRequestOptions({ ...given, strategy: strategy === 'greedy' ? 'greedy' : 'sample', topK: undefined, ...(strategy === 'greedy' ? { seed: undefined } : {}) });
+  // max_tokens is the endpoint's (0 for echo, its own default when absent; checked against min_tokens above):
+  // the configuration sees the largest bound so that its own default does not cap min_tokens.
+  const r = resolveRequestOptions({
+    ...given, strategy: strategy === 'greedy' ? 'greedy' : 'sample', topK: undefined, ...(strategy === 'greedy' ? { seed: undefined } : {}),
+    maxNewTokens: GENERATION_OPTIONS.maxNewTokens.max,
+  });
   const topK = given.topK;
   const sampling: Sampling = {
     strategy, temperature: temperature || 1, topK: topK ?? 50, topP: topP ?? 1, repetitionPenalty: r.repetitionPenalty,

@@ -206,6 +206,9 @@ test('errors surface as the SDK error classes with the right status, code and pa
     assert.is(e.param, param);
     assert.ok(e.message.length > 10);
   }
+  // min_tokens above the library's default max_new_tokens (32) is fine when max_tokens allows it.
+  const long = await client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 40, min_tokens: 40, temperature: 0 });
+  assert.is(long.usage.completion_tokens, 40);
   // The message says what was expected, in the request's names.
   const e = await fails(client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, min_candidates: 0 }));
   assert.match(e.message, /min_candidates must be an integer >= 1, got 0/);
