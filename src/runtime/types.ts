@@ -45,7 +45,10 @@ export interface LoadOptions {
   intraOpThreads?: number;
   /** Inter-op threads (default 1). */
   interOpThreads?: number;
-  /** Let ORT's pool threads spin between ops (default true: faster steps, more CPU). */
+  /**
+   * Let ORT's pool threads spin between ops (default false: measured as fast on a quiet machine, and much faster
+   * beside other busy processes, which spinning threads fight for the cores).
+   */
   allowSpinning?: boolean;
   /** Graph optimisation level 0 (none), 1 (basic), 2 (extended), 99 (all, the default). */
   optimizationLevel?: 0 | 1 | 2 | 99;

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { graph, manifest, ort, tempDir, step } from '../graph/helpers.mjs';
 // Internal module under test (not public): the folder writer, to build a q4 folder from a tiny graph.
 import convertPkg from '../../dist/model/convert/write-built-folder.js';
-import { randomQ4 } from './random-q4.mjs';
+import { randomQ4, randomQ8 } from './random-q4.mjs';
 
-const { GraphBuilder, Ops, matMulNBits, buildLlamaGraph, tinyDecoderWeights, mulberry32 } = graph;
+const { GraphBuilder, Ops, matMulNBits, q8Projection, buildLlamaGraph, tinyDecoderWeights, mulberry32 } = graph;
 
 
 async function runNBits(parts, x, xDims, options) {
@@ -71,6 +71,41 @@ for (const [kind, opts, tol] of [
   });
 }
 
+async function runQ8(w, x, xDims, level) {
+  const g = new GraphBuilder('q8');
+  const ops = new Ops(g);
+  const xin = g.input('x', 1, xDims.map((d, i) => (i === 2 ? d : `d${i}`)));
+  const project = q8Projection(ops, 'head', 'w', w, level);
+  const y = project(xin, 'y');
+  const y2 = project(xin, 'y2'); // a second projection (as an exit's logits) reuses the same initializers
+  g.output(y, 1, ['d0', 'd1', w.dims[0]]);
+  g.output(y2, 1, ['d0', 'd1', w.dims[0]]);
+  const dir = tempDir('ac-q8-');
+  await graph.writeOnnxModel(g, { dir, modelFile: 'm.onnx', dataFile: 'm.onnx.data' });
+  const s = await ort.InferenceSession.create(path.join(dir, 'm.onnx'));
+  const out = await s.run({ x: new ort.Tensor('float32', x, xDims) });
+  return { y: out.y.data, y2: out.y2.data, nodes: g.nodes };
+}
+
+for (const [level, tol, nodes] of [[0, 1e-5, 2], [4, 2e-2, 1]]) {
+  test(`8-bit head (Q8_0 blocks), accuracy level ${level}: ${nodes} MatMulNBits per projection, equal to x · dequant(W)^T`, async () => {
+    const w = randomQ8(37, K, 9);
+    const got = await runQ8(w, x, xDims, level);
+    assert.is(got.nodes.filter((n) => n.opType === 'MatMulNBits').length, 2 * nodes);
+    const want = reference([w], x, 6, K);
+    const e = relErr(got.y, want);
+    assert.ok(e < tol, `relative error ${e} >= ${tol}`);
+    assert.equal(got.y2, got.y);
+  });
+}
+
+test('canQuantizeQ8: needs 8-bit blocks and K % 32 == 0', () => {
+  const w = randomQ8(4, 64, 1);
+  assert.ok(graph.canQuantizeQ8(w));
+  assert.not.ok(graph.canQuantizeQ8({ dims: w.dims, data: w.data }));
+  assert.not.ok(graph.canQuantizeQ8({ ...w, dims: [8, 32 + 16] }));
+});
+
 test('canQuantize: mixed formats, missing blocks or K % 32 != 0 fall back', () => {
   const a = randomQ4('q4_0', 4, 64, 1);
   const b = randomQ4('q4_1', 4, 64, 2);
@@ -132,6 +167,32 @@ test('fused graph with 4-bit weights (level 0) matches the reference graph with 
   for (const out of ['logits', 'exit.1.logits']) {
     const e = relErr(b[out].data, a[out].data);
     assert.ok(e < 1e-4, `${out}: relative error ${e}`);
+  }
+});
+
+test('tied 8-bit embedding: the q8 head (levels 0 and 4) against the float32 head, fused and reference graphs', async () => {
+  const base = q4Weights();
+  const weights = new Map(base);
+  weights.set('model.embed_tokens.weight', randomQ8(CFG.vocabSize, CFG.hiddenSize, 77));
+  const f = await tinyLlamaFolder(weights, {});
+  const ids = [[3, 17, 8, 42, 1]];
+  const run = (s, mf) => step(s, mf, { ids, mask: [[1, 1, 1, 1, 1]], positions: [[0, 1, 2, 3, 4]] });
+  const a = await run(f.session, f.m);
+  for (const [opts, tol] of [
+    [{ matMulNBits: { accuracyLevel: 0, head: 'q8' }, graphForm: 'fused' }, 1e-4],
+    [{ matMulNBits: { accuracyLevel: 0, head: 'q8' } }, 1e-4],
+    [{ matMulNBits: { accuracyLevel: 4, head: 'q8' }, graphForm: 'fused' }, 5e-2],
+  ]) {
+    const q = await tinyLlamaFolder(weights, opts);
+    const head = q.built.graph.nodes.filter((n) => n.opType === 'MatMulNBits' && n.attributes.N.value === CFG.vocabSize);
+    // logits and exit 1's logits, each 2 (level 0: two 4-bit digits) or 1 (level 4: 8 bits) node(s)
+    assert.is(head.length, opts.matMulNBits.accuracyLevel === 0 ? 4 : 2, JSON.stringify(opts));
+    assert.not.ok(q.built.graph.nodes.some((n) => n.opType === 'Gemm'), 'no float head left');
+    const b = await run(q.session, q.m);
+    for (const out of ['logits', 'exit.1.logits']) {
+      const e = relErr(b[out].data, a[out].data);
+      assert.ok(e < tol, `${JSON.stringify(opts)} ${out}: relative error ${e}`);
+    }
   }
 });
 

@@ -24,3 +24,21 @@ export function randomQ4(kind, rows, k, seed, { zeroScaleBlock = false } = {}) {
   const data = Float32Array.from(values);
   return { dims: [rows, k], data, q4: { kind, read: () => ({ scales, mins, codes }) }, values };
 }
+
+/** A random Q8_0 matrix [rows, k] (codes -128..127, both extremes present) with its float64 values. */
+export function randomQ8(rows, k, seed) {
+  const rnd = mulberry32(seed);
+  const blocks = (rows * k) / 32;
+  const scales = new Float32Array(blocks);
+  const codes = new Int8Array(rows * k);
+  const values = new Float64Array(rows * k);
+  for (let b = 0; b < blocks; b++) {
+    scales[b] = 0.001 + 0.01 * rnd();
+    for (let e = 0; e < 32; e++) {
+      const i = b * 32 + e;
+      codes[i] = e === 0 ? -128 : e === 1 ? 127 : Math.floor(rnd() * 256) - 128;
+      values[i] = codes[i] * scales[b];
+    }
+  }
+  return { dims: [rows, k], data: Float32Array.from(values), q8: { read: () => ({ scales, codes }) }, values };
+}

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  GgmlType, GgufError, bf16ToF32, dequantize, f16ToF32, readQ4Blocks, repackQ4Sequential, unpackQ4Codes,
+  GgmlType, GgufError, bf16ToF32, dequantize, f16ToF32, readQ4Blocks, readQ8Blocks, repackQ4Sequential, unpackQ4Codes,
 } from 'autocontrast/gguf';
 import { f32ToF16Bits, gauss, rng, roundHalfEven } from './helpers.mjs';
 
@@ -236,6 +236,20 @@ test('Q4_0 and Q4_1: exact round trips and error bounds', () => {
     for (let i = 0; i < 16; i++) assert.is(seq[i], c0[2 * i] | (c0[2 * i + 1] << 4));
   }
   assert.throws(() => readQ4Blocks(GgmlType.Q8_0, Buffer.alloc(34), 1), /expected Q4_0 or Q4_1/);
+});
+
+test('readQ8Blocks: raw Q8_0 codes and scales agree with dequantisation; wrong type or short input refused', () => {
+  const x = randomData(32 * 12, 41);
+  x[0] = 100; // the block's largest magnitude: code 127
+  x[1] = -100;
+  const q = quantQ8_0(x);
+  const y = dequantize(GgmlType.Q8_0, q, x.length);
+  const blocks = readQ8Blocks(GgmlType.Q8_0, q, 12);
+  assert.is(blocks.codes.length, 32 * 12);
+  assert.ok(blocks.codes.includes(127) && blocks.codes.includes(-127), 'both signs of the extreme code');
+  for (let i = 0; i < y.length; i++) assert.is(Math.fround(blocks.codes[i] * blocks.scales[Math.floor(i / 32)]), y[i], `element ${i}`);
+  assert.throws(() => readQ8Blocks(GgmlType.Q4_0, Buffer.alloc(18), 1), /expected Q8_0/);
+  assert.throws(() => readQ8Blocks(GgmlType.Q8_0, Buffer.alloc(33), 1), /need 34 bytes/);
 });
 
 function checkK(type, quant, levels, seed) {

@@ -106,8 +106,9 @@ export function ggufToHfName(name: string): string | undefined {
 /** Options of {@link importGguf}. */
 export interface GgufImportOptions {
   /**
-   * `q4`: Q4_0 / Q4_1 matrices also carry their raw 4-bit blocks (`WeightTensor.q4`) so that the
-   * graph can keep them quantised; `float32` (default): dequantised data only.
+   * `q4`: Q4_0 / Q4_1 matrices also carry their raw 4-bit blocks (`WeightTensor.q4`), Q8_0 matrices their
+   * 8-bit blocks (`WeightTensor.q8`), so that the graph can keep them quantised; `float32` (default):
+   * dequantised data only.
    */
   readonly weights?: 'q4' | 'float32';
 }
@@ -149,10 +150,12 @@ export function importGguf(file: string, options: GgufImportOptions = {}): Impor
       sourceBytes += t.byteSize;
       const q4Kind = t.type === GgmlType.Q4_0 ? 'q4_0' : t.type === GgmlType.Q4_1 ? 'q4_1' : undefined;
       const keepQ4 = options.weights === 'q4' && q4Kind !== undefined && t.shape.length === 2;
+      const keepQ8 = options.weights === 'q4' && t.type === GgmlType.Q8_0 && t.shape.length === 2;
       weights.set(hf, {
         dims: [...t.shape],
         data: () => gg.readTensorFloat32(t),
         ...(keepQ4 ? { q4: { kind: q4Kind, read: () => gg.readQ4Rows(t, 0, t.shape[0]) } } : {}),
+        ...(keepQ8 ? { q8: { read: () => gg.readQ8Rows(t, 0, t.shape[0]) } } : {}),
       });
     }
     const warnings: string[] = [];

@@ -36,8 +36,8 @@ export interface OutputContext {
   readonly positions: LogitPositions;
   /** Applies the model's final norm. */
   readonly finalNorm: (x: string, out?: string) => string;
-  /** LM head matrix `[V, d]` (the embedding when tied) and optional bias. */
-  readonly lmHead: { readonly matrix: string; readonly bias?: string };
+  /** The LM head: `[B, positions, d]` -> `[B, positions, V]` (see {@link WeightReader.headProjection}). */
+  readonly lmHead: (x: string, out?: string) => string;
 }
 
 /** The declared positions dimension of outputs for a {@link LogitPositions} mode. */
@@ -79,7 +79,7 @@ export function buildDecoderOutputs(ctx: OutputContext, hiddens: readonly string
   const selected = (L: number) => selectPositions(ops, hiddens[L], ctx.positions, ctx.inputs);
 
   const finalNormed = ctx.finalNorm(selected(n));
-  const vocab = (x: string, out?: string) => projectRows(ops, x, ctx.lmHead.matrix, V, d, ctx.lmHead.bias, out);
+  const vocab = ctx.lmHead;
   vocab(finalNormed, IO.logits);
   g.output(IO.logits, F, logitsShape);
 

@@ -159,7 +159,7 @@ export function buildFusedLlamaGraph(config: LlamaConfig, weights: WeightMap, op
     {
       ops, reader: w, inputs, config, positions,
       finalNorm: (h, out) => norm(h, normW, out),
-      lmHead: { matrix: config.tieWordEmbeddings ? embed : w.initializer('lm_head.weight', [V, d]) },
+      lmHead: w.headProjection(ops, config.tieWordEmbeddings ? embed : 'lm_head.weight', V, d),
     },
     hiddens,
     options.exits ?? [],

@@ -20,7 +20,7 @@ import { repackQ4Sequential } from '../import/gguf/q4-blocks';
 import type { GraphBuilder } from './onnx/graph-builder';
 import { attr, OnnxDataType } from './onnx/onnx-types';
 import type { Ops } from './onnx/ops';
-import type { Q4WeightBlocks, TensorSource, WeightTensor } from './onnx/tensor-source';
+import type { Q4WeightBlocks, Q8WeightBlocks, TensorSource, WeightTensor } from './onnx/tensor-source';
 
 /** Options of the MatMulNBits path. */
 export interface MatMulNBitsOptions {
@@ -31,6 +31,12 @@ export interface MatMulNBitsOptions {
   readonly accuracyLevel?: 0 | 1 | 2 | 3 | 4;
   /** How Q4_1's per-block minimum is expressed (see the module comment). Default `split`. */
   readonly q4_1?: 'split' | 'float-zero-point';
+  /**
+   * The LM head (and exit logits through it) when its matrix has GGUF Q8_0 blocks (see {@link matMulQ8}):
+   * `float32` (default): Gemm on the dequantised matrix; `q8`: MatMulNBits on the model's own 8-bit values
+   * at this accuracy level (a quarter of the bytes read per token).
+   */
+  readonly head?: 'float32' | 'q8';
 }
 
 /** Block size used (GGUF Q4_0 / Q4_1). */
@@ -159,7 +165,81 @@ export function matMulNBits(ops: Ops, x: string, as: string, parts: readonly Par
     }
     return t;
   }));
+  // (Block sums as MatMul(x, S) with a 0/1 matrix S [K, K/32] instead of Reshape + ReduceSum measured the same
+  // per step: the cost of these small nodes is ONNX Runtime's per-node overhead, not arithmetic.)
   const blocked = ops.reshape(x, [0, 0, kb, Q4_BLOCK]);
   const sums = g.node('ReduceSum', [blocked, g.constInt64([-1])], { keepdims: attr.int(0) })[0];
   return ops.add(y, ops.matMul(sums, mT), out);
+}
+
+/** Whether `w` can be projected with {@link matMulQ8}: a `[N, K]` matrix with Q8_0 blocks, K % 32 == 0. */
+export function canQuantizeQ8(w: WeightTensor): boolean {
+  return w.q8 !== undefined && w.dims.length === 2 && w.dims[1] % Q4_BLOCK === 0;
+}
+
+async function loadQ8(name: string, w: WeightTensor): Promise<Q8WeightBlocks> {
+  if (!w.q8) throw new Error(`weight ${name} has no 8-bit blocks`);
+  const b = await w.q8.read();
+  const [rows, k] = w.dims;
+  if (b.scales.length !== (rows * k) / Q4_BLOCK || b.codes.length !== rows * k) {
+    throw new RangeError(`weight ${name}: 8-bit blocks do not match shape [${rows}, ${k}]`);
+  }
+  return b;
+}
+
+/**
+ * A projection `x -> x · W^T` (for `x` of shape `[.., K]`) onto a `[N, K]` matrix held in GGUF Q8_0 blocks
+ * (`w = code * d`), on the model's own values. The initializers are registered once, by this call; every
+ * call of the returned function adds nodes reading them (the LM head and exits share one copy).
+ * - accuracy level 4 (int8 activations): one 8-bit MatMulNBits (codes + 128 as uint8, the operator's
+ *   default zero point 128, scales d);
+ * - any other level (float activations): ONNX Runtime 1.30 has no fast float kernel for 8 bits (it
+ *   dequantises the whole matrix on every run, measured 60x slower than the float Gemm), so each code is
+ *   split exactly into two 4-bit digits, code = 16 hi + lo with hi in [-8, 7] and lo in [0, 15], and
+ *   `x · W^T = MatMulNBits(hi, scales 16 d) + MatMulNBits(lo, scales d, zero point 0)`; 16 d is exact in
+ *   float, so both products use the matrix's exact values and only the float summation order differs.
+ */
+export function q8Projection(ops: Ops, as: string, name: string, w: WeightTensor, accuracyLevel: number): (x: string, out?: string) => string {
+  if (!canQuantizeQ8(w)) throw new Error(`${name}: not an 8-bit block matrix with K % 32 == 0`);
+  const g: GraphBuilder = ops.g;
+  g.useDomain(MS_DOMAIN, 1);
+  const [N, K] = w.dims;
+  const kb = K / Q4_BLOCK;
+  const src = (dataType: typeof OnnxDataType.FLOAT | typeof OnnxDataType.UINT8, dims: number[], data: () => Promise<Float32Array | Uint8Array>): TensorSource => ({
+    dataType,
+    dims,
+    bytes: async () => bytesOf(await data()),
+  });
+  const attrs = (bits: number) => ({ K: attr.int(K), N: attr.int(N), bits: attr.int(bits), block_size: attr.int(Q4_BLOCK), accuracy_level: attr.int(accuracyLevel) });
+  const node = (inputs: string[], bits: number, out?: string) => g.node('MatMulNBits', inputs, attrs(bits), { domain: MS_DOMAIN, ...(out ? { outputs: [out] } : {}) })[0];
+  if (accuracyLevel === 4) {
+    const b = g.initializer(`${as}.q8_b`, src(OnnxDataType.UINT8, [N, kb, Q4_BLOCK], async () => {
+      const codes = (await loadQ8(name, w)).codes;
+      const u = new Uint8Array(codes.length);
+      for (let i = 0; i < codes.length; i++) u[i] = codes[i] + 128;
+      return u;
+    }));
+    const s = g.initializer(`${as}.q8_scales`, src(OnnxDataType.FLOAT, [N * kb], async () => (await loadQ8(name, w)).scales));
+    return (x, out) => node([x, b, s], 8, out);
+  }
+  // Two 4-bit digits, packed two elements per byte in element order (low nibble first).
+  const digits = (high: boolean) => async () => {
+    const codes = (await loadQ8(name, w)).codes;
+    const packed = new Uint8Array(codes.length / 2);
+    for (let i = 0; i < packed.length; i++) {
+      const a = codes[2 * i];
+      const c = codes[2 * i + 1];
+      // a = 16 (a >> 4) + (a & 15) for signed a (arithmetic shift)
+      packed[i] = (high ? (a >> 4) + 8 : a & 15) | ((high ? (c >> 4) + 8 : c & 15) << 4);
+    }
+    return packed;
+  };
+  const hiB = g.initializer(`${as}.q8_hi_b`, src(OnnxDataType.UINT8, [N, kb, 16], digits(true)));
+  const hiS = g.initializer(`${as}.q8_hi_scales`, src(OnnxDataType.FLOAT, [N * kb], async () => (await loadQ8(name, w)).scales.map((d) => 16 * d)));
+  const loB = g.initializer(`${as}.q8_lo_b`, src(OnnxDataType.UINT8, [N, kb, 16], digits(false)));
+  const loS = g.initializer(`${as}.q8_lo_scales`, src(OnnxDataType.FLOAT, [N * kb], async () => (await loadQ8(name, w)).scales));
+  // zero points: 4 bits per block, each row padded to whole bytes; all 0 (the low digits are unsigned)
+  const zpBytes = N * Math.ceil(kb / 2);
+  const loZ = g.initializer(`${as}.q8_lo_zero_points`, src(OnnxDataType.UINT8, [zpBytes], async () => new Uint8Array(zpBytes)));
+  return (x, out) => ops.add(node([x, hiB, hiS], 4), node([x, loB, loS, loZ], 4), out);
 }

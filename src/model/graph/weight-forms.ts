@@ -10,7 +10,9 @@ import type { MatMulNBitsOptions } from './matmul-nbits';
  *   0): the weights' own values, computed in float: faithful (greedy tokens of the float32 form).
  * - `q4-fast`: the same 4-bit weights with activations quantised to int8 in every product
  *   (`accuracy_level` 4): faster, not faithful (ACD especially: see the README's fidelity table).
- * Embedding and LM head stay float32 in every form.
+ * The embedding stays float32 in every form. The LM head is float32, except that the 4-bit forms keep a
+ * head stored as GGUF Q8_0 (SmolLM2's tied embedding) on its own 8-bit values: a quarter of the bytes
+ * per token, the same matrix (`q8Projection`).
  */
 export type WeightForm = 'float32' | 'q4' | 'q4-fast';
 
@@ -31,13 +33,13 @@ const SPECS: Record<WeightForm, WeightFormSpec> = {
   float32: { quantized: 'float32', description: 'float32 matrices (4-bit blocks dequantised)' },
   q4: {
     quantized: 'q4',
-    matMulNBits: { accuracyLevel: 0 },
-    description: '4-bit matrices (MatMulNBits), float activations (accuracy_level 0); float32 embedding and head',
+    matMulNBits: { accuracyLevel: 0, head: 'q8' },
+    description: '4-bit matrices (MatMulNBits), float activations (accuracy_level 0); float32 embedding; the head on its own 8-bit GGUF values (exactly, as two 4-bit digits) when it has them',
   },
   'q4-fast': {
     quantized: 'q4',
-    matMulNBits: { accuracyLevel: 4 },
-    description: '4-bit matrices (MatMulNBits), int8 activations (accuracy_level 4, not faithful); float32 embedding and head',
+    matMulNBits: { accuracyLevel: 4, head: 'q8' },
+    description: '4-bit matrices (MatMulNBits), int8 activations (accuracy_level 4, not faithful); float32 embedding; the head on its own 8-bit GGUF values when it has them',
   },
 };
 

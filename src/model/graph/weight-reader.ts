@@ -2,8 +2,8 @@
  * Looks weights up by name with shape checks and registers them as graph initializers
  * (lazily: their data is only read when the model is written).
  */
-import { linear } from './layers';
-import { canQuantize, matMulNBits, type MatMulNBitsOptions } from './matmul-nbits';
+import { linear, projectRows } from './layers';
+import { canQuantize, canQuantizeQ8, matMulNBits, q8Projection, type MatMulNBitsOptions } from './matmul-nbits';
 import type { GraphBuilder } from './onnx/graph-builder';
 import type { Ops } from './onnx/ops';
 import {
@@ -87,6 +87,22 @@ export class WeightReader {
       }
     }
     return linear(ops, x, this.fusedLinear(as, parts), bias);
+  }
+
+  /**
+   * The vocabulary projection onto the `[rows, hidden]` matrix `name` (LM head or tied embedding), for
+   * `[batch, positions, hidden]` inputs: 8-bit MatMulNBits on the matrix's own Q8_0 blocks when this reader
+   * keeps quantised weights with `head: 'q8'` and the matrix has them, else a float Gemm on the float32
+   * initializer `name` (registered by this call).
+   */
+  headProjection(ops: Ops, name: string, rows: number, hidden: number, bias?: string): (x: string, out?: string) => string {
+    const w = this.get(name, [rows, hidden]);
+    if (this.q4?.head === 'q8' && canQuantizeQ8(w)) {
+      const project = q8Projection(ops, `${name.replace(/\.weight$/, '')}.head`, name, w, this.q4.accuracyLevel ?? 4);
+      return (x, out) => (bias ? ops.add(project(x), bias, out) : project(x, out));
+    }
+    const matrix = this.initializer(name, [rows, hidden]);
+    return (x, out) => projectRows(ops, x, matrix, rows, hidden, bias, out);
   }
 
   /** Registers 1-D weights concatenated into one initializer named `as`. */

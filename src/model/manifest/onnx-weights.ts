@@ -82,11 +82,11 @@ export interface WeightInfo {
   /** Bytes stored. */
   readonly bytes: number;
   /**
-   * How it is stored: `4-bit` (the packed matrix of a MatMulNBits node; its scales and zero points count as
-   * `4-bit` too), or the element type for everything else.
+   * How it is stored: `4-bit` or `8-bit` (the packed matrix of a MatMulNBits node; its scales and zero points
+   * count as such too), or the element type for everything else.
    */
   readonly format: string;
-  /** For 4-bit matrices: MatMulNBits' block size and accuracy level (0: ONNX Runtime's default, 4: int8 activations). */
+  /** For MatMulNBits matrices: block size and accuracy level (0: ONNX Runtime's default, 4: int8 activations). */
   readonly blockSize?: number;
   readonly accuracyLevel?: number;
 }
@@ -118,7 +118,7 @@ interface NodeInfo {
 }
 
 function formatLabel(w: WeightInfo): string {
-  return w.format === '4-bit' ? `4-bit (block ${w.blockSize}, accuracy level ${w.accuracyLevel})` : w.format;
+  return /^\d+-bit$/.test(w.format) ? `${w.format} (block ${w.blockSize}, accuracy level ${w.accuracyLevel})` : w.format;
 }
 
 /** Totals per format of `weights` (a subset of a summary's weights), largest first. */
@@ -177,16 +177,16 @@ export function readOnnxWeights(file: string): WeightSummary {
       raw.push({ name, type, dims, bytes });
     }
   }
-  const nbits = new Map<string, { blockSize: number; accuracyLevel: number }>();
+  const nbits = new Map<string, { format: string; blockSize: number; accuracyLevel: number }>();
   for (const node of nodes) {
-    if (node.op !== 'MatMulNBits' || (node.attrs.get('bits') ?? 4) !== 4) continue;
-    const q = { blockSize: node.attrs.get('block_size') ?? 0, accuracyLevel: node.attrs.get('accuracy_level') ?? 0 };
+    if (node.op !== 'MatMulNBits') continue;
+    const q = { format: `${node.attrs.get('bits') ?? 4}-bit`, blockSize: node.attrs.get('block_size') ?? 0, accuracyLevel: node.attrs.get('accuracy_level') ?? 0 };
     for (const name of node.inputs.slice(1, 4)) if (name) nbits.set(name, q);
   }
   const weights: WeightInfo[] = raw.map((r) => {
     const q = nbits.get(r.name);
     const dataType = DATA_TYPES[r.type]?.[0] ?? `type ${r.type}`;
-    return q ? { name: r.name, dataType, dims: r.dims, bytes: r.bytes, format: '4-bit', ...q } : { name: r.name, dataType, dims: r.dims, bytes: r.bytes, format: dataType };
+    return q ? { name: r.name, dataType, dims: r.dims, bytes: r.bytes, ...q } : { name: r.name, dataType, dims: r.dims, bytes: r.bytes, format: dataType };
   });
   const isWeight = new Set(weights.map((w) => w.name));
   const producer = new Map<string, NodeInfo>();

@@ -22,6 +22,26 @@ export interface WeightTensor {
    * when the importer has it: builders may keep it quantised (MatMulNBits) instead of `data`.
    */
   readonly q4?: Q4Weight;
+  /**
+   * The same matrix still in GGUF Q8_0 blocks (32 signed 8-bit codes and one scale per block along each
+   * row of `dims = [out, in]`), when the importer has it: a builder may project onto it with 8-bit
+   * MatMulNBits (the model's own values) instead of `data`.
+   */
+  readonly q8?: Q8Weight;
+}
+
+/** A `[rows, cols]` matrix in 32-element 8-bit blocks along each row: element k of block b is `codes[32 b + k] * scales[b]`. */
+export interface Q8Weight {
+  /** Loads the blocks (called at write time). */
+  read(): Q8WeightBlocks | Promise<Q8WeightBlocks>;
+}
+
+/** The blocks of a {@link Q8Weight}. */
+export interface Q8WeightBlocks {
+  /** Per-block scale d. */
+  readonly scales: Float32Array;
+  /** 32 signed codes per block, element order. */
+  readonly codes: Int8Array;
 }
 
 /**

@@ -4,6 +4,7 @@ import { GgufError } from './errors';
 import type { GgufMetadata } from './metadata';
 import { GgufHeader, parseGgufHeader } from './parse-header';
 import { Q4Blocks, readQ4Blocks } from './q4-blocks';
+import { Q8Blocks, readQ8Blocks } from './q8-blocks';
 import type { GgufTensorInfo } from './tensor-info';
 import { ggmlTypeLayout } from './tensor-types';
 
@@ -94,6 +95,14 @@ export class GgufFile implements GgufHeader {
     const layout = ggmlTypeLayout(info.type);
     const blocks = layout ? (rowCount * info.rowLength) / layout.blockSize : 0;
     return readQ4Blocks(info.type, this.readRowBytes(info, rowStart, rowCount), blocks);
+  }
+
+  /** The Q8_0 blocks of rows [rowStart, rowStart + rowCount) without dequantising. */
+  readQ8Rows(t: GgufTensorInfo | string, rowStart: number, rowCount: number): Q8Blocks {
+    const info = this.info(t);
+    const layout = ggmlTypeLayout(info.type);
+    const blocks = layout ? (rowCount * info.rowLength) / layout.blockSize : 0;
+    return readQ8Blocks(info.type, this.readRowBytes(info, rowStart, rowCount), blocks);
   }
 
   /** Closes the file descriptor. Further data reads throw. */

@@ -17,3 +17,5 @@ export { GgufFile, readGguf, readGgufBuffer } from './gguf-file';
 export { DEQUANTIZABLE_TYPES, bf16ToF32, canDequantize, dequantize, f16ToF32, ggmlByteSize, unpackScaleMinK4 } from './dequantize/index';
 export { readQ4Blocks, repackQ4Sequential, unpackQ4Codes } from './q4-blocks';
 export type { Q4Blocks } from './q4-blocks';
+export { readQ8Blocks } from './q8-blocks';
+export type { Q8Blocks } from './q8-blocks';
