@@ -8,6 +8,9 @@
  * `[V, d]` matrix (the tied embedding, `lm_head.weight` or `exit_heads.{L}.weight`) and C the optional bias.
  * A trained-head exit without a logits output is looked up by its weight name (`exit_heads.{L}.weight`, or the
  * name recorded in the manifest's builder config), its bias likewise (`exit_heads.{L}.bias` when present).
+ * A head the graph computes with `MatMulNBits` on the vocabulary (one 8-bit node, or the sum of two 4-bit digit
+ * nodes: the graph builder's `q8Projection`) is only ever built on the tied embedding's own 8-bit values, so its
+ * float32 matrix is the embedding the graph gathers token vectors from (the same values).
  */
 import { join } from 'node:path';
 
@@ -38,11 +41,22 @@ export function findHeadInitializers(graph: OnnxGraphInfo, m: ModelManifest, lay
     const t = name ? graph.initializers.get(name) : undefined;
     return !!t && t.dims.length === 2 && t.dims[0] === V && t.dims[1] === d;
   };
+  const isVocabNBits = (name: string | undefined) => {
+    const node = name ? producer.get(name) : undefined;
+    const b = node?.opType === 'MatMulNBits' ? graph.initializers.get(node.inputs[1]) : undefined;
+    return !!b && b.dims[0] === V;
+  };
+  // The tied embedding: the [V, d] initializer a Gather reads the input ids from.
+  const embedding = () => {
+    const g = graph.nodes.find((n) => n.opType === 'Gather' && n.inputs[1] === m.graph.io.inputIds && isMatrix(n.inputs[0]));
+    return g ? { matrix: g.inputs[0] } : null;
+  };
   const trace = (output: string): { matrix: string; bias?: string } | null => {
     let name = output;
     for (let depth = 0; depth < 6; depth++) {
       const node = producer.get(name);
       if (!node) return null;
+      if (isVocabNBits(name) || (node.opType === 'Add' && isVocabNBits(node.inputs[0]) && isVocabNBits(node.inputs[1]))) return embedding();
       if (node.opType === 'Gemm') {
         if (!isMatrix(node.inputs[1])) return null;
         const bias = node.inputs[2] && graph.initializers.has(node.inputs[2]) ? node.inputs[2] : undefined;

@@ -6,8 +6,10 @@ import { graph, manifest, ort, tempDir, step } from '../graph/helpers.mjs';
 // Internal module under test (not public): the folder writer, to build a q4 folder from a tiny graph.
 import convertPkg from '../../dist/model/convert/write-built-folder.js';
 import { randomQ4, randomQ8 } from './random-q4.mjs';
+import gen from 'autocontrast/generate';
 
 const { GraphBuilder, Ops, matMulNBits, q8Projection, buildLlamaGraph, tinyDecoderWeights, mulberry32 } = graph;
+const { findHeadInitializers, readOnnxGraph } = gen;
 
 
 async function runNBits(parts, x, xDims, options) {
@@ -120,11 +122,11 @@ const CFG = {
   contextLength: 64, intermediateSize: 96, normEpsilon: 1e-5, tieWordEmbeddings: true, ropeTheta: 10000, rotary: 'half',
 };
 
-async function tinyLlamaFolder(weights, opts) {
-  const built = graph.buildDecoderGraph(CFG, weights, { logitPositions: 'all', exits: [{ layer: 1, kind: 'lens' }], ...opts });
+async function tinyLlamaFolder(weights, opts, cfg = CFG) {
+  const built = graph.buildDecoderGraph(cfg, weights, { logitPositions: 'all', exits: [{ layer: 1, kind: 'lens' }], ...opts });
   const dir = path.join(tempDir('ac-q4-'), 'model');
   const w = await convertPkg.writeBuiltFolder(dir, built, {});
-  return { session: await ort.InferenceSession.create(path.join(dir, 'model.onnx')), m: w.manifest, built };
+  return { session: await ort.InferenceSession.create(path.join(dir, 'model.onnx')), m: w.manifest, built, dir };
 }
 
 function q4Weights() {
@@ -193,7 +195,16 @@ test('tied 8-bit embedding: the q8 head (levels 0 and 4) against the float32 hea
       const e = relErr(b[out].data, a[out].data);
       assert.ok(e < tol, `${JSON.stringify(opts)} ${out}: relative error ${e}`);
     }
+    // the sparse amateur finds the head's values in the float32 embedding
+    const g = readOnnxGraph(path.join(q.dir, 'model.onnx'));
+    assert.equal(findHeadInitializers(g, q.m, 1), { matrix: 'model.embed_tokens.weight' });
   }
+  // an untied head stays a float Gemm (the sparse amateur reads its float32 matrix)
+  const untied = new Map(weights);
+  untied.set('lm_head.weight', randomQ8(CFG.vocabSize, CFG.hiddenSize, 78));
+  const u = await tinyLlamaFolder(untied, { matMulNBits: { accuracyLevel: 0, head: 'q8' }, graphForm: 'fused' }, { ...CFG, tieWordEmbeddings: false });
+  assert.ok(u.built.graph.nodes.some((n) => n.opType === 'Gemm'));
+  assert.equal(findHeadInitializers(readOnnxGraph(path.join(u.dir, 'model.onnx')), u.m, 1), { matrix: 'lm_head.weight', bias: undefined });
 });
 
 test('Llama graph with 4-bit linear weights matches the float32 graph', async () => {

@@ -159,7 +159,7 @@ export function buildFusedLlamaGraph(config: LlamaConfig, weights: WeightMap, op
     {
       ops, reader: w, inputs, config, positions,
       finalNorm: (h, out) => norm(h, normW, out),
-      lmHead: w.headProjection(ops, config.tieWordEmbeddings ? embed : 'lm_head.weight', V, d),
+      lmHead: w.headProjection(ops, config.tieWordEmbeddings ? embed : 'lm_head.weight', V, d, config.tieWordEmbeddings),
     },
     hiddens,
     options.exits ?? [],

@@ -50,7 +50,7 @@ export function gpt2Outputs(
     {
       ops, reader: w, inputs, config, positions,
       finalNorm: (h, out) => layerNorm(ops, h, lnW, lnB, config.normEpsilon, out),
-      lmHead: w.headProjection(ops, config.tieWordEmbeddings ? wte : 'lm_head.weight', V, d),
+      lmHead: w.headProjection(ops, config.tieWordEmbeddings ? wte : 'lm_head.weight', V, d, config.tieWordEmbeddings),
     },
     hiddens,
     options.exits ?? [],

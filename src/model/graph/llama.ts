@@ -95,7 +95,7 @@ export function buildLlamaGraph(config: LlamaConfig, weights: WeightMap, options
     {
       ops, reader: w, inputs, config, positions,
       finalNorm: (h, out) => rmsNorm(ops, h, normW, eps, out),
-      lmHead: w.headProjection(ops, config.tieWordEmbeddings ? embed : 'lm_head.weight', V, d),
+      lmHead: w.headProjection(ops, config.tieWordEmbeddings ? embed : 'lm_head.weight', V, d, config.tieWordEmbeddings),
     },
     hiddens,
     options.exits ?? [],

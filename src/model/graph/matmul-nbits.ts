@@ -32,7 +32,8 @@ export interface MatMulNBitsOptions {
   /** How Q4_1's per-block minimum is expressed (see the module comment). Default `split`. */
   readonly q4_1?: 'split' | 'float-zero-point';
   /**
-   * The LM head (and exit logits through it) when its matrix has GGUF Q8_0 blocks (see {@link matMulQ8}):
+   * The LM head (and exit logits through it) when it is the tied embedding and has GGUF Q8_0 blocks (see
+   * {@link q8Projection}):
    * `float32` (default): Gemm on the dequantised matrix; `q8`: MatMulNBits on the model's own 8-bit values
    * at this accuracy level (a quarter of the bytes read per token).
    */

@@ -11,7 +11,7 @@ import type { MatMulNBitsOptions } from './matmul-nbits';
  * - `q4-fast`: the same 4-bit weights with activations quantised to int8 in every product
  *   (`accuracy_level` 4): faster, not faithful (ACD especially: see the README's fidelity table).
  * The embedding stays float32 in every form. The LM head is float32, except that the 4-bit forms keep a
- * head stored as GGUF Q8_0 (SmolLM2's tied embedding) on its own 8-bit values: a quarter of the bytes
+ * tied head (the embedding) stored as GGUF Q8_0 (SmolLM2) on its own 8-bit values: a quarter of the bytes
  * per token, the same matrix (`q8Projection`).
  */
 export type WeightForm = 'float32' | 'q4' | 'q4-fast';
@@ -34,12 +34,12 @@ const SPECS: Record<WeightForm, WeightFormSpec> = {
   q4: {
     quantized: 'q4',
     matMulNBits: { accuracyLevel: 0, head: 'q8' },
-    description: '4-bit matrices (MatMulNBits), float activations (accuracy_level 0); float32 embedding; the head on its own 8-bit GGUF values (exactly, as two 4-bit digits) when it has them',
+    description: '4-bit matrices (MatMulNBits), float activations (accuracy_level 0); float32 embedding; a tied head on its own 8-bit GGUF values (exactly, as two 4-bit digits) when it has them',
   },
   'q4-fast': {
     quantized: 'q4',
     matMulNBits: { accuracyLevel: 4, head: 'q8' },
-    description: '4-bit matrices (MatMulNBits), int8 activations (accuracy_level 4, not faithful); float32 embedding; the head on its own 8-bit GGUF values when it has them',
+    description: '4-bit matrices (MatMulNBits), int8 activations (accuracy_level 4, not faithful); float32 embedding; a tied head on its own 8-bit GGUF values when it has them',
   },
 };
 

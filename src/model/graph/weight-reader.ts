@@ -91,13 +91,14 @@ export class WeightReader {
 
   /**
    * The vocabulary projection onto the `[rows, hidden]` matrix `name` (LM head or tied embedding), for
-   * `[batch, positions, hidden]` inputs: 8-bit MatMulNBits on the matrix's own Q8_0 blocks when this reader
-   * keeps quantised weights with `head: 'q8'` and the matrix has them, else a float Gemm on the float32
-   * initializer `name` (registered by this call).
+   * `[batch, positions, hidden]` inputs: 8-bit MatMulNBits on the matrix's own Q8_0 blocks when `tied` (the
+   * embedding, whose float32 copy the graph keeps for its Gather: the sparse amateur finds the head's values
+   * there, see generate/heads.ts), this reader keeps quantised weights with `head: 'q8'` and the matrix has
+   * them; else a float Gemm on the float32 initializer `name` (registered by this call).
    */
-  headProjection(ops: Ops, name: string, rows: number, hidden: number, bias?: string): (x: string, out?: string) => string {
+  headProjection(ops: Ops, name: string, rows: number, hidden: number, tied: boolean, bias?: string): (x: string, out?: string) => string {
     const w = this.get(name, [rows, hidden]);
-    if (this.q4?.head === 'q8' && canQuantizeQ8(w)) {
+    if (tied && this.q4?.head === 'q8' && canQuantizeQ8(w)) {
       const project = q8Projection(ops, `${name.replace(/\.weight$/, '')}.head`, name, w, this.q4.accuracyLevel ?? 4);
       return (x, out) => (bias ? ops.add(project(x), bias, out) : project(x, out));
     }
