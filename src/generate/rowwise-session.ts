@@ -21,6 +21,27 @@ export interface RowSession extends DecoderSession {
   fork(): Promise<RowSession>;
 }
 
+/**
+ * Float32Arrays that start on 64-byte boundaries. The contrast kernels sum a row's first values up to the first
+ * vector-aligned address separately (native/kernels/head_ops.inc, `peel_of`), so a row's bits depend on its
+ * address modulo 64; a JavaScript typed array lands wherever the allocator puts it. WebAssembly memory starts on a
+ * page boundary, so arrays carved from it at multiples of 64 bytes always present the same alignment (every row
+ * of a batch too when the row width is a multiple of 16 floats, as 32000, 49152 and 151936 are).
+ */
+function alignedArrays(lengths: number[]): Float32Array[] {
+  // (typed here: the compiler's lib set has no WebAssembly declarations)
+  const bytes = lengths.map((n) => Math.ceil((n * 4) / 64) * 64);
+  const memory = new Wasm.Memory({ initial: Math.max(1, Math.ceil(bytes.reduce((a, b) => a + b, 0) / 65536)) });
+  let at = 0;
+  return lengths.map((n, i) => {
+    const a = new Float32Array(memory.buffer, at, n);
+    at += bytes[i];
+    return a;
+  });
+}
+
+const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+
 /** Copies one row's outputs into row `b` of batch-wide buffers (allocated on first use). */
 class Gather {
   #out?: StepOutput;
@@ -28,12 +49,22 @@ class Gather {
 
   put(b: number, o: StepOutput): void {
     const n = this.rows;
-    const out = (this.#out ??= {
-      expert: new Float32Array(n * o.expert.length),
-      ...(o.amateur ? { amateur: new Float32Array(n * o.amateur.length) } : {}),
-      ...(o.amateurHidden ? { amateurHidden: { ...o.amateurHidden, hidden: new Float32Array(n * o.amateurHidden.hidden.length) } } : {}),
-      ...(o.candidates ? { candidates: { ...o.candidates, hidden: o.candidates.hidden.map((h) => new Float32Array(n * h.length)) } } : {}),
-    });
+    this.#out ??= (() => {
+      const hidden = o.candidates?.hidden ?? [];
+      const [expert, amateur, amateurHidden, ...candidates] = alignedArrays([
+        n * o.expert.length,
+        n * (o.amateur?.length ?? 0),
+        n * (o.amateurHidden?.hidden.length ?? 0),
+        ...hidden.map((h) => n * h.length),
+      ]);
+      return {
+        expert,
+        ...(o.amateur ? { amateur } : {}),
+        ...(o.amateurHidden ? { amateurHidden: { ...o.amateurHidden, hidden: amateurHidden } } : {}),
+        ...(o.candidates ? { candidates: { ...o.candidates, hidden: candidates } } : {}),
+      };
+    })();
+    const out = this.#out;
     const copy = (to: Float32Array | undefined, from: Float32Array | undefined) => {
       if (to && from) to.set(from, b * from.length);
     };
