@@ -96,15 +96,15 @@ RowStats contrast_row_reference(const Ops& ops, const void* expert, const void* 
 // The vectorised row (each step is one Ops call; head_ops.inc holds them):
 //   1. max_finite: m = max z_e (and every expert value finite); the head threshold follows from m.
 //   2. With a dense amateur, dense_pass: one read of both rows for S = sum exp(z_e - m), the head's share of S (the
-//      mass: no exp of its own), the head size, the amateur's finiteness, the max head score smax and the head's
-//      normaliser z = sum exp(s - smax). With the sparse amateur (logits only for head tokens), sumexp_head: S, the
+//      mass: no exp of its own), the head size, the amateur's finiteness, and, over the blocks dense in head
+//      tokens, the max head score smax and the head's normaliser z = sum exp(s - smax). With the sparse amateur (logits only for head tokens), sumexp_head: S, the
 //      mass and the head size. lse = m + ln S.
-//   Then either, for a large head (more than V/16 tokens) with a dense amateur:
+//   Then either, for a large head (more than V/16 tokens) with a dense amateur whose z covered it all:
 //   3. finish_dense: one write pass, (s - smax) + ln mass - ln z on the head, z_e - lse (or -inf for CD) elsewhere;
 //   or, for a small head or the sparse amateur:
 //   3. collect: z_e - lse (or -inf) over the row, and the head's indices;
-//   4. the head on packed float arrays: logits gathered (or, sparse, dot products), scores (and, sparse, their
-//      normaliser), and the final values scattered into place.
+//   4. the head on packed float arrays: logits gathered (or, sparse, dot products), scores, their normaliser,
+//      and the final values scattered into place.
 // minCandidates: only when the head is smaller than k is the k-th largest logit selected (a copy of the row), and
 // step 2 repeated with that threshold.
 RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, const SparseAmateur* sparse,
@@ -146,8 +146,9 @@ RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, c
   st.head_mass = static_cast<float>(mass);
   const double log_mass = cd ? 0.0 : std::log(mass);
 
-  // Above about V/16 scattered tokens, a write pass over both rows costs less than a gather and a scatter.
-  if (amateur && count > std::max<size_t>(V / 16, 64)) {
+  // Above about V/16 scattered tokens, a write pass over both rows costs less than a gather and a scatter; it needs
+  // the whole head's normaliser from dense_pass (which leaves sparse blocks to the packed path).
+  if (amateur && count > std::max<size_t>(V / kDenseShare, 64) && ds.z_complete) {
     ops.finish_dense(expert, amateur, dt, V, a, ds.smax, static_cast<float>(log_mass - std::log(ds.z)), out);
     return st;
   }
@@ -168,13 +169,9 @@ RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, c
     za[j] = amateur_logit(amateur, sparse, dt, v, ops);
     if (!std::isfinite(za[j])) throw KernelError{KernelError::kNonFiniteAmateur, 0, v};
   }
-  // The same scores as dense_pass formed (same operations on the same values), so its smax and z hold for them.
   const float smax = ops.scores(ze, za, count, a.ce, a.ca, s);
-  if (!amateur) {
-    ds.smax = smax;
-    ds.z = ops.sum_exp(s, count, smax);
-  }
-  ops.scatter_shift(s, head, count, ds.smax, static_cast<float>(log_mass - std::log(ds.z)), out);
+  const double z = ops.sum_exp(s, count, smax);
+  ops.scatter_shift(s, head, count, smax, static_cast<float>(log_mass - std::log(z)), out);
   return st;
 }
 

@@ -57,13 +57,18 @@ struct CollectArgs {
   const void* pf_next = nullptr;
 };
 
+// The share of head tokens (more than one in kDenseShare values) above which a dense amateur's head is finished by
+// full-width passes rather than on packed arrays (gather, scatter): per block in dense_pass, per row in contrast_row.
+constexpr size_t kDenseShare = 16;
+
 // What the dense amateur's statistics pass (Ops::dense_pass) finds, given the expert max m and the head threshold.
 struct DenseStats {
   double total = 0.0;           // sum over the row of exp(z_e - m)
   double head_sum = 0.0;        // the same over the head {z_e >= thr}
   size_t count = 0;             // head size
   float smax = 0.f;             // max head score s = ce z_e - ca z_a (-inf for an empty head)
-  double z = 0.0;               // sum over the head of exp(s - smax)
+  double z = 0.0;               // sum over the head of exp(s - smax) ...
+  bool z_complete = true;       // ... complete (false: some head tokens were left to the packed path)
   bool amateur_finite = true;
 };
 

@@ -995,6 +995,39 @@ void test_row_guard_pages() {
 }
 #endif
 
+// A large head (more than V/16 tokens) whose tokens are dense in part of the row and sparse elsewhere: dense_pass
+// leaves the sparse blocks to the packed path, so the row is finished on packed arrays; with the dense part first
+// or last (the running max of the scores grows either way), every dtype and Ops table, against the reference.
+void test_mixed_density() {
+  std::mt19937_64 rng(14);
+  const size_t V = 50257;
+  std::uniform_real_distribution<float> in(2.f, 4.f), out(-12.f, 1.4f);
+  for (bool dense_first : {true, false}) {
+    std::vector<float> ze(V);
+    for (size_t v = 0; v < V; ++v) {
+      const bool dense_part = dense_first ? v < 8000 : v >= V - 8000;
+      ze[v] = (dense_part || v % 101 == 0) ? in(rng) : out(rng);
+    }
+    ze[dense_first ? V - 5 : 3] = 4.f;  // the max in the sparse part
+    for (DType dt : kDTypes) {
+      const Row e = encode(dt, ze), a = encode(dt, normal(rng, V, 3.0));
+      const Prepared P = prepare(e.val, a.val);
+      for (const Params& p : head_params(0.1f)) {
+        const RunResult ref = run_reference(e, &a, nullptr, p);
+        const Ref R = reference(e.val, P, p);
+        for (const Ops* o : g_ops) {
+          Case c(fmt("mixed head density %s %s %s, dense part %s", o->name, dt_name(dt), mode_name(p.mode, p.has_beta),
+                     dense_first ? "first" : "last"));
+          const RunResult r = run_row(*o, e, &a, nullptr, p);
+          c.expect(static_cast<size_t>(r.st.head_size) > V / 16, fmt("head size %d", r.st.head_size));
+          check_against_reference(c, r, ref, V, R.lse_e);
+          check_against_ref(c, e.val, r.out.data(), r.st, R, p);
+        }
+      }
+    }
+  }
+}
+
 // Every pass first takes the values before its stream's first vector-aligned address as one partial vector (the
 // peel): rows that start at every element offset within 64 bytes, with the expert, amateur and output offsets
 // equal (the aligned loop) or different (only one stream aligned), over several blocks (V = 5000) and head sizes
@@ -1216,6 +1249,7 @@ int main() {
   test_head_sizes();
   test_head_ties_and_min_candidates();
   test_alignment();
+  test_mixed_density();
 #if defined(AC_TEST_GUARD_PAGES)
   test_row_guard_pages();
 #endif
