@@ -46,7 +46,7 @@ export interface ScoringRunOptions {
   progress?: boolean;
   /** Progress label. */
   label?: string;
-  /** Stops after the current batch (results so far stay in the cache). */
+  /** Stops after the batches in flight (at most two; results so far stay in the cache). */
   signal?: AbortSignal;
 }
 
@@ -90,14 +90,24 @@ export async function runScoring(
   const load = [os.loadavg()[0]];
   progress.update(done.size);
   try {
-    for (let k = 0; k < units.length; k += B) {
-      if (o.signal?.aborted) break;
+    const scoreOptions: ScoreBatchOptions = {
+      exits: o.exits, amateurs: o.amateurs, mode: o.mode, alpha: o.alpha,
+      ...(o.minCandidates !== undefined ? { minCandidates: o.minCandidates } : {}),
+      ...(o.beta !== undefined ? { beta: o.beta } : {}),
+    };
+    const launch = (k: number): Promise<ScoredItem[]> => {
+      const p = score(model, units.slice(k, k + B).map((b) => b.unit), scoreOptions);
+      p.catch(() => undefined); // awaited below; this keeps a failure of the batch in flight from going unhandled meanwhile
+      return p;
+    };
+    let pending = units.length > 0 && !o.signal?.aborted ? launch(0) : null;
+    for (let k = 0; pending; k += B) {
       const batch = units.slice(k, k + B);
-      const scored = await score(model, batch.map((b) => b.unit), {
-        exits: o.exits, amateurs: o.amateurs, mode: o.mode, alpha: o.alpha,
-        ...(o.minCandidates !== undefined ? { minCandidates: o.minCandidates } : {}),
-        ...(o.beta !== undefined ? { beta: o.beta } : {}),
-      });
+      const current = pending;
+      // Two batches in flight: the next batch's forward run (ONNX Runtime's threads) overlaps this batch's head
+      // projection, contrast and summing, which would otherwise leave cores idle between forward runs.
+      pending = k + B < units.length && !o.signal?.aborted ? launch(k + B) : null;
+      const scored = await current;
       const finished: DistributionScores[] = [];
       batch.forEach((b, j) => {
         const s = scored[j];

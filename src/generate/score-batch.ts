@@ -285,12 +285,12 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
     byHead.set(key, [...(byHead.get(key) ?? []), L]);
   }
   const scores = new Float32Array(Math.min(chunk, rowIdx.length) * V);
-  const recordFromStats = (z: Float32Array, lse: Float32Array, argMax: BigInt64Array, start: number, pick: (i: number) => TokenScores) => {
-    for (let r = 0; r < lse.length; r++) {
+  const recordLogProbs = (z: Float32Array, argMax: BigInt64Array, start: number, pick: (i: number) => TokenScores) => {
+    for (let r = 0; r < argMax.length; r++) {
       const k = start + r;
       const [i, j] = owner[k];
       const s = pick(i);
-      s.logProbs[j] = z[r * V + targets[k]] - lse[r];
+      s.logProbs[j] = z[r * V + targets[k]];
       s.greedy[j] = Number(argMax[r]) === targets[k] ? 1 : 0;
     }
   };
@@ -300,10 +300,11 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
     const expert = gather(out.logits, idx, V);
     record(expert, start, (i) => results[i].expert);
     const contrastOut = scores.subarray(0, n * V);
-    // `stats`: the projection's log-sum-exp and arg-max of each row, when it computed them.
-    const use = (L: number, z: Float32Array, stats?: { lse: Float32Array; argMax: BigInt64Array }) => {
+    // `argMax`: each row's first arg-max, when `z` holds the projection's log-probabilities (else `z` is logits).
+    // The contrast kernels take either: log-softmax is unchanged by a per-row shift.
+    const use = (L: number, z: Float32Array, argMax?: BigInt64Array) => {
       if (exits.includes(L)) {
-        if (stats) recordFromStats(z, stats.lse, stats.argMax, start, (i) => results[i].exits.get(L)!);
+        if (argMax) recordLogProbs(z, argMax, start, (i) => results[i].exits.get(L)!);
         else record(z, start, (i) => results[i].exits.get(L)!);
       }
       if (amateurs.includes(L)) {
@@ -320,9 +321,7 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
         const hidden = new Float32Array(group.length * n * d);
         group.forEach((L, j) => hidden.set(gather(out.hidden.get(L)!, idx, d), j * n * d));
         const z = await head.project(hidden);
-        group.forEach((L, j) =>
-          use(L, z.logits.subarray(j * n * V, (j + 1) * n * V), { lse: z.logSumExp.subarray(j * n, (j + 1) * n), argMax: z.argMax.subarray(j * n, (j + 1) * n) }),
-        );
+        group.forEach((L, j) => use(L, z.logProbs.subarray(j * n * V, (j + 1) * n * V), z.argMax.subarray(j * n, (j + 1) * n)));
       }
     }
     for (const L of amateurs) {
