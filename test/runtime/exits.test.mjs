@@ -105,7 +105,9 @@ test('the native contrast uses the first bound exit when several are bound', asy
   const ra = await a.prefill([ids], { contrast: { alpha: 0.05 } });
   const rb = await b.prefill([ids], { contrast: { alpha: 0.05 } });
   assert.equal(Array.from(ra.tokens), Array.from(rb.tokens));
-  assert.equal(Array.from(ra.scores), Array.from(rb.scores));
+  // Not bit for bit: the kernel's full-row passes start at the first 64-byte-aligned value, so the last bit of a
+  // sum depends on where the two sequences' buffers sit (docs/determinism.md); the same exit gives the same row.
+  assert.ok(h.maxAbsDiff(ra.scores, rb.scores) < 1e-6, `max |diff| ${h.maxAbsDiff(ra.scores, rb.scores)}`);
   a.dispose();
   b.dispose();
 });
