@@ -11,6 +11,7 @@ import graphPkg from 'autocontrast/graph';
 import manifestPkg from 'autocontrast/manifest';
 import { resolveGeneration } from 'autocontrast';
 import { repoRoot } from '../import/helpers.mjs';
+import { logSoftmax64 } from '../helpers/reference64.mjs';
 import { ort, recompute } from '../runtime/helpers.mjs';
 import { gen, runtimeSkip, storiesFolder, tempDir } from './helpers.mjs';
 
@@ -34,14 +35,6 @@ async function model() {
 }
 
 // ---------- the independent loop ----------
-function logSoftmax64(z) {
-  let m = -Infinity;
-  for (const x of z) m = Math.max(m, x);
-  let s = 0;
-  for (const x of z) s += Math.exp(x - m);
-  const lse = m + Math.log(s);
-  return Array.from(z, (x) => x - lse);
-}
 function project(W, h) {
   return Array.from({ length: V }, (_, v) => {
     let s = 0;

@@ -11,6 +11,16 @@ export function softmax64(z) {
   return p;
 }
 
+/** log(softmax(z)) in float64, as a plain array. */
+export function logSoftmax64(z) {
+  let m = -Infinity;
+  for (const x of z) m = Math.max(m, x);
+  let s = 0;
+  for (const x of z) s += Math.exp(x - m);
+  const lse = m + Math.log(s);
+  return Array.from(z, (x) => x - lse);
+}
+
 /** Returns { prob: Float64Array of p_acd (or CD probabilities), head: Set, mass } for one row. */
 export function reference64(zExpert, zAmateur, { alpha = 0.1, minCandidates = 1, mode = 'acd', beta } = {}) {
   const V = zExpert.length;

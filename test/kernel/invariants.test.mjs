@@ -3,20 +3,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import lib from '../helpers/lib.mjs';
 import { normals } from '../helpers/random.mjs';
+import { logSoftmax64 } from '../helpers/reference64.mjs';
 
 const { contrast, acdLogProbs, availableBackends, toFloat16, toBfloat16, fromHalfBits } = lib;
 const V = 50257;
 const conv = { float32: (x) => x, float16: toFloat16, bfloat16: toBfloat16 };
 const decode = (x, dtype) => (dtype === 'float32' ? x : fromHalfBits(x, dtype));
-
-function logSoftmax64(z) {
-  let m = -Infinity;
-  for (const x of z) m = Math.max(m, x);
-  let s = 0;
-  for (const x of z) s += Math.exp(x - m);
-  const lse = m + Math.log(s);
-  return Array.from(z, (x) => x - lse);
-}
 
 for (const backend of availableBackends()) {
   for (const dtype of ['float32', 'float16', 'bfloat16']) {
