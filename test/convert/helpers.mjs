@@ -1,23 +1,12 @@
 // Shared helpers for the conversion tests: temp folders, sessions, greedy decoding.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import ort from 'onnxruntime-node';
+import { tempDir as scratchTempDir } from '../helpers/scratch.mjs';
 
 export { ort };
 export { sharedData, repoRoot } from '../import/helpers.mjs';
 
-const tempDirs = [];
-process.on('exit', () => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-/** A fresh temporary folder (removed at process exit). */
-export function tempDir(prefix = 'ac-convert-') {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
+/** A fresh temporary folder (removed at process exit): test/helpers/scratch.mjs, with this area's prefix. */
+export const tempDir = (prefix = 'ac-convert-') => scratchTempDir(prefix);
 
 const i64 = (rows) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
 

@@ -1,26 +1,16 @@
 // Shared helpers for the graph tests: temp folders, building tiny models, running sessions.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import graphPkg from 'autocontrast/graph';
 import manifestPkg from 'autocontrast/manifest';
+import { tempDir as scratchTempDir } from '../helpers/scratch.mjs';
 
 export const graph = graphPkg;
 export const manifest = manifestPkg;
 export { ort };
 
-const tempDirs = [];
-process.on('exit', () => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-/** A fresh temporary folder (removed at process exit). */
-export function tempDir(prefix = 'ac-graph-') {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
+/** A fresh temporary folder (removed at process exit): test/helpers/scratch.mjs, with this area's prefix. */
+export const tempDir = (prefix = 'ac-graph-') => scratchTempDir(prefix);
 
 /** Writes a tiny model folder and opens a session on it. */
 export async function buildModel(config, { seed = 7, exits = [], logitPositions, std = 0.2, exitWeights = true, graphForm } = {}) {

@@ -1,13 +1,12 @@
 // Shared helpers for the runtime tests: tiny model folders from the graph builder, the reference
 // full-recompute forward on onnxruntime-node's JS API, and the skip rule (never silent).
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 
 import graphPkg from 'autocontrast/graph';
 import manifestPkg from 'autocontrast/manifest';
 import runtimePkg from 'autocontrast/runtime';
+import { tempDir as scratchTempDir } from '../helpers/scratch.mjs';
 
 export const graph = graphPkg;
 export const manifest = manifestPkg;
@@ -23,15 +22,8 @@ export function skipReason() {
   return reason;
 }
 
-const dirs = [];
-process.on('exit', () => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-export function tempDir(prefix = 'ac-rt-') {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
+/** A fresh temporary folder (removed at process exit): test/helpers/scratch.mjs, with this area's prefix. */
+export const tempDir = (prefix = 'ac-rt-') => scratchTempDir(prefix);
 
 /** Writes a model folder. */
 export async function buildModelFolder(config, { seed = 11, exits = [], logitPositions = 'last', std = 0.2, graphForm } = {}) {
