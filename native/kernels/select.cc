@@ -74,7 +74,7 @@ int64_t select_row(float* lp, int64_t V, const SelectOptions& o, SeededRandom* r
   float* s = scratch.data();
   if (o.temperature != 1.0)
     for (int64_t i = 0; i < V; ++i) s[i] = static_cast<float>(static_cast<double>(s[i]) / o.temperature);
-  std::vector<float> tmp;
+  thread_local std::vector<float> tmp;  // top-k's selection copy, reused across rows and steps
   top_k(s, V, o.top_k, tmp);
   top_p(s, V, o.top_p, order);
   const double u = rng->next();

@@ -46,7 +46,6 @@ export async function decodeLoop(model: DecoderModel, o: ResolvedOptions, select
   const candidates = o.contrast === false ? undefined : o.contrast.candidates;
   const maxLength = Math.max(...rows.map((p) => p.length)) + o.maxNewTokens;
   const session = await model.createSession({ rows: rows.length, amateurLayer, ...(candidates ? { candidates } : {}), maxLength });
-  const lp = new Float32Array(rows.length * V);
   // A layer chosen per step: the layer of every row at every step (reported per generated token).
   const chosen = candidates ? new Int32Array(rows.length) : undefined;
   const layersPerStep: Int32Array[] = [];
@@ -70,6 +69,8 @@ export async function decodeLoop(model: DecoderModel, o: ResolvedOptions, select
         picked = await session.fused!.step(sel.tokens, fused);
       }
     } else {
+      // The step's distributions ([rows x V]); the fused step keeps them in native memory and needs none.
+      const lp = new Float32Array(rows.length * V);
       let out = await session.prefill(rows);
       prefillMs = performance.now() - t0;
       for (let step = 0; step < o.maxNewTokens; step++) {
