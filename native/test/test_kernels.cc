@@ -1028,47 +1028,71 @@ void test_mixed_density() {
   }
 }
 
-// Every pass first takes the values before its stream's first vector-aligned address as one partial vector (the
-// peel): rows that start at every element offset within 64 bytes, with the expert, amateur and output offsets
-// equal (the aligned loop) or different (only one stream aligned), over several blocks (V = 5000) and head sizes
-// from 1 to V, against the reference computed on an aligned copy.
+// Address independence: the same row copied to every element offset within 64 bytes (the expert, amateur and
+// output offsets equal, or apart), over several blocks (V = 5000) and head sizes from 1 to V, gives bit-identical
+// log-probabilities and statistics on every Ops table and dtype, dense and sparse amateur, ACD and CD, for the
+// vectorised row and for the reference path; and agrees with the reference computed on an aligned copy within
+// float rounding. (The kernels assign lanes and blocks by index in the row, never by address: head_ops.inc.)
 void test_alignment() {
   std::mt19937_64 rng(13);
   const size_t V = 5000;
+  auto bits_equal = [](Case& c, const float* x, const RowStats& sx, const std::vector<float>& y, const RowStats& sy,
+                       size_t n) {
+    c.expect(sx.head_size == sy.head_size, fmt("head size %d vs %d at offset 0", sx.head_size, sy.head_size));
+    c.expect(std::memcmp(&sx.head_mass, &sy.head_mass, sizeof(float)) == 0,
+             fmt("head mass %.9g vs %.9g at offset 0", sx.head_mass, sy.head_mass));
+    for (size_t v = 0; v < n; ++v)
+      if (std::memcmp(x + v, y.data() + v, sizeof(float)) != 0) c.fail(fmt("v=%zu: %.9g vs %.9g at offset 0", v, x[v], y[v]));
+  };
   for (DType dt : kDTypes) {
     const size_t es = dtype_size(dt);
-    for (size_t h : {size_t{1}, size_t{17}, size_t{1000}, V}) {
+    for (size_t h : {size_t{1}, size_t{17}, size_t{1000}, size_t{3000}, V}) {
       const Row e = encode(dt, row_with_head(rng, V, h));
       const Row a = encode(dt, normal(rng, V, 3.0));
       const SparseData sd = make_sparse(rng, V, 8, dt, true);
       const SparseAmateur sp = sd.view();
-      Params p;
-      p.alpha = h == V ? 0.f : 0.1f;
-      const RunResult ref = run_reference(e, &a, nullptr, p);
-      const RunResult ref_sp = run_reference(e, nullptr, &sp, p);
-      // 64-byte aligned buffers with room for an offset of up to 15 floats.
-      std::vector<float> eb(V + 32), ab(V + 32), ob(V + 32);
-      auto at = [](std::vector<float>& b, size_t off_bytes) {
-        const uintptr_t base = (reinterpret_cast<uintptr_t>(b.data()) + 63) & ~uintptr_t{63};
-        return reinterpret_cast<unsigned char*>(base) + off_bytes;
-      };
-      for (size_t off = 0; off < 64 / es; ++off) {
+      for (Mode mode : {Mode::ACD, Mode::CD}) {
+        Params p;
+        p.alpha = h == V ? 0.f : 0.1f;
+        p.mode = mode;
+        const RunResult ref = run_reference(e, &a, nullptr, p);
+        const RunResult ref_sp = run_reference(e, nullptr, &sp, p);
+        // 64-byte aligned buffers with room for an offset of up to 15 floats.
+        std::vector<float> eb(V + 32), ab(V + 32), ob(V + 32);
+        auto at = [](std::vector<float>& b, size_t off_bytes) {
+          const uintptr_t base = (reinterpret_cast<uintptr_t>(b.data()) + 63) & ~uintptr_t{63};
+          return reinterpret_cast<unsigned char*>(base) + off_bytes;
+        };
         for (const Ops* o : g_ops) {
-          for (bool same : {true, false}) {
-            const size_t off_a = same ? off : (off * 7 + 3) % (64 / es), off_o = same ? off * es / 4 : (off + 5) % 16;
-            Case c(fmt("alignment %s %s head %zu offset %zu%s", o->name, dt_name(dt), h, off,
-                       same ? "" : " (streams apart)"));
-            void* ze = at(eb, off * es);
-            void* za = at(ab, off_a * es);
-            float* out = reinterpret_cast<float*>(at(ob, off_o * 4));
-            std::memcpy(ze, e.data(), V * es);
-            std::memcpy(za, a.data(), V * es);
-            Scratch scratch;
-            const RowStats st = contrast_row(*o, ze, za, nullptr, dt, V, p, out, scratch);
-            check_against_scalar(c, out, st, ref.out.data(), ref.st, V, 0.0);
-            if (h <= 1000) {
-              const RowStats ss = contrast_row(*o, ze, nullptr, &sp, dt, V, p, out, scratch);
-              check_against_scalar(c, out, ss, ref_sp.out.data(), ref_sp.st, V, 0.0);
+          // The results at offset 0 (all streams aligned), which every other offset must equal bit for bit.
+          struct Base {
+            std::vector<float> out;
+            RowStats st;
+          } base[3];  // dense, sparse, reference path (dense)
+          for (size_t off = 0; off < 64 / es; ++off) {
+            for (bool same : {true, false}) {
+              if (off == 0 && !same) continue;
+              const size_t off_a = same ? off : (off * 7 + 3) % (64 / es), off_o = same ? off * es / 4 : (off + 5) % 16;
+              Case c(fmt("address independence %s %s %s head %zu offset %zu%s", o->name, dt_name(dt),
+                         mode == Mode::CD ? "cd" : "acd", h, off, same ? "" : " (streams apart)"));
+              void* ze = at(eb, off * es);
+              void* za = at(ab, off_a * es);
+              float* out = reinterpret_cast<float*>(at(ob, off_o * 4));
+              std::memcpy(ze, e.data(), V * es);
+              std::memcpy(za, a.data(), V * es);
+              Scratch scratch;
+              auto check = [&](int k, const RowStats& st, const RunResult& want) {
+                if (off == 0) {
+                  base[k].out.assign(out, out + V);
+                  base[k].st = st;
+                  if (k < 2) check_against_scalar(c, out, st, want.out.data(), want.st, V, 0.0);
+                } else {
+                  bits_equal(c, out, st, base[k].out, base[k].st, V);
+                }
+              };
+              check(0, contrast_row(*o, ze, za, nullptr, dt, V, p, out, scratch), ref);
+              if (h <= 3000) check(1, contrast_row(*o, ze, nullptr, &sp, dt, V, p, out, scratch), ref_sp);
+              check(2, contrast_row_reference(*o, ze, za, nullptr, dt, V, p, out, scratch), ref);
             }
           }
         }

@@ -21,27 +21,6 @@ export interface RowSession extends DecoderSession {
   fork(): Promise<RowSession>;
 }
 
-/**
- * Float32Arrays that start on 64-byte boundaries. The contrast kernels sum a row's first values up to the first
- * vector-aligned address separately (native/kernels/head_ops.inc, `peel_of`), so a row's bits depend on its
- * address modulo 64; a JavaScript typed array lands wherever the allocator puts it. WebAssembly memory starts on a
- * page boundary, so arrays carved from it at multiples of 64 bytes always present the same alignment (every row
- * of a batch too when the row width is a multiple of 16 floats, as 32000, 49152 and 151936 are).
- */
-function alignedArrays(lengths: number[]): Float32Array[] {
-  // (typed here: the compiler's lib set has no WebAssembly declarations)
-  const bytes = lengths.map((n) => Math.ceil((n * 4) / 64) * 64);
-  const memory = new Wasm.Memory({ initial: Math.max(1, Math.ceil(bytes.reduce((a, b) => a + b, 0) / 65536)) });
-  let at = 0;
-  return lengths.map((n, i) => {
-    const a = new Float32Array(memory.buffer, at, n);
-    at += bytes[i];
-    return a;
-  });
-}
-
-const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
-
 /** Copies one row's outputs into row `b` of batch-wide buffers (allocated on first use). */
 class Gather {
   #out?: StepOutput;
@@ -51,12 +30,14 @@ class Gather {
     const n = this.rows;
     this.#out ??= (() => {
       const hidden = o.candidates?.hidden ?? [];
-      const [expert, amateur, amateurHidden, ...candidates] = alignedArrays([
+      // Plain arrays: the contrast kernels' results do not depend on where a row sits in memory (lanes are
+      // assigned by index in the row; native/kernels/head_ops.inc).
+      const [expert, amateur, amateurHidden, ...candidates] = [
         n * o.expert.length,
         n * (o.amateur?.length ?? 0),
         n * (o.amateurHidden?.hidden.length ?? 0),
         ...hidden.map((h) => n * h.length),
-      ]);
+      ].map((len) => new Float32Array(len));
       return {
         expert,
         ...(o.amateur ? { amateur } : {}),
