@@ -107,21 +107,40 @@ RowStats contrast_row_reference(const Ops& ops, const void* expert, const void* 
 //      and the final values scattered into place.
 // minCandidates: only when the head is smaller than k is the k-th largest logit selected (a copy of the row), and
 // step 2 repeated with that threshold.
+// A head of the whole row (alpha 0; every expert logit at or above the threshold, which the max pass's min tells;
+// or k = V) with a dense amateur takes a shorter path: its mass is 1 and no token is outside it, so neither the
+// expert's normaliser nor its exponentials are needed. full_head writes the scores into out with their max and
+// normaliser (one exp per token, one read of each row), and shift turns them into (s - smax) - ln z in place, the
+// values finish_dense would write (log mass = 0). alpha 0 skips the max pass too. Non-finite data makes full_head
+// return false, and the general path then reports it.
 RowStats contrast_row(const Ops& ops, const void* expert, const void* amateur, const SparseAmateur* sparse,
                       DType dt, size_t V, const Params& p, float* out, Scratch& scratch, const void* next_expert) {
-  float m = 0.f;
-  if (!ops.max_finite(expert, dt, V, &m))
-    throw KernelError{KernelError::kNonFiniteExpert, 0, first_non_finite(expert, dt, V)};
   const bool cd = p.mode == Mode::CD;
   CollectArgs a;
-  // Same threshold expression as the reference, so both find exactly the same head.
-  a.thr = p.alpha > 0.f ? m + std::log(p.alpha) : kNegInf;
   a.cd = cd;
   a.ce = p.has_beta ? 1.f + p.beta : 1.f;
   a.ca = p.has_beta ? p.beta : 1.f;
   const size_t k = static_cast<size_t>(p.min_candidates);
   a.pf_out = out;
   a.pf_next = next_expert;
+  auto whole_head = [&](RowStats* st) {
+    float smax = 0.f;
+    double z = 0.0;
+    if (!ops.full_head(expert, amateur, dt, V, a, out, &smax, &z)) return false;
+    ops.shift(out, V, smax, static_cast<float>(-std::log(z)));
+    st->head_size = static_cast<int32_t>(V);
+    st->head_mass = 1.f;
+    return true;
+  };
+  RowStats whole;
+  if (amateur && (p.alpha <= 0.f || k >= V) && whole_head(&whole)) return whole;
+
+  float m = 0.f, lo = 0.f;
+  if (!ops.max_finite(expert, dt, V, &m, &lo))
+    throw KernelError{KernelError::kNonFiniteExpert, 0, first_non_finite(expert, dt, V)};
+  // Same threshold expression as the reference, so both find exactly the same head.
+  a.thr = p.alpha > 0.f ? m + std::log(p.alpha) : kNegInf;
+  if (amateur && lo >= a.thr && whole_head(&whole)) return whole;
 
   DenseStats ds;
   if (amateur) {

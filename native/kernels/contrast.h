@@ -87,8 +87,8 @@ struct Ops {
   float (*dot)(const void* w, DType dt, const float* h, size_t d);
 
   // --- the row pipeline of contrast_row (see contrast.cc for how they fit together) ---
-  // max over n values; false if any is NaN or infinite.
-  bool (*max_finite)(const void* z, DType dt, size_t n, float* max_out);
+  // max and min over n values; false if any is NaN or infinite.
+  bool (*max_finite)(const void* z, DType dt, size_t n, float* max_out, float* min_out);
   // Returns sum(exp(z - m)) over the row; head_sum and head_count: the same sum and the count over {z >= thr}
   // (float lanes flushed to double every 64 terms per lane).
   double (*sumexp_head)(const void* z, DType dt, size_t n, float m, float thr, double* head_sum, size_t* head_count);
@@ -108,6 +108,12 @@ struct Ops {
   // elsewhere.
   void (*finish_dense)(const void* ze, const void* za, DType dt, size_t n, const CollectArgs& a, float sub,
                        float add, float* out);
+  // A head of the whole row with a dense amateur: s = a.ce z_e - a.ca z_a into out, its max and
+  // z = sum exp(s - max); false if any s is not finite ...
+  bool (*full_head)(const void* ze, const void* za, DType dt, size_t n, const CollectArgs& a, float* out,
+                    float* smax, double* z);
+  // ... then x = (x - sub) + add in place.
+  void (*shift)(float* x, size_t n, float sub, float add);
 };
 
 const Ops& scalar_ops();

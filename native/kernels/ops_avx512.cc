@@ -192,6 +192,7 @@ struct S {
   static F add(F a, F b) { return _mm512_add_ps(a, b); }
   static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
   static F max(F a, F b) { return _mm512_max_ps(a, b); }
+  static F min(F a, F b) { return _mm512_min_ps(a, b); }
   static F fms(F a, F x, F b, F y) { return _mm512_fmsub_ps(a, x, _mm512_mul_ps(b, y)); }
   static F exp(F x) { return exp_ps(x); }
   static M ge(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }

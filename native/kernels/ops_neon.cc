@@ -208,6 +208,7 @@ struct S {
   static F add(F a, F b) { return vaddq_f32(a, b); }
   static F sub(F a, F b) { return vsubq_f32(a, b); }
   static F max(F a, F b) { return vmaxq_f32(a, b); }
+  static F min(F a, F b) { return vminq_f32(a, b); }
   static F fms(F a, F x, F b, F y) { return vfmsq_f32(vmulq_f32(a, x), b, y); }
   static F exp(F x) { return exp_ps(x); }
   static M ge(F a, F b) { return vcgeq_f32(a, b); }

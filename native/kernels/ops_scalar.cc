@@ -72,6 +72,7 @@ struct S {
   static F add(F a, F b) { return a + b; }
   static F sub(F a, F b) { return a - b; }
   static F max(F a, F b) { return a > b ? a : b; }
+  static F min(F a, F b) { return a < b ? a : b; }
   static F fms(F a, F x, F b, F y) { return std::fma(a, x, -(b * y)); }
   static F exp(F x) { return std::exp(x); }
   static M ge(F a, F b) { return a >= b; }

@@ -679,12 +679,16 @@ void test_non_finite() {
   for (const Ops* o : g_ops) {
     for (DType dt : kDTypes) {
       for (size_t V : {size_t{1}, size_t{2}, size_t{17}, size_t{1000}, size_t{50257}}) {
-        for (int which = 0; which < 2; ++which) {
-          Case c(fmt("non-finite %s logits %s %s V=%zu", which ? "amateur" : "expert", o->name, dt_name(dt), V));
+        // variant 0: defaults; 1: alpha 0 and 2: minCandidates = V (a head of the whole row: the full_head pass
+        // meets the bad value first and leaves the report to the general path).
+        for (int which = 0; which < 6; ++which) {
+          const int variant = which / 2;
+          Case c(fmt("non-finite %s logits %s %s V=%zu%s", which % 2 ? "amateur" : "expert", o->name, dt_name(dt), V,
+                     variant == 1 ? " alpha 0" : variant == 2 ? " minCandidates V" : ""));
           for (float bad : {kNaNF, kInfF, -kInfF}) {
             for (size_t pos : {size_t{0}, V / 2, V - 1}) {
               std::vector<float> ze = normal(rng, V, 2.0), za = normal(rng, V, 2.0);
-              std::vector<float>& tgt = which ? za : ze;
+              std::vector<float>& tgt = which % 2 ? za : ze;
               tgt[pos] = bad;
               if (pos + 1 < V) tgt[V - 1] = kNaNF;  // a later one too: the first must be reported
               const Row e = encode(dt, ze), a = encode(dt, za);
@@ -692,10 +696,12 @@ void test_non_finite() {
               Scratch scratch;
               try {
                 Params p;
+                if (variant == 1) p.alpha = 0.f;
+                if (variant == 2) p.min_candidates = static_cast<int32_t>(V);
                 contrast_row(*o, e.data(), a.data(), nullptr, dt, V, p, out.data(), scratch);
                 c.fail(fmt("value %g at %zu: no error", bad, pos));
               } catch (const KernelError& err) {
-                const auto want = which ? KernelError::kNonFiniteAmateur : KernelError::kNonFiniteExpert;
+                const auto want = which % 2 ? KernelError::kNonFiniteAmateur : KernelError::kNonFiniteExpert;
                 c.expect(err.code == want && err.index == pos && err.row == 0,
                          fmt("value %g at %zu: got code %d index %zu row %zu", bad, pos, err.code, err.index, err.row));
               }
