@@ -63,12 +63,30 @@ export interface LambadaScores {
   plain: LambadaMetrics;
   exits: ({ layer: number } & LambadaMetrics)[];
   contrast: ({ layer: number; gained: number; lost: number } & LambadaMetrics)[];
+  /**
+   * A layer chosen per position (mode `dola`, amateur layer `auto`): the contrasted distribution's metrics, the
+   * candidate layers and how many continuation tokens chose each (`layers`: layer -> count).
+   */
+  selected?: { mode: 'dola' | 'acd' | 'cd'; candidates: number[]; gained: number; lost: number; layers: Record<number, number> } & LambadaMetrics;
 }
 
 /** Aggregates per-item scores into {@link LambadaScores} (gained/lost: items contrast turns right/wrong vs plain). */
-export function lambadaScores(items: readonly DistributionScores[], exits: readonly number[], amateurs: readonly number[]): LambadaScores {
+export function lambadaScores(items: readonly DistributionScores[], exits: readonly number[], amateurs: readonly number[], select?: ScoringRunOptions['select']): LambadaScores {
   const plain = lambadaMetrics(items.map((r) => ({ ll: r.e[0], greedy: r.e[1] === 1 })));
+  let selected: LambadaScores['selected'];
+  if (select) {
+    const layers: Record<number, number> = {};
+    let gained = 0;
+    let lost = 0;
+    for (const r of items) {
+      for (const [L, n] of Object.entries(r.h ?? {})) layers[Number(L)] = (layers[Number(L)] ?? 0) + n;
+      if (r.s![1] === 1 && r.e[1] !== 1) gained++;
+      if (r.s![1] !== 1 && r.e[1] === 1) lost++;
+    }
+    selected = { mode: select.mode, candidates: [...select.candidates], ...lambadaMetrics(items.map((r) => ({ ll: r.s![0], greedy: r.s![1] === 1 }))), gained, lost, layers };
+  }
   return {
+    ...(selected ? { selected } : {}),
     plain,
     exits: exits.map((L) => ({ layer: L, ...lambadaMetrics(items.map((r) => ({ ll: r.x[L][0], greedy: r.x[L][1] === 1 }))) })),
     contrast: amateurs.map((L) => {
@@ -87,5 +105,5 @@ export function lambadaScores(items: readonly DistributionScores[], exits: reado
 export async function runLambada(model: ContrastModel, passages: readonly string[], options: ScoringRunOptions): Promise<{ scores: LambadaScores; items: DistributionScores[]; tokens: number; seconds: number; resumed: number }> {
   const requests = passages.map((p) => lambadaRequest(model, p));
   const r = await runScoring(model, requests.map((q, i) => ({ i, units: [q] })), options, scoreBatch);
-  return { scores: lambadaScores(r.items, options.exits, options.amateurs), items: r.items, tokens: r.tokens, seconds: r.seconds, resumed: r.resumed };
+  return { scores: lambadaScores(r.items, options.exits, options.amateurs, options.select), items: r.items, tokens: r.tokens, seconds: r.seconds, resumed: r.resumed };
 }

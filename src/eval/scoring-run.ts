@@ -24,6 +24,10 @@ export interface DistributionScores {
   x: Record<number, [number, number]>;
   /** Contrast, by amateur layer. */
   c: Record<number, [number, number]>;
+  /** With `select`: the contrast with the layer chosen per position. */
+  s?: [number, number];
+  /** With `select`: how many scored positions chose each candidate layer. */
+  h?: Record<number, number>;
 }
 
 /** Options of a scoring run. */
@@ -32,7 +36,10 @@ export interface ScoringRunOptions {
   exits: readonly number[];
   /** Amateur layers contrasted. */
   amateurs: readonly number[];
-  mode: 'acd' | 'cd';
+  /** Fixed amateurs: `acd` or `cd`; with `select`, its mode is used. */
+  mode: 'acd' | 'cd' | 'dola';
+  /** A layer chosen per position among candidates (DoLa, or ACD / CD with amateur layer `auto`). */
+  select?: { candidates: readonly number[]; mode: 'dola' | 'acd' | 'cd' };
   alpha: number;
   minCandidates?: number;
   beta?: number;
@@ -91,7 +98,9 @@ export async function runScoring(
   progress.update(done.size);
   try {
     const scoreOptions: ScoreBatchOptions = {
-      exits: o.exits, amateurs: o.amateurs, mode: o.mode, alpha: o.alpha,
+      exits: o.exits, amateurs: o.amateurs, alpha: o.alpha,
+      ...(o.mode !== 'dola' ? { mode: o.mode } : {}),
+      ...(o.select ? { select: o.select } : {}),
       ...(o.minCandidates !== undefined ? { minCandidates: o.minCandidates } : {}),
       ...(o.beta !== undefined ? { beta: o.beta } : {}),
     };
@@ -117,6 +126,10 @@ export async function runScoring(
           a = { i: b.item, n: 0, t: 0, e: [0, 1], x: {}, c: {} };
           for (const L of o.exits) a.x[L] = [0, 1];
           for (const L of o.amateurs) a.c[L] = [0, 1];
+          if (o.select) {
+            a.s = [0, 1];
+            a.h = {};
+          }
           acc.set(b.item, a);
         }
         a.n += s.tokens.length;
@@ -124,6 +137,10 @@ export async function runScoring(
         sumInto(a.e, s.expert);
         for (const L of o.exits) sumInto(a.x[L], s.exits.get(L)!);
         for (const L of o.amateurs) sumInto(a.c[L], s.contrast.get(L)!);
+        if (a.s && s.selected) {
+          sumInto(a.s, s.selected);
+          for (const L of s.selected.layers) a.h![L] = (a.h![L] ?? 0) + 1;
+        }
         const left = pendingUnits.get(b.item)! - 1;
         pendingUnits.set(b.item, left);
         if (left === 0) {

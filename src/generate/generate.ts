@@ -374,7 +374,8 @@ export interface ScoreResult {
 /**
  * Per-token log-probabilities of `text` (or of token ids) under the plain (`contrast: false`, the default)
  * or the contrasted distribution, and whether each token was the greedy choice. The whole text is scored in
- * one forward run over all its positions (see {@link scoreBatch}); with an early-exit `expertLayer`, or a
+ * one forward run over all its positions (see {@link scoreBatch}; with a layer chosen per step, every candidate's
+ * hidden state comes out of that run and the layer is chosen per position); with an early-exit `expertLayer`, or a
  * graph that outputs the last position only, it steps through the text one decode step per token instead
  * (the same path and numerics as {@link generate}). Both agree to about 1e-5 in log-probability.
  */
@@ -386,8 +387,7 @@ export async function score(model: ContrastModel, text: Prompt, options: ScoreOp
   // A text longer than the context is scored in rolling windows, so the prompt length limit does not apply.
   const ids = encodePrompt(model, text, { addSpecialTokens: r.addSpecialTokens }, 0, Infinity);
   if (ids.length < 2) throw new OutOfRangeError(`score needs at least two tokens (the text has ${ids.length})`);
-  // A layer chosen per step needs every candidate's hidden state per position: stepped, as generate does.
-  if (expert || plan?.candidates || model.manifest.graph.logitPositions === 'last') return scoreByStepping(model, ids, plan, expert);
+  if (expert || model.manifest.graph.logitPositions === 'last') return scoreByStepping(model, ids, plan, expert);
   const window = windowOpt ?? model.contextLength;
   if (!Number.isInteger(window) || window < 2 || window > model.contextLength) {
     throw new OutOfRangeError(`Expected options.window to be an integer in [2, ${model.contextLength}] but received ${String(windowOpt)}`, 'window');
@@ -395,19 +395,22 @@ export async function score(model: ContrastModel, text: Prompt, options: ScoreOp
   const items = ids.length - 1 <= window ? [{ ids, from: 1 }] : windowItems(ids, window, stride ?? Math.floor(window / 2));
   let contrast: ScoreBatchOptions = {};
   if (plan) {
-    const { layer, path: _path, candidates: _c, mode, ...settings } = plan;
-    contrast = { amateurs: [layer], mode: mode as 'acd' | 'cd', ...settings };
+    const { layer, path: _path, candidates, mode, ...settings } = plan;
+    // A layer chosen per position (mode 'dola', amateurLayer 'auto'): every candidate's hidden state from the same run.
+    contrast = candidates ? { select: { candidates, mode }, ...settings } : { amateurs: [layer], mode: mode as 'acd' | 'cd', ...settings };
   }
   const scored = await scoreBatch(model, items, contrast);
   const logProbs: number[] = [];
   const greedy: boolean[] = [];
+  const layers: number[] = [];
   for (const res of scored) {
-    const s = plan ? res.contrast.get(plan.layer)! : res.expert;
+    const s = !plan ? res.expert : plan.candidates ? res.selected! : res.contrast.get(plan.layer)!;
     logProbs.push(...s.logProbs);
     for (const g of s.greedy) greedy.push(g === 1);
+    if (res.selected) layers.push(...res.selected.layers);
   }
   const total = logProbs.reduce((a, b) => a + b, 0);
-  return { tokens: ids, logProbs, total, perplexity: Math.exp(-total / logProbs.length), contrast: plan, expert, greedy };
+  return { tokens: ids, logProbs, total, perplexity: Math.exp(-total / logProbs.length), ...(plan?.candidates ? { amateurLayers: layers } : {}), contrast: plan, expert, greedy };
 }
 
 /** {@link score} one decode step per token (prefill of the first token, then one step per token), through the decoding pipeline. */

@@ -10,7 +10,8 @@
  * `torch.argmax`), which LAMBADA-style accuracy needs.
  */
 import { DEFAULT_ALPHA } from '../config/generation';
-import { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse } from '../kernel';
+import { logSoftmaxInPlace } from '../decoding/processors';
+import { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse, dolaContrastAsync } from '../kernel';
 import { HeadSession } from '../runtime/head-session';
 import { ScoringSession, type ScoringOutputs } from '../runtime/scoring-session';
 import { findHeadInitializers, loadHeadWeights, readFolderGraph, type HeadWeights } from './heads';
@@ -39,6 +40,13 @@ export interface ScoreBatchOptions {
   beta?: number;
   /** Scored rows per kernel call (bounds memory for long windows; default 256). */
   chunkRows?: number;
+  /**
+   * A layer chosen per position among candidate layers, as generate chooses it per step: `mode: 'dola'` (DoLa's
+   * premature layer), or `'acd'` / `'cd'` against the candidate farthest from the final layer (`amateurLayer:
+   * 'auto'`). The result's `selected` holds the renormalised log-probabilities (what {@link score} reports when
+   * stepping) and the layer chosen at each position. `alpha`, `minCandidates` and `beta` apply to it too.
+   */
+  select?: { candidates: readonly number[]; mode: 'dola' | 'acd' | 'cd' };
 }
 
 /** Per scored token of one distribution. */
@@ -58,6 +66,8 @@ export interface ScoredItem {
   exits: Map<number, TokenScores>;
   /** By amateur layer. */
   contrast: Map<number, TokenScores>;
+  /** With `select`: the distribution contrasted with the layer chosen per position, and that layer. */
+  selected?: TokenScores & { layers: Int32Array };
 }
 
 interface ScoringState {
@@ -221,6 +231,15 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
   const exits = [...new Set(options.exits ?? [])];
   const amateurs = [...new Set(options.amateurs ?? [])];
   checkScoreLayers(model, [...exits, ...amateurs]);
+  const select = options.select;
+  if (select) {
+    if (!Array.isArray(select.candidates) || select.candidates.length === 0) throw new RangeError('select.candidates must hold at least one layer');
+    for (const L of select.candidates) {
+      if (!model.exits.find((e) => e.layer === L)?.hidden) throw new RangeError(`candidate layer ${String(L)} has no hidden-state exit in this model (exits with one: ${model.exits.filter((e) => e.hidden).map((e) => e.layer).join(', ') || 'none'})`);
+    }
+    const heads = new Set(select.candidates.map((L) => headKey(model, L)));
+    if (heads.has(null) || heads.size !== 1) throw new RangeError(`candidate layers ${select.candidates.join(', ')} do not share one head matrix (each candidate is projected with the model's head)`);
+  }
   if (items.length === 0) return [];
   items.forEach((it, i) => {
     if (!Number.isInteger(it.from) || it.from < 1 || it.from >= it.ids.length) {
@@ -234,7 +253,7 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
   // exit is scored alone, sparse for an amateur only).
   const all = [...new Set([...exits, ...amateurs])];
   const fromGraph = all.filter((L) => byLayer.get(L)!.logits);
-  const fromHidden = all.filter((L) => !byLayer.get(L)!.logits);
+  const fromHidden = [...new Set([...all.filter((L) => !byLayer.get(L)!.logits), ...(select?.candidates ?? [])])];
   const session = await scoringSession(model);
   const out: ScoringOutputs = await session.run(
     items.map((it) => it.ids.slice(0, -1)),
@@ -257,6 +276,7 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
     expert: newScores(counts[i]),
     exits: new Map(exits.map((L) => [L, newScores(counts[i])])),
     contrast: new Map(amateurs.map((L) => [L, newScores(counts[i])])),
+    ...(select ? { selected: { ...newScores(counts[i]), layers: new Int32Array(counts[i]) } } : {}),
   }));
   const chunk = Math.max(1, options.chunkRows ?? 256);
   const common = { vocabSize: V, alpha: options.alpha ?? DEFAULT_ALPHA, minCandidates: options.minCandidates ?? 1, ...(options.beta !== undefined ? { beta: options.beta } : {}) };
@@ -330,6 +350,22 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
       const hidden = gather(out.hidden.get(L)!, idx, d);
       (cd ? cdScoresSparse : acdLogProbsSparse)(expert, hidden, h.weight, { ...common, weightDtype: h.dtype, ...(h.bias ? { headBias: h.bias } : {}), out: contrastOut });
       record(contrastOut, start, (i) => results[i].contrast.get(L)!, true);
+    }
+    if (select) {
+      // The candidates' hidden states at the scored positions through the head generate's DoLa step uses, the
+      // layer chosen per row by divergence, then renormalised over the vocabulary as the decoding pipeline does.
+      const ch = model.candidateHead(select.candidates[0]);
+      const r = await dolaContrastAsync(
+        expert,
+        { hidden: select.candidates.map((L) => gather(out.hidden.get(L)!, idx, d)), headWeight: ch.weight, weightDtype: ch.head.dtype, hiddenSize: d, ...(ch.head.bias ? { headBias: ch.head.bias } : {}) },
+        { vocabSize: V, output: select.mode, alpha: common.alpha, minCandidates: common.minCandidates, ...(select.mode === 'cd' && options.beta !== undefined ? { beta: options.beta } : {}), out: contrastOut },
+      );
+      for (let row = 0; row < n; row++) logSoftmaxInPlace(contrastOut.subarray(row * V, (row + 1) * V));
+      record(contrastOut, start, (i) => results[i].selected!, true);
+      for (let row = 0; row < n; row++) {
+        const [i, j] = owner[start + row];
+        results[i].selected!.layers[j] = select.candidates[r.chosen[row]];
+      }
     }
   }
   return results;

@@ -132,4 +132,50 @@ test('stories260K (real weights): fast score equals stepping to 1e-4, plain and 
   m.dispose();
 });
 
+test('tiny model: a layer chosen per position (dola, acd / cd with amateurLayer auto) equals stepping, layer for layer', async () => {
+  if (skip) return;
+  const { dir, config } = await tinyScoringFolder();
+  const m = await gen.load(dir);
+  const ids = tokens(21, config.vocabSize, 17);
+  const cases = [
+    { contrast: true, mode: 'dola', dolaLayers: [1, 2] },
+    { contrast: true, mode: 'dola', dolaLayers: [2, 1], alpha: 0.3 },
+    { contrast: true, amateurLayer: 'auto', dolaLayers: [1, 2] },
+    { contrast: true, amateurLayer: 'auto', mode: 'cd', dolaLayers: [1, 2], alpha: 0.05 },
+  ];
+  let seen = new Set();
+  for (const c of cases) {
+    const fast = await gen.score(m, ids, c);
+    const slow = await gen.scoreByStepping(m, ids, gen.contrastPlan(m, c), null);
+    assert.is(fast.amateurLayers.length, ids.length - 1);
+    assert.equal(fast.amateurLayers, slow.amateurLayers, JSON.stringify(c));
+    for (const L of fast.amateurLayers) seen.add(L);
+    const fin = (a) => a.map((x) => (Number.isFinite(x) ? x : -1e9));
+    const d = maxDiff(fin(fast.logProbs), fin(slow.logProbs));
+    assert.ok(d < 1e-4, `${JSON.stringify(c)}: max |fast - stepping| = ${d}`);
+    assert.equal(fast.greedy, slow.greedy, JSON.stringify(c));
+  }
+  assert.equal([...seen].sort(), [1, 2], 'both candidates are chosen somewhere (the test exercises the choice)');
+  // one candidate: auto is that layer as a fixed amateur
+  const auto = await gen.score(m, ids, { contrast: true, amateurLayer: 'auto', dolaLayers: [2] });
+  const fixed = await gen.score(m, ids, { contrast: true, amateurLayer: 2 });
+  const dAuto = maxDiff(auto.logProbs, fixed.logProbs);
+  assert.ok(dAuto < 1e-4, `auto with one candidate vs fixed: ${dAuto}`);
+  assert.equal(auto.amateurLayers, ids.slice(1).map(() => 2));
+  // batched with uneven lengths: each item as scored alone
+  const items = [{ ids: tokens(15, config.vocabSize, 1), from: 6 }, { ids: tokens(7, config.vocabSize, 2), from: 1 }];
+  const select = { candidates: [1, 2], mode: 'dola' };
+  const batched = await gen.scoreBatch(m, items, { select });
+  for (let i = 0; i < items.length; i++) {
+    const [alone] = await gen.scoreBatch(m, [items[i]], { select });
+    // DoLa gives -Infinity outside the head: compared as a large negative number
+    const fin = (a) => Array.from(a, (x) => (Number.isFinite(x) ? x : -1e9));
+    assert.ok(maxDiff(fin(batched[i].selected.logProbs), fin(alone.selected.logProbs)) < 1e-4, `item ${i}`);
+    assert.equal([...batched[i].selected.layers], [...alone.selected.layers]);
+  }
+  assert.match((await rejection(() => gen.scoreBatch(m, items, { select: { candidates: [7], mode: 'acd' } }))).message, /candidate layer 7 has no hidden-state exit/);
+  assert.match((await rejection(() => gen.scoreBatch(m, items, { select: { candidates: [2, 3], mode: 'dola' } }))).message, /do not share one head matrix/);
+  m.dispose();
+});
+
 test.run();
