@@ -171,7 +171,11 @@ export function resolveLayers(model: ContrastModel, o: EvalOptions, task: Task):
   if (selecting(o)) {
     const what = o.mode === 'dola' ? `${flag(o, 'mode')} dola` : `${flag(o, 'amateurLayer')} auto`;
     try {
-      return { amateurs: [], exits: [], candidates: model.candidateLayers(o.dolaLayers ?? 'high', flag(o, 'dolaLayers')) };
+      const candidates = model.candidateLayers(o.dolaLayers ?? 'high', flag(o, 'dolaLayers'));
+      // Scoring tasks also score the fixed default amateur (sparse, nearly free) from the same forward run, so
+      // that the layer chosen per position is compared with fixed-layer contrast on the same passages.
+      const fixed = task === 'open-ended' ? undefined : model.defaultAmateurLayer();
+      return { amateurs: fixed === undefined ? [] : [fixed], exits: [], candidates };
     } catch (e) {
       if (!(e instanceof Error) || !('code' in e)) throw e;
       throw new EvalError('EVAL_BAD_LAYER', `${what} chooses among ${flag(o, 'dolaLayers')}${o.dolaLayers === undefined ? ' (default high)' : ''}: ${e.message}`);

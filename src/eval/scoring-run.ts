@@ -36,7 +36,7 @@ export interface ScoringRunOptions {
   exits: readonly number[];
   /** Amateur layers contrasted. */
   amateurs: readonly number[];
-  /** Fixed amateurs: `acd` or `cd`; with `select`, its mode is used. */
+  /** Fixed amateurs: `acd` or `cd` (`dola`: the fixed amateurs are contrasted with `acd`); `select` has its own mode. */
   mode: 'acd' | 'cd' | 'dola';
   /** A layer chosen per position among candidates (DoLa, or ACD / CD with amateur layer `auto`). */
   select?: { candidates: readonly number[]; mode: 'dola' | 'acd' | 'cd' };
