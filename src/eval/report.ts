@@ -5,11 +5,12 @@
  * amateur marked), each stamped with model, data, settings, date, machine and library version. Where contrast
  * does not help, the text says so with the numbers.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 import { EvalError } from './errors';
-import { resultFile, TASKS, type EvalResult, type Task } from './evaluate';
+import { TASKS, type EvalResult, type Task } from './evaluate';
+import type { OpenEndedConfigResult } from './open-ended';
 import { lineChart } from './svg';
 
 /** Options of {@link writeReport}. */
@@ -29,14 +30,42 @@ export const PAPER_FIGURES = {
   wikitextGreedyCoherence: { plain: 0.59, acd: 0.63 },
 } as const;
 
-function readResult(dir: string, task: Task): EvalResult | null {
-  const f = resultFile(dir, task);
-  if (!existsSync(f)) return null;
+function readResultFile(f: string): EvalResult {
   try {
     return JSON.parse(readFileSync(f, 'utf8'), (_k, v) => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v)) as EvalResult;
   } catch {
     throw new EvalError('EVAL_DATA_MALFORMED', `${f}: not a result file (invalid JSON)`);
   }
+}
+
+/** Every result file of `task` in `dir` (`<task>.json`, `<task>-*.json`; see resultName), in name order. */
+function readResults(dir: string, task: Task): EvalResult[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.json') && (n === `${task}.json` || n.startsWith(`${task}-`)))
+    .sort()
+    .map((n) => readResultFile(join(dir, n)))
+    .filter((r) => r.task === task);
+}
+
+/** The main result of a task: the one with the most contrast layers (a sweep), then the most items. */
+function mainResult(rs: readonly EvalResult[]): EvalResult | undefined {
+  const layers = (r: EvalResult) => (r.settings.candidates ? -1 : r.settings.amateurLayers.length);
+  return [...rs].sort((a, b) => layers(b) - layers(a) || b.data.items - a.data.items)[0];
+}
+
+/** How a result's contrasted configuration is named in tables: `acd (amateur 15)`, `dola (layers 15..29)`, `acd, amateur auto (layers ...)`. */
+export function contrastLabel(r: Pick<EvalResult, 'settings'>): string {
+  const s = r.settings;
+  const range = (ls: readonly number[]) => (ls.length > 3 ? `${ls[0]}..${ls[ls.length - 1]}` : ls.join(','));
+  if (s.candidates) return s.mode === 'dola' ? `dola (layers ${range(s.candidates)})` : `${s.mode}, amateur auto (layers ${range(s.candidates)})`;
+  return `${s.mode} (amateur ${s.amateurLayers[0]})`;
+}
+
+/** The share of each layer in a histogram (layer -> count), as [layer, share] sorted by layer. */
+function shares(h: Record<number, number>): [number, number][] {
+  const total = Object.values(h).reduce((a, b) => a + b, 0);
+  return Object.entries(h).map(([L, n]): [number, number] => [Number(L), total ? n / total : 0]).sort((a, b) => a[0] - b[0]);
 }
 
 const n3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
@@ -47,7 +76,7 @@ function stampLines(r: EvalResult): string[] {
   const s = r.settings;
   return [
     `model ${r.model.name} (${r.model.numLayers} layers); data ${basename(r.data.file)}, ${r.data.items} of ${r.data.available} items${r.data.limited ? ' (limited)' : ''}`,
-    `mode ${s.mode}, alpha ${s.alpha}, amateur layers ${s.amateurLayers.length > 3 ? `${s.amateurLayers[0]}..${s.amateurLayers[s.amateurLayers.length - 1]}` : s.amateurLayers.join(',')}; ` +
+    `mode ${s.mode}, alpha ${s.alpha}, ${s.candidates ? `candidate layers ${s.candidates.join(',')} (chosen per position)${s.amateurLayers.length ? `, fixed amateur ${s.amateurLayers.join(',')}` : ''}` : `amateur layers ${s.amateurLayers.length > 3 ? `${s.amateurLayers[0]}..${s.amateurLayers[s.amateurLayers.length - 1]}` : s.amateurLayers.join(',')}`}; ` +
       `${r.stamp.date.slice(0, 16)}Z; ${r.stamp.cpu}, ${r.stamp.cores} cores, ${r.stamp.isa}, load ${r.stamp.load}; autocontrast ${r.stamp.library}`,
   ];
 }
@@ -61,11 +90,14 @@ function stampText(r: EvalResult): string {
 export function writeReport(options: ReportOptions = {}): string {
   const dir = resolve(options.results ?? 'eval-results');
   const out = resolve(options.out ?? dir);
+  const all = new Map<Task, EvalResult[]>(TASKS.map((t) => [t, readResults(dir, t)]));
   const results = new Map<Task, EvalResult>();
-  for (const t of TASKS) {
-    const r = readResult(dir, t);
-    if (r) results.set(t, r);
+  for (const t of ['lambada', 'wikitext'] as const) {
+    const m = mainResult(all.get(t)!);
+    if (m) results.set(t, m);
   }
+  const oes = all.get('open-ended')!;
+  if (oes.length) results.set('open-ended', oes[0]);
   if (results.size === 0) throw new EvalError('EVAL_NO_RESULTS', `no results in ${dir} (run "autocontrast eval <task> --out ${dir}" first)`);
   mkdirSync(out, { recursive: true });
   const md: string[] = [];
@@ -184,35 +216,118 @@ export function writeReport(options: ReportOptions = {}): string {
     md.push('', `Windows of ${wiki.settings.window} tokens, ${wiki.settings.stride} new tokens each (the harness's disjoint rolling windows when they are equal); ${W.plain.tokens} tokens scored.`, '', stampText(wiki), '');
   }
 
+  // Open-ended rows of every run: plain rows are shared by runs that differ in their contrast (the one with the
+  // most prompts is shown); contrasted rows are labelled by their run's contrast.
+  interface OeRow { set: string; label: string; r: OpenEndedConfigResult; run: EvalResult }
+  const oeRows: OeRow[] = [];
+  for (const run of oes) {
+    for (const r of run.openEnded ?? []) {
+      const set = run.settings.set ?? 'wikitext';
+      const label = r.contrast ? contrastLabel(run) : 'plain';
+      const same = oeRows.findIndex((x) => x.set === set && x.label === label && x.r.strategy === r.strategy);
+      if (same < 0) oeRows.push({ set, label, r, run });
+      else if (r.n > oeRows[same].r.n) oeRows[same] = { set, label, r, run };
+    }
+  }
+  const sets = [...new Set(oeRows.map((x) => x.set))];
+  const rowLabel = (x: OeRow) => {
+    const rp = x.run.settings.repetitionPenalty;
+    const v = rp ? (x.label === 'plain' ? rp.plain : rp.contrast) : 1;
+    return v !== 1 ? `${x.label}, repetition penalty ${v}` : x.label;
+  };
+  const strategyOrder = ['greedy', 'beam', 'top-k', 'top-p'];
   const oe = results.get('open-ended');
-  if (oe?.openEnded) {
-    const rows = oe.openEnded;
+  if (oe && oeRows.length) {
     const coh = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : n3(x));
-    md.push(`## Table 1 shape: open-ended generation on ${oe.settings.set} prompts (diversity and coherence)`, '');
-    md.push('| decoding | plain: diversity | contrasted: diversity | plain: coherence | contrasted: coherence | plain: tokens | contrasted: tokens |', '|---|---:|---:|---:|---:|---:|---:|');
-    for (const s of oe.settings.strategies ?? []) {
-      const p = rows.find((r) => r.strategy === s && !r.contrast);
-      const c = rows.find((r) => r.strategy === s && r.contrast);
-      if (!p || !c) continue;
-      md.push(`| ${s} | ${n3(p.diversity)} | ${n3(c.diversity)} | ${coh(p.coherence)} | ${coh(c.coherence)} | ${n2(p.meanTokens)} | ${n2(c.meanTokens)} |`);
+    const fixed = (x: OeRow) => x.label !== 'plain' && !x.run.settings.candidates;
+    md.push(`## Table 1 shape: open-ended generation (diversity and coherence), plain vs fixed-layer contrast`, '');
+    md.push('| prompts | decoding | prompts run | plain: diversity | contrasted: diversity | plain: coherence | contrasted: coherence | plain: tokens | contrasted: tokens | contrast |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
+    for (const set of sets) {
+      for (const s of strategyOrder) {
+        const p = oeRows.find((x) => x.set === set && x.r.strategy === s && x.label === 'plain');
+        for (const c of oeRows.filter((x) => x.set === set && x.r.strategy === s && fixed(x))) {
+          if (!p) continue;
+          const n = p.r.n === c.r.n ? String(p.r.n) : `${p.r.n} / ${c.r.n}`;
+          md.push(`| ${set} | ${s} | ${n} | ${n3(p.r.diversity)} | ${n3(c.r.diversity)} | ${coh(p.r.coherence)} | ${coh(c.r.coherence)} | ${n2(p.r.meanTokens)} | ${n2(c.r.meanTokens)} | ${c.label} |`);
+        }
+      }
     }
     md.push('', 'Diversity = (1 - rep-2)(1 - rep-3)(1 - rep-4) over whitespace words, n-grams pooled over all continuations (Su et al. 2022). ' +
       'Coherence = mean cosine similarity of the prompt\'s and the continuation\'s sentence embeddings, computed by the library with **all-MiniLM-L6-v2** ' +
       '(a BERT encoder built by the graph builder, mean pooling, L2 norm; checked against PyTorch in `npm run parity`, check m). ' +
       '**The paper used SimCSE**, so coherence values here are not on the paper\'s scale; compare plain with contrasted within this table.' +
-      (oe.coherenceNote ? ` ${oe.coherenceNote}.` : ''), '');
-    const worse = (oe.settings.strategies ?? []).filter((s) => {
-      const p = rows.find((r) => r.strategy === s && !r.contrast);
-      const c = rows.find((r) => r.strategy === s && r.contrast);
-      return p && c && c.diversity < p.diversity;
+      [...new Set(oes.map((r) => r.coherenceNote).filter(Boolean))].map((x) => ` ${x}.`).join(''), '');
+    const worse = oeRows.filter((c) => c.label !== 'plain').filter((c) => {
+      const p = oeRows.find((x) => x.set === c.set && x.r.strategy === c.r.strategy && x.label === 'plain');
+      return p && c.r.diversity < p.r.diversity;
     });
-    if (worse.length) md.push(`Contrast lowers diversity here for: ${worse.join(', ')}.`, '');
+    if (worse.length) md.push(`Contrast lowers diversity here for: ${worse.map((c) => `${c.set} ${c.r.strategy} (${c.label})`).join(', ')}.`, '');
     md.push('## Table 5 shape: repetition and speed per decoding strategy', '');
-    md.push('| decoding | contrast | rep-2 | rep-3 | rep-4 | diversity | coherence | mean tokens | tokens/s |', '|---|---|---:|---:|---:|---:|---:|---:|---:|');
-    for (const r of rows) md.push(`| ${r.strategy} | ${r.contrast ? `${oe.settings.mode} (amateur ${oe.settings.amateurLayers[0]})` : 'plain'} | ${pct(r.rep2)} | ${pct(r.rep3)} | ${pct(r.rep4)} | ${n3(r.diversity)} | ${r.coherence === null ? 'n/a' : n3(r.coherence)} | ${n2(r.meanTokens)} | ${n2(r.tokensPerSecond)} |`);
-    md.push('', 'Samples (first prompt):', '');
-    for (const r of rows) md.push(`- ${r.strategy}, ${r.contrast ? oe.settings.mode : 'plain'}: ${JSON.stringify(r.sample.slice(0, 300))}`);
-    md.push('', stampText(oe), '');
+    md.push('| prompts | decoding | contrast | prompts run | rep-2 | rep-3 | rep-4 | diversity | coherence | mean tokens | tokens/s |', '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const set of sets) {
+      for (const s of strategyOrder) {
+        for (const x of oeRows.filter((y) => y.set === set && y.r.strategy === s)) {
+          const r = x.r;
+          md.push(`| ${set} | ${s} | ${rowLabel(x)} | ${r.n} | ${pct(r.rep2)} | ${pct(r.rep3)} | ${pct(r.rep4)} | ${n3(r.diversity)} | ${r.coherence === null ? 'n/a' : n3(r.coherence)} | ${n2(r.meanTokens)} | ${n2(r.tokensPerSecond)} |`);
+        }
+      }
+    }
+    md.push('', 'Samples (first prompt of each set):', '');
+    for (const x of oeRows) md.push(`- ${x.set}, ${x.r.strategy}, ${x.label}: ${JSON.stringify(x.r.sample.slice(0, 300))}`);
+    md.push('');
+    for (const r of oes) md.push(stampText(r), '');
+  }
+
+  // DoLa and ACD with the amateur chosen per position / step: LAMBADA and open-ended, and the layers chosen.
+  const lamSel = all.get('lambada')!.filter((r) => r.lambada?.selected);
+  const oeSel = oeRows.filter((x) => x.r.layers);
+  if (lamSel.length || oeSel.length) {
+    md.push('## Layer chosen per position: DoLa and ACD with amateur layer auto', '');
+    md.push('The premature (DoLa) or amateur (ACD, `--amateur-layer auto`) layer is chosen at every position among the candidate layers: the one whose next-token distribution is farthest from the final layer\'s (DoLa\'s divergence rule, transformers\' buckets). Scoring takes every candidate\'s hidden state at the scored positions from the one forward run; generation chooses per step.', '');
+    if (lamSel.length) {
+      md.push('| LAMBADA | passages | accuracy | perplexity | passages gained / lost vs plain |', '|---|---:|---:|---:|---:|');
+      for (const r of lamSel) {
+        const L = r.lambada!;
+        const sel = L.selected!;
+        md.push(`| plain (${r.model.name}) | ${L.plain.n} | ${n3(L.plain.accuracy)} | ${n2(L.plain.perplexity)} | |`);
+        for (const c of L.contrast) md.push(`| ${r.settings.mode === 'dola' ? 'acd' : r.settings.mode} (amateur ${c.layer}), same passages | ${c.n} | ${n3(c.accuracy)} | ${n2(c.perplexity)} | +${c.gained} / -${c.lost} |`);
+        md.push(`| **${contrastLabel(r)}** | ${sel.n} | **${n3(sel.accuracy)}** | ${n2(sel.perplexity)} | +${sel.gained} / -${sel.lost} |`);
+      }
+      md.push('');
+      if (lamSel.some((r) => !Number.isFinite(r.lambada!.selected!.perplexity))) {
+        md.push('DoLa\'s perplexity is infinite: DoLa gives no probability to tokens outside the plausible head (relative_top 0.1), and some last words fall outside it; its accuracy is what it is measured on.', '');
+      }
+      for (const r of lamSel) md.push(stampText(r), '');
+    }
+    if (oeSel.length) {
+      md.push('| prompts | decoding | plain: diversity | contrast | diversity | coherence | mean tokens | prompts run |', '|---|---|---:|---|---:|---:|---:|---:|');
+      for (const x of oeRows.filter((y) => y.label !== 'plain' && (y.r.layers || oeSel.some((z) => z.set === y.set && z.r.strategy === y.r.strategy)))) {
+        const p = oeRows.find((y) => y.set === x.set && y.r.strategy === x.r.strategy && y.label === 'plain');
+        md.push(`| ${x.set} | ${x.r.strategy} | ${p ? n3(p.r.diversity) : 'n/a'} | ${rowLabel(x)} | ${n3(x.r.diversity)} | ${x.r.coherence === null ? 'n/a' : n3(x.r.coherence)} | ${n2(x.r.meanTokens)} | ${x.r.n} |`);
+      }
+      md.push('');
+    }
+    // the histogram of chosen layers, per data set and method
+    const hists: { name: string; h: Record<number, number> }[] = [
+      ...lamSel.map((r) => ({ name: `LAMBADA, ${contrastLabel(r).split(' (')[0]}`, h: r.lambada!.selected!.layers })),
+      ...oeSel.map((x) => ({ name: `${x.set} ${x.r.strategy}, ${x.label.split(' (')[0]}`, h: x.r.layers! })),
+    ];
+    const layers = [...new Set(hists.flatMap((x) => Object.keys(x.h).map(Number)))].sort((a, b) => a - b);
+    md.push('Chosen layers (share of scored / generated tokens choosing each candidate layer):', '');
+    md.push(`| layer | ${hists.map((x) => x.name).join(' | ')} |`, `|---:|${hists.map(() => '---:').join('|')}|`);
+    for (const L of layers) {
+      md.push(`| ${L} | ${hists.map((x) => pct(shares(x.h).find(([l]) => l === L)?.[1] ?? 0)).join(' | ')} |`);
+    }
+    md.push('');
+    const palette = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
+    const first = lamSel[0] ?? oeSel[0].run;
+    svg('chosen-layers.svg', lineChart({
+      title: 'Layer chosen per position (DoLa / ACD auto): share per candidate layer',
+      xLabel: 'candidate layer',
+      yLabel: 'share of tokens',
+      series: hists.map((x, k) => ({ name: x.name, points: shares(x.h), color: palette[k % palette.length], dashed: k >= palette.length })),
+      stamp: stampLines(first),
+    }));
   }
 
   md.push('## Compared with the paper (GPT-2 Medium, Gera et al. 2023)', '');
@@ -222,11 +337,12 @@ export function writeReport(options: ReportOptions = {}): string {
     const def = lam.lambada.contrast.find((c) => c.layer === Math.floor(lam.model.numLayers / 2)) ?? best;
     if (def) cmp.push(`- LAMBADA accuracy: the paper ${PAPER_FIGURES.lambadaAccuracy.plain} -> ${PAPER_FIGURES.lambadaAccuracy.acd}; here ${n3(lam.lambada.plain.accuracy)} -> ${n3(def.accuracy)} (amateur ${def.layer})${best && best !== def ? `, ${n3(best.accuracy)} at the best amateur layer ${best.layer}` : ''}.`);
   }
-  if (oe?.openEnded) {
-    const p = oe.openEnded.find((r) => r.strategy === 'greedy' && !r.contrast);
-    const c = oe.openEnded.find((r) => r.strategy === 'greedy' && r.contrast);
+  {
+    const set = sets.includes('wikitext') ? 'wikitext' : sets[0];
+    const p = oeRows.find((x) => x.set === set && x.r.strategy === 'greedy' && x.label === 'plain')?.r;
+    const c = oeRows.find((x) => x.set === set && x.r.strategy === 'greedy' && x.label !== 'plain' && !x.run.settings.candidates)?.r;
     if (p && c) {
-      cmp.push(`- Greedy diversity on ${oe.settings.set}: the paper ${PAPER_FIGURES.wikitextGreedyDiversity.plain} -> ${PAPER_FIGURES.wikitextGreedyDiversity.acd} (WikiText); here ${n3(p.diversity)} -> ${n3(c.diversity)}.`);
+      cmp.push(`- Greedy diversity on ${set} (${c.n} prompts): the paper ${PAPER_FIGURES.wikitextGreedyDiversity.plain} -> ${PAPER_FIGURES.wikitextGreedyDiversity.acd} (WikiText); here ${n3(p.diversity)} -> ${n3(c.diversity)}.`);
       cmp.push(`- Greedy coherence: the paper ${PAPER_FIGURES.wikitextGreedyCoherence.plain} -> ${PAPER_FIGURES.wikitextGreedyCoherence.acd} (SimCSE); here ${p.coherence === null ? 'n/a' : n3(p.coherence)} -> ${c.coherence === null ? 'n/a' : n3(c.coherence)} (all-MiniLM-L6-v2, another scale).`);
     }
   }

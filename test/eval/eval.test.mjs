@@ -96,6 +96,50 @@ test('LAMBADA on 5 passages: per-passage scores equal token-by-token stepping, f
   m.dispose();
 });
 
+test('LAMBADA with the layer chosen per position (dola, acd auto): per-passage scores and chosen layers equal stepping', async () => {
+  const f = await setup();
+  if (!f) return;
+  const m = await gen.load(f.dir);
+  const passages = PASSAGES;
+  for (const [mode, opts] of [['dola', { mode: 'dola', dolaLayers: [1, 2, 3] }], ['acd', { amateurLayer: 'auto', dolaLayers: [1, 2, 3] }]]) {
+    const select = { candidates: [1, 2, 3], mode };
+    const r = await ev.runLambada(m, passages, { exits: [], amateurs: [], mode, select, alpha: 0.1, batch: 4, progress: false });
+    assert.is(r.items.length, passages.length);
+    const plan = gen.contrastPlan(m, { contrast: true, ...opts });
+    const want = {};
+    let hits = 0;
+    let gained = 0;
+    let lost = 0;
+    for (const [i, text] of passages.entries()) {
+      const q = ev.lambadaRequest(m, text);
+      const n = q.ids.length - q.from;
+      const s = await gen.scoreByStepping(m, q.ids, plan, null);
+      const ll = s.logProbs.slice(-n).reduce((a, b) => a + b, 0);
+      const greedy = s.greedy.slice(-n).every(Boolean) ? 1 : 0;
+      const it = r.items.find((x) => x.i === i);
+      if (Number.isFinite(ll)) assert.ok(Math.abs(it.s[0] - ll) < 1e-4, `${mode} passage ${i}: ${it.s[0]} vs ${ll}`);
+      else assert.is(it.s[0], ll, `${mode} passage ${i}: a continuation token outside DoLa's head`);
+      assert.is(it.s[1], greedy, `${mode} passage ${i} greedy`);
+      const h = {};
+      for (const L of s.amateurLayers.slice(-n)) h[L] = (h[L] ?? 0) + 1;
+      assert.equal(it.h, h, `${mode} passage ${i} chosen layers`);
+      for (const [L, c] of Object.entries(h)) want[L] = (want[L] ?? 0) + c;
+      hits += greedy;
+      if (greedy && !it.e[1]) gained++;
+      if (!greedy && it.e[1]) lost++;
+    }
+    const sel = r.scores.selected;
+    assert.is(sel.mode, mode);
+    assert.equal(sel.candidates, [1, 2, 3]);
+    assert.equal(sel.layers, want);
+    assert.is(Object.values(sel.layers).reduce((a, b) => a + b, 0), r.items.reduce((a, x) => a + x.n, 0), 'one chosen layer per continuation token');
+    assert.ok(Math.abs(sel.accuracy - hits / passages.length) < 1e-12);
+    assert.is(sel.gained, gained);
+    assert.is(sel.lost, lost);
+  }
+  m.dispose();
+});
+
 test('WikiText word perplexity equals exp(-sum of stepped log-probs / words), with windows shorter than the articles', async () => {
   const f = await setup();
   if (!f) return;
@@ -150,10 +194,29 @@ test('eval command end to end: JSON shape, finite numbers, report with a well-fo
     assert.is(c.coherence, null);
     assert.ok(c.diversity >= 0 && c.diversity <= 1 && c.meanTokens > 0 && c.tokensPerSecond > 0);
   }
+  // a layer chosen per position: LAMBADA under dola (beside the fixed default amateur) and open-ended with amateur auto
+  const d = cli(['eval', 'lambada', '--model', f.dir, '--data', f.lambada, '--limit', '5', '--mode', 'dola', '--dola-layers', '1,2,3', '--out', out, '--json', '--quiet']);
+  assert.is(d.code, 0, d.err);
+  const dj = JSON.parse(d.out);
+  assert.equal(dj.settings.candidates, [1, 2, 3]);
+  assert.is(dj.settings.mode, 'dola');
+  assert.equal(dj.lambada.contrast.map((c) => c.layer), [2], 'the fixed default amateur beside');
+  assert.is(Object.values(dj.lambada.selected.layers).reduce((a, b) => a + b, 0) > 0, true);
+  assert.ok(Object.keys(dj.lambada.selected.layers).every((L) => ['1', '2', '3'].includes(L)));
+  assert.ok(fs.existsSync(path.join(out, 'lambada-dola-1+2+3.json')));
+  const a = cli(['eval', 'open-ended', '--model', f.dir, '--data', f.oe, '--limit', '2', '--max-new-tokens', '8', '--strategies', 'greedy', '--amateur-layer', 'auto', '--out', out, '--json', '--quiet', '--no-coherence']);
+  assert.is(a.code, 0, a.err);
+  const aj = JSON.parse(a.out);
+  const ac = aj.openEnded.find((c) => c.contrast);
+  assert.is(Object.values(ac.layers).reduce((x, y) => x + y, 0), ac.meanTokens * ac.n, 'one chosen layer per generated token');
+  assert.is(aj.openEnded.find((c) => !c.contrast).layers, undefined);
+  assert.equal(aj.settings.repetitionPenalty, { plain: 1, contrast: 1 });
+  assert.ok(fs.existsSync(path.join(out, 'open-ended-greedy-acd-auto-high.json')));
   const rep = cli(['report', '--results', out]);
   assert.is(rep.code, 0, rep.err);
   const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
-  for (const s of ['Table 4 shape', 'Table 6 shape', 'Table 1 shape', 'Table 5 shape', 'lambada-accuracy.svg', 'Compared with the paper']) assert.ok(md.includes(s), s);
+  for (const s of ['Table 4 shape', 'Table 6 shape', 'Table 1 shape', 'Table 5 shape', 'lambada-accuracy.svg', 'Compared with the paper', 'Layer chosen per position', 'chosen-layers.svg']) assert.ok(md.includes(s), s);
+  assert.ok(fs.readFileSync(path.join(out, 'chosen-layers.svg'), 'utf8').startsWith('<svg'));
   const svg = fs.readFileSync(path.join(out, 'lambada-accuracy.svg'), 'utf8');
   assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"') && svg.trim().endsWith('</svg>'));
   const stack = [];
@@ -189,7 +252,17 @@ test('bad input: missing or malformed data, --limit 0, an exit layer the model l
   const genMsg = cli(['generate', '--alpha', '2', '--prompt', 'x']).err.trim().split('\n')[0];
   assert.ok(genMsg.includes('--alpha expects a number in [0, 1], got 2'), genMsg);
   assert.ok(alphaMsg.includes(genMsg.slice(genMsg.indexOf('--alpha'))), `${alphaMsg} | ${genMsg}`);
-  one(cli(['eval', 'lambada', '--mode', 'dola']), /--mode dola is not evaluated yet/);
+  // DoLa and amateur layer auto: bad buckets, empty lists, layers the model lacks, the final layer, conflicts
+  one(cli(['eval', 'lambada', '--mode', 'dola', '--dola-layers', 'middle']), /--dola-layers expects low, high or a comma-separated list of layer numbers, got "middle"/);
+  one(cli(['eval', 'lambada', '--amateur-layer', 'auto', '--dola-layers', '']), /--dola-layers expects low, high or a comma-separated list of layer numbers, got ""/);
+  one(cli(['eval', 'lambada', '--mode', 'dola', '--amateur-layer', '3']), /--amateur-layer is not for --mode "?dola/);
+  one(cli(['eval', 'lambada', '--dola-layers', 'low']), /--dola-layers is for --mode "?dola"? or --amateur-layer "?auto/);
+  one(cli(['eval', 'lambada', '--sweep', '--mode', 'dola']), /--sweep contrasts with every exit/);
+  one(cli(['eval', 'lambada', '--repetition-penalty', '1.2', '--mode', 'dola']), /--repetition-penalty is for open-ended generation/);
+  one(cli(['eval', 'lambada', '--model', f.dir, '--data', f.lambada, '--mode', 'dola', '--dola-layers', '2,9', '--out', out]), /--mode dola chooses among --dola-layers: .*9/);
+  one(cli(['eval', 'lambada', '--model', f.dir, '--data', f.lambada, '--amateur-layer', 'auto', '--dola-layers', '5', '--out', out]), /--amateur-layer auto chooses among --dola-layers: .*final layer/);
+  one(cli(['eval', 'open-ended', '--model', f.dir, '--data', f.oe, '--mode', 'dola', '--dola-layers', '1,1', '--out', out]), /--dola-layers holds layer 1 twice/);
+  one(cli(['eval', 'lambada', '--amateur-layer', 'middle']), /--amateur-layer expects an integer, got "middle"/);
   one(cli(['eval', 'squad']), /unknown task "squad"/);
   one(cli(['report', '--results', path.join(out, 'empty')]), /no results in/);
   assert.ok(!fs.existsSync(path.join(out, 'lambada.json')), 'no result written by a failed run');
@@ -199,6 +272,14 @@ test('bad input: missing or malformed data, --limit 0, an exit layer the model l
   assert.match(e.message, /options\.limit/);
   const e2 = await ev.evaluate('lambada', { model: f.dir, data: f.lambada, amateurLayer: 9, out, progress: false }).catch((x) => x);
   assert.is(e2.code, 'EVAL_BAD_LAYER');
+  const e3 = await ev.evaluate('lambada', { model: f.dir, data: f.lambada, amateurLayer: 'auto', dolaLayers: [], out, progress: false }).catch((x) => x);
+  assert.is(e3.code, 'EVAL_BAD_OPTION');
+  assert.match(e3.message, /dolaLayers/);
+  const e4 = await ev.evaluate('lambada', { model: f.dir, data: f.lambada, mode: 'dola', dolaLayers: [7], out, progress: false }).catch((x) => x);
+  assert.is(e4.code, 'EVAL_BAD_LAYER');
+  assert.match(e4.message, /^options\.mode dola chooses among options\.dolaLayers: .*7/);
+  const e5 = await ev.evaluate('lambada', { model: f.dir, data: f.lambada, mode: 'dola', dolaLayers: 'middle', out, progress: false }).catch((x) => x);
+  assert.is(e5.code, 'EVAL_BAD_OPTION');
 });
 
 test('an interrupted run resumes from its cache (a torn last line is redone) and gives the uninterrupted result', async () => {
