@@ -13,8 +13,9 @@ const skip = runtimeSkip();
 const main = path.join(repoRoot, 'dist', 'cli', 'main.js');
 const cli = (args) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
 
-test('every flag is checked before the model loads: one line naming the flag, well under 2 s', () => {
-  // A model folder that does not exist: a check that waited for the load would report the folder instead.
+test('every flag is checked before the model loads: one line naming the flag', () => {
+  // A model folder that does not exist: a check that waited for the load would report the folder instead, so the
+  // message itself proves the order (no wall-clock bound: a busy machine would make one flaky).
   const missing = path.join(repoRoot, 'no-such-model-folder');
   const cases = [
     [['--alpha', '2'], /--alpha expects a number in \[0, 1\], got 2/],
@@ -31,18 +32,11 @@ test('every flag is checked before the model loads: one line naming the flag, we
     [['--num-beams', '2'], /--num-beams is for --strategy beam/],
   ];
   for (const [args, re] of cases) {
-    // Time to the error beyond the CLI's own start (`--version`, measured just before: the machine may be busy).
-    let t0 = Date.now();
-    cli(['--version']);
-    const bare = Date.now() - t0;
-    t0 = Date.now();
     const r = cli(['generate', '--model', missing, '--prompt', 'Hi', ...args]);
-    const ms = Date.now() - t0 - bare;
     assert.is(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re, args.join(' '));
     assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.not.match(r.stderr, /maxNewTokens|stopStrings|9007199254740991|\n\s+at /);
-    assert.ok(ms < 2000, `${args.join(' ')}: ${ms} ms to the error beyond the CLI's start (${bare} ms)`);
   }
 });
 
@@ -153,20 +147,30 @@ test('Ctrl-C with --json prints only a JSON object with the partial text', async
   if (skip) return;
   const dir = await storiesFolder();
   if (!dir) return;
-  const child = spawn(process.execPath, [main, 'generate', '--model', dir, '--prompt', 'Once upon a time', '--max-new-tokens', '100000', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  child.stdout.on('data', (c) => (out += c));
-  child.stderr.on('data', (c) => {
-    err += c;
-    // The CLI says on stderr when generation starts; interrupt shortly after, during generation.
-    if (/generating: /.test(err) && !child.killed) setTimeout(() => child.kill('SIGINT'), 150);
-  });
-  const code = await new Promise((r) => child.on('close', (c) => r(c)));
-  assert.is(code, 130, err);
-  const o = JSON.parse(out);
-  assert.is(o.interrupted, true);
-  assert.type(o.text, 'string');
-  assert.ok(o.tokens > 0, `${o.tokens} tokens before the interrupt`);
+  // With --json nothing streams, so the interrupt is timed from the "generating:" notice; on a busy machine the
+  // first delay can fall before the first token, so the delay grows until some tokens were made. Every attempt
+  // must still exit 130 with one well-formed JSON object.
+  let tokens = 0;
+  for (const delay of [150, 600, 2400]) {
+    const child = spawn(process.execPath, [main, 'generate', '--model', dir, '--prompt', 'Once upon a time', '--max-new-tokens', '100000', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '', armed = false;
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => {
+      err += c;
+      if (/generating: /.test(err) && !armed) {
+        armed = true;
+        setTimeout(() => child.kill('SIGINT'), delay);
+      }
+    });
+    const code = await new Promise((r) => child.on('close', (c) => r(c)));
+    assert.is(code, 130, err);
+    const o = JSON.parse(out);
+    assert.is(o.interrupted, true);
+    assert.type(o.text, 'string');
+    tokens = o.tokens;
+    if (tokens > 0) break;
+  }
+  assert.ok(tokens > 0, `${tokens} tokens before the interrupt, even 2.4 s after generation started`);
 });
 
 test.run();
