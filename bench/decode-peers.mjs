@@ -1,6 +1,7 @@
 // SmolLM2-135M against its peers on the same weights (not part of npm test), one process run, every variant
 // interleaved round by round, ratios from the same run:
-//   ours: the faithful default (fused graph, q4), fused float32, fused q4-fast, plain and ACD (exit 15, sparse);
+//   ours: the faithful default (fused graph, q4), fused float32, fused q4-fast, fused q4-sym (4-bit re-quantised as
+//   genai's builder does), plain and ACD (exit 15, sparse);
 //   node-llama-cpp 3.21.1 (llama.cpp's prebuilt CPU binary) on the same Q4_1 GGUF;
 //   onnxruntime-genai 0.18 on models its own builder made from the same weights (fp32 and int4).
 // Greedy, the same prompt token ids for every tool, decode tokens/s (prefill excluded), batch 1 and 8.
@@ -36,6 +37,7 @@ const OURS = [
   { name: 'autocontrast q4 (faithful default)', weightForm: 'q4' },
   { name: 'autocontrast float32', weightForm: 'float32' },
   { name: 'autocontrast q4-fast', weightForm: 'q4-fast' },
+  { name: 'autocontrast q4-sym (genai\'s int4 arithmetic)', weightForm: 'q4-sym' },
 ];
 const models = [];
 for (const o of OURS) {

@@ -19,7 +19,9 @@ if not os.path.exists(os.path.join(hf, "config.json")):
     # the weights are already dequantised to float32; transformers only refuses to save because the model is
     # marked as loaded through its GGUF "quantizer"
     model.hf_quantizer = None
-    model.config.quantization_config = None
+    # (transformers 4.57 serialises any quantization_config attribute, None included: remove it)
+    if hasattr(model.config, "quantization_config"):
+        delattr(model.config, "quantization_config")
     if hasattr(model, "is_quantized"):
         model.is_quantized = False
     model.save_pretrained(hf)

@@ -187,9 +187,9 @@ export async function checkFidelity({ ac, gguf, work, threads, record, log }) {
     for (const [mode, m] of Object.entries(f.modes)) {
       const worst = m.divergences.map((x) => `p${x.prompt}@${x.position} gap ${x.gap.toPrecision(3)}${x.cutoffDistance !== null ? ` cut ${x.cutoffDistance.toPrecision(3)}` : ''}${x.nearTie ? ' (near-tie)' : ''}`).join('; ');
       record('e', `weight form ${form} vs float32, greedy ${FIDELITY.newTokens} tokens, ${mode === 'plain' ? 'plain' : `ACD amateur layer ${mode.slice(3)} alpha ${FIDELITY.alpha}`}, ${m.of} prompts`,
-        form === 'q4-fast' ? null : m.agree >= FIDELITY.target,
+        ac.weightFormSpec(form).faithful ? m.agree >= FIDELITY.target : null,
         { identical: m.exact, nearTies: m.nearTies, agree: `${m.agree}/${m.of}` },
-        `${form === 'q4-fast' ? 'informative (the opt-in fast form is not held to the target); ' : `target >= ${FIDELITY.target}/${m.of}; `}first divergences (prompt@position, float32 logit/score gap of the two tokens, ACD: distance of the nearer token to the cut-off): ${worst || 'none'}`);
+        `${!ac.weightFormSpec(form).faithful ? 'informative (an opt-in fast form is not held to the target); ' : `target >= ${FIDELITY.target}/${m.of}; `}first divergences (prompt@position, float32 logit/score gap of the two tokens, ACD: distance of the nearer token to the cut-off): ${worst || 'none'}`);
     }
   }
   return { date: new Date().toISOString(), params: { ...FIDELITY, prompts: FIDELITY_PROMPTS.length }, forms: forms2, headQuant, seconds: { convertS, decodeS, totalS: (Date.now() - t0) / 1000 } };

@@ -23,7 +23,9 @@ Options:
                     transformers' DoLa exits)
   --weights W       float32 (default: all weights dequantised); q4: GGUF Q4_0/Q4_1 matrices stay
                     4-bit (ONNX Runtime MatMulNBits) with float activations (faithful); q4-fast: the
-                    same with int8 activations (faster, not faithful); other tensors stay float32
+                    same with int8 activations (faster, not faithful); q4-sym: the 4-bit matrices
+                    re-quantised to symmetric blocks as onnxruntime-genai's builder does, int8
+                    activations (fastest, not the model's values); other tensors stay float32
   --accuracy-level N  MatMulNBits accuracy_level with --weights q4 (0 float: default, 4 int8)
   --graph G         fused (default: ONNX Runtime contrib operators where the architecture has them)
                     or reference (standard ONNX operators only)

@@ -25,7 +25,7 @@ export {
   type RandomWeightOptions,
 } from './random-weights';
 export type { WeightTensor, WeightMap, Float32Data, TensorSource, Q4Weight, Q4WeightBlocks } from './onnx/tensor-source';
-export { matMulNBits, canQuantize, canQuantizeQ8, q8Projection, type MatMulNBitsOptions } from './matmul-nbits';
+export { matMulNBits, canQuantize, canQuantizeQ8, q8Projection, symmetricQ4Projection, requantizeSymmetricBlock, requantizeQ4Symmetric, type MatMulNBitsOptions } from './matmul-nbits';
 export { writeOnnxModel, type WriteOnnxOptions, type WrittenOnnxModel } from './onnx/write-onnx-model';
 export { GraphBuilder } from './onnx/graph-builder';
 export { bertConfigFromHf, buildBertEncoderGraph, type BertConfig } from './bert';

@@ -20,7 +20,7 @@ import { repackQ4Sequential } from '../import/gguf/q4-blocks';
 import type { GraphBuilder } from './onnx/graph-builder';
 import { attr, OnnxDataType } from './onnx/onnx-types';
 import type { Ops } from './onnx/ops';
-import type { Q4WeightBlocks, Q8WeightBlocks, TensorSource, WeightTensor } from './onnx/tensor-source';
+import { loadWeight, type Q4WeightBlocks, type Q8WeightBlocks, type TensorSource, type WeightTensor } from './onnx/tensor-source';
 
 /** Options of the MatMulNBits path. */
 export interface MatMulNBitsOptions {
@@ -35,9 +35,18 @@ export interface MatMulNBitsOptions {
    * The LM head (and exit logits through it) when it is the tied embedding and has GGUF Q8_0 blocks (see
    * {@link q8Projection}):
    * `float32` (default): Gemm on the dequantised matrix; `q8`: MatMulNBits on the model's own 8-bit values
-   * at this accuracy level (a quarter of the bytes read per token).
+   * at this accuracy level (a quarter of the bytes read per token); `q4-sym`: its float32 values re-quantised
+   * to symmetric 4-bit blocks ({@link requantizeSymmetricBlock}, as onnxruntime-genai's int4 head), one 4-bit
+   * MatMulNBits at this accuracy level (an eighth of the bytes; not the model's values).
    */
-  readonly head?: 'float32' | 'q8';
+  readonly head?: 'float32' | 'q8' | 'q4-sym';
+  /**
+   * The 4-bit matrices' values: `keep` (default) the GGUF blocks' own codes, scales (and Q4_1 minimums);
+   * `symmetric`: each block dequantised to float32 and re-quantised as ONNX Runtime's blockwise int4 quantiser
+   * does for onnxruntime-genai's model builder ({@link requantizeSymmetricBlock}): symmetric codes, no zero
+   * points, so no Q4_1 minimum term. Not the model's values (an approximation: opt-in weight form only).
+   */
+  readonly requantize?: 'keep' | 'symmetric';
 }
 
 /** Block size used (GGUF Q4_0 / Q4_1). */
@@ -61,7 +70,7 @@ export function canQuantize(parts: readonly Part[]): boolean {
   );
 }
 
-async function loadBlocks(p: Part): Promise<Q4WeightBlocks> {
+async function loadBlocks(p: Part, requantize: MatMulNBitsOptions['requantize']): Promise<Q4WeightBlocks> {
   const q = p.weight.q4;
   if (!q) throw new Error(`weight ${p.name} is not 4-bit quantised`);
   const b = await q.read();
@@ -70,7 +79,52 @@ async function loadBlocks(p: Part): Promise<Q4WeightBlocks> {
   if (b.scales.length !== blocks || b.codes.length !== blocks * 16 || (q.kind === 'q4_1' && b.mins?.length !== blocks)) {
     throw new RangeError(`weight ${p.name}: 4-bit blocks do not match shape [${rows}, ${k}]`);
   }
-  return b;
+  return requantize === 'symmetric' ? requantizeQ4Symmetric(b, q.kind) : b;
+}
+
+/** roundf (half away from zero) of a float32 value. */
+function roundHalfAway(x: number): number {
+  return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
+}
+
+/**
+ * Re-quantises one block of 32 float32 values `v` to symmetric 4-bit, as ONNX Runtime's blockwise quantiser
+ * (MLAS, the one its MatMulNBits quantiser and so onnxruntime-genai's builder use) does, in float32 arithmetic:
+ * `scale = v* / -8` where `v*` is the block's value of largest magnitude (the minimum on a tie),
+ * `code = clamp(round(v * (1 / scale) + 8), 0, 15)` (round half away from zero; every code 8 when the scale is 0).
+ * Writes the codes in ggml order (byte j = element j | element j+16 << 4) at `codes[at..at+16)`; returns the scale.
+ */
+export function requantizeSymmetricBlock(v: ArrayLike<number>, codes: Uint8Array, at: number): number {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < Q4_BLOCK; i++) {
+    if (v[i] < min) min = v[i];
+    if (v[i] > max) max = v[i];
+  }
+  const scale = Math.fround((Math.abs(max) > Math.abs(min) ? max : min) / -8);
+  const recip = scale !== 0 ? Math.fround(1 / scale) : 0;
+  const code = (x: number) => Math.min(15, Math.max(0, roundHalfAway(Math.fround(Math.fround(x * recip) + 8))));
+  for (let j = 0; j < 16; j++) codes[at + j] = code(v[j]) | (code(v[j + 16]) << 4);
+  return scale;
+}
+
+/** {@link requantizeSymmetricBlock} over every block of `b` (its float32 values: `(q - 8) d` or `q d + m`). */
+export function requantizeQ4Symmetric(b: Q4WeightBlocks, kind: 'q4_0' | 'q4_1'): Q4WeightBlocks {
+  const n = b.scales.length;
+  const scales = new Float32Array(n);
+  const codes = new Uint8Array(n * 16);
+  const v = new Float32Array(Q4_BLOCK);
+  for (let blk = 0; blk < n; blk++) {
+    const d = b.scales[blk];
+    const m = kind === 'q4_1' ? b.mins![blk] : -8 * d;
+    for (let j = 0; j < 16; j++) {
+      const c = b.codes[blk * 16 + j];
+      v[j] = (c & 15) * d + m;
+      v[j + 16] = (c >> 4) * d + m;
+    }
+    scales[blk] = requantizeSymmetricBlock(v, codes, blk * 16);
+  }
+  return { scales, mins: null, codes };
 }
 
 function bytesOf(a: Float32Array | Uint8Array): Uint8Array {
@@ -80,6 +134,7 @@ function bytesOf(a: Float32Array | Uint8Array): Uint8Array {
 /** Concatenates per-part arrays of `perBlock` values (one per block, parts in order). */
 function concatParts<T extends Float32Array | Uint8Array>(
   parts: readonly Part[],
+  requantize: MatMulNBitsOptions['requantize'],
   make: (n: number) => T,
   perBlock: number,
   pick: (b: Q4WeightBlocks, kind: 'q4_0' | 'q4_1') => T,
@@ -89,7 +144,7 @@ function concatParts<T extends Float32Array | Uint8Array>(
     const out = make(total * perBlock);
     let at = 0;
     for (const p of parts) {
-      const v = pick(await loadBlocks(p), p.weight.q4!.kind);
+      const v = pick(await loadBlocks(p, requantize), p.weight.q4!.kind);
       out.set(v, at);
       at += v.length;
     }
@@ -120,7 +175,9 @@ export function matMulNBits(ops: Ops, x: string, as: string, parts: readonly Par
   if (!canQuantize(parts)) throw new Error(`${as}: weights are not fusable 4-bit matrices`);
   const g: GraphBuilder = ops.g;
   g.useDomain(MS_DOMAIN, 1);
-  const kind = parts[0].weight.q4!.kind;
+  const rq = options.requantize;
+  // re-quantised blocks are symmetric (Q4_0's form) whatever the source
+  const kind = rq === 'symmetric' ? 'q4_0' : parts[0].weight.q4!.kind;
   const K = parts[0].weight.dims[1];
   const N = parts.reduce((s, p) => s + p.weight.dims[0], 0);
   const kb = K / Q4_BLOCK;
@@ -129,15 +186,15 @@ export function matMulNBits(ops: Ops, x: string, as: string, parts: readonly Par
     dims,
     bytes: async () => bytesOf(await data()),
   });
-  const bName = g.initializer(`${as}.q4_b`, src(OnnxDataType.UINT8, [N, kb, 16], concatParts(parts, (n) => new Uint8Array(n), 16, (b) => repackQ4Sequential(b.codes))));
+  const bName = g.initializer(`${as}.q4_b`, src(OnnxDataType.UINT8, [N, kb, 16], concatParts(parts, rq, (n) => new Uint8Array(n), 16, (b) => repackQ4Sequential(b.codes))));
   const floatZp = kind === 'q4_1' && options.q4_1 === 'float-zero-point';
   const scales = g.initializer(
     `${as}.q4_scales`,
-    src(OnnxDataType.FLOAT, [N * kb], concatParts(parts, (n) => new Float32Array(n), 1, (b, k) => (k === 'q4_1' && floatZp ? q4_1ZeroPoints(b).scales : b.scales))),
+    src(OnnxDataType.FLOAT, [N * kb], concatParts(parts, rq, (n) => new Float32Array(n), 1, (b, k) => (k === 'q4_1' && floatZp ? q4_1ZeroPoints(b).scales : b.scales))),
   );
   const inputs = [x, bName, scales];
   if (floatZp) {
-    inputs.push(g.initializer(`${as}.q4_zero_points`, src(OnnxDataType.FLOAT, [N * kb], concatParts(parts, (n) => new Float32Array(n), 1, (b) => q4_1ZeroPoints(b).zeroPoints))));
+    inputs.push(g.initializer(`${as}.q4_zero_points`, src(OnnxDataType.FLOAT, [N * kb], concatParts(parts, rq, (n) => new Float32Array(n), 1, (b) => q4_1ZeroPoints(b).zeroPoints))));
   }
   const attrs = {
     K: attr.int(K),
@@ -154,7 +211,7 @@ export function matMulNBits(ops: Ops, x: string, as: string, parts: readonly Par
     const t = new Float32Array(kb * N);
     let row = 0;
     for (const p of parts) {
-      const b = await loadBlocks(p);
+      const b = await loadBlocks(p, rq);
       const rows = p.weight.dims[0];
       for (let r = 0; r < rows; r++) {
         for (let j = 0; j < kb; j++) {
@@ -243,4 +300,29 @@ export function q8Projection(ops: Ops, as: string, name: string, w: WeightTensor
   const zpBytes = N * Math.ceil(kb / 2);
   const loZ = g.initializer(`${as}.q8_lo_zero_points`, src(OnnxDataType.UINT8, [zpBytes], async () => new Uint8Array(zpBytes)));
   return (x, out) => ops.add(node([x, hiB, hiS], 4), node([x, loB, loS, loZ], 4), out);
+}
+
+/**
+ * A projection `x -> x · W^T` onto a `[N, K]` float32 matrix (K % 32 == 0) re-quantised to symmetric 4-bit
+ * blocks of 32 along each row ({@link requantizeSymmetricBlock}): one 4-bit MatMulNBits (no zero points) at
+ * `accuracyLevel`. The initializers are registered once; every call of the returned function adds a node.
+ */
+export function symmetricQ4Projection(ops: Ops, as: string, name: string, w: WeightTensor, accuracyLevel: number): (x: string, out?: string) => string {
+  if (w.dims.length !== 2 || w.dims[1] % Q4_BLOCK !== 0) throw new Error(`${name}: not a [N, K] matrix with K % 32 == 0`);
+  const g: GraphBuilder = ops.g;
+  g.useDomain(MS_DOMAIN, 1);
+  const [N, K] = w.dims;
+  const kb = K / Q4_BLOCK;
+  let blocks: Promise<Q4WeightBlocks> | undefined;
+  const load = () =>
+    (blocks ??= loadWeight(name, w).then((v) => {
+      const scales = new Float32Array(N * kb);
+      const codes = new Uint8Array(N * kb * 16);
+      for (let b = 0; b < N * kb; b++) scales[b] = requantizeSymmetricBlock(v.subarray(b * Q4_BLOCK, (b + 1) * Q4_BLOCK), codes, b * 16);
+      return { scales, mins: null, codes };
+    }));
+  const b = g.initializer(`${as}.q4s_b`, { dataType: OnnxDataType.UINT8, dims: [N, kb, 16], bytes: async () => repackQ4Sequential((await load()).codes) });
+  const s = g.initializer(`${as}.q4s_scales`, { dataType: OnnxDataType.FLOAT, dims: [N * kb], bytes: async () => bytesOf((await load()).scales) });
+  const attrs = { K: attr.int(K), N: attr.int(N), bits: attr.int(4), block_size: attr.int(Q4_BLOCK), accuracy_level: attr.int(accuracyLevel) };
+  return (x, out) => g.node('MatMulNBits', [x, b, s], attrs, { domain: MS_DOMAIN, ...(out ? { outputs: [out] } : {}) })[0];
 }

@@ -3,7 +3,7 @@
  * (lazily: their data is only read when the model is written).
  */
 import { linear, projectRows } from './layers';
-import { canQuantize, canQuantizeQ8, matMulNBits, q8Projection, type MatMulNBitsOptions } from './matmul-nbits';
+import { canQuantize, canQuantizeQ8, matMulNBits, q8Projection, symmetricQ4Projection, type MatMulNBitsOptions } from './matmul-nbits';
 import type { GraphBuilder } from './onnx/graph-builder';
 import type { Ops } from './onnx/ops';
 import {
@@ -94,12 +94,17 @@ export class WeightReader {
    * `[batch, positions, hidden]` inputs: 8-bit MatMulNBits on the matrix's own Q8_0 blocks when `tied` (the
    * embedding, whose float32 copy the graph keeps for its Gather: the sparse amateur finds the head's values
    * there, see generate/heads.ts), this reader keeps quantised weights with `head: 'q8'` and the matrix has
-   * them; else a float Gemm on the float32 initializer `name` (registered by this call).
+   * them; with `head: 'q4-sym'` (tied) a 4-bit MatMulNBits on its values re-quantised symmetric (see
+   * {@link symmetricQ4Projection}; the sparse amateur still reads the float32 rows); else a float Gemm on the float32 initializer `name` (registered by this call).
    */
   headProjection(ops: Ops, name: string, rows: number, hidden: number, tied: boolean, bias?: string): (x: string, out?: string) => string {
     const w = this.get(name, [rows, hidden]);
     if (tied && this.q4?.head === 'q8' && canQuantizeQ8(w)) {
       const project = q8Projection(ops, `${name.replace(/\.weight$/, '')}.head`, name, w, this.q4.accuracyLevel ?? 4);
+      return (x, out) => (bias ? ops.add(project(x), bias, out) : project(x, out));
+    }
+    if (tied && this.q4?.head === 'q4-sym' && hidden % 32 === 0) {
+      const project = symmetricQ4Projection(ops, `${name.replace(/\.weight$/, '')}.head`, name, w, this.q4.accuracyLevel ?? 4);
       return (x, out) => (bias ? ops.add(project(x), bias, out) : project(x, out));
     }
     const matrix = this.initializer(name, [rows, hidden]);

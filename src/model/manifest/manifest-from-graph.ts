@@ -21,7 +21,7 @@ export interface ManifestFiles {
 }
 
 function weightsEntry(form: string): { form: string; description: string } {
-  const description = isWeightForm(form) ? weightFormSpec(form).description : `4-bit matrices (MatMulNBits, ${form.replace('q4-level-', 'accuracy_level ')})`;
+  const description = isWeightForm(form) ? weightFormSpec(form).description : `4-bit matrices (MatMulNBits${form.startsWith('q4-sym-') ? ', re-quantised symmetric' : ''}, ${form.replace(/^q4-(sym-)?level-/, 'accuracy_level ')})`;
   return { form, description };
 }
 
