@@ -30,6 +30,7 @@ if (!fs.existsSync(gguf)) {
   console.log(`decode-peers benchmark skipped: no GGUF at ${gguf} (--gguf=FILE)`);
   process.exit(0);
 }
+const loadAverageAtStart = os.loadavg().map((x) => +x.toFixed(2));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ac-peers-'));
 process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
 
@@ -103,7 +104,7 @@ for (const B of P.batches) {
   for (const r of Object.values(res[B])) r.median = median(r.tokensPerSecond);
 }
 
-const m = machine({ ort: lib.runtime.ortVersion().version });
+const m = machine({ ort: lib.runtime.ortVersion().version, loadAverageAtStart });
 m.loadAverageAtEnd = os.loadavg().map((x) => +x.toFixed(2));
 const base = (B, name) => res[B][name]?.median;
 const rows = [];

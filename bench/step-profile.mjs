@@ -29,6 +29,9 @@ const sess = await ort.InferenceSession.create(onnxFile, {
   enableProfiling: true, profileFilePrefix: path.join(work, 'p'),
   extra: { session: { intra_op: { allow_spinning: arg('spin', '0') } } },
 });
+// onnxruntime-genai's builder may leave the past's heads and width symbolic: its genai_config.json has them
+const genaiCfg = path.join(dir, 'genai_config.json');
+const genaiDecoder = fs.existsSync(genaiCfg) ? JSON.parse(fs.readFileSync(genaiCfg, 'utf8')).model?.decoder : undefined;
 const feeds = {};
 for (const name of sess.inputNames) {
   const meta = sess.inputMetadata?.find?.((m) => m.name === name);
@@ -37,7 +40,9 @@ for (const name of sess.inputNames) {
   else if (name === 'position_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.of(BigInt(P)), [1, 1]);
   else if (name === 'num_logits_to_keep') feeds[name] = new ort.Tensor('int64', BigInt64Array.of(1n), []);
   else if (name.startsWith('past')) {
-    const [, heads, , width] = meta?.shape ?? [];
+    let [, heads, , width] = meta?.shape ?? [];
+    if (typeof heads !== 'number') heads = genaiDecoder?.num_key_value_heads;
+    if (typeof width !== 'number') width = genaiDecoder?.head_size;
     if (typeof heads !== 'number' || typeof width !== 'number') throw new Error(`${name}: cannot read its head count and width from the graph`);
     feeds[name] = new ort.Tensor('float32', new Float32Array(heads * P * width).fill(0.01), [1, heads, P, width]);
   } else throw new Error(`unexpected graph input ${name}`);

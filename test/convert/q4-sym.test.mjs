@@ -161,6 +161,10 @@ test('q4-sym form: recorded, no minimum-term nodes, fused and reference graphs a
   assert.is(q.built.weightForm, 'q4-sym');
   assert.is(q.m.weights.form, 'q4-sym');
   assert.not.ok(q.built.graph.nodes.some((n) => n.opType === 'ReduceSum'), 'no Q4_1 minimum term');
+  // the tied head: one 4-bit MatMulNBits per projection (logits, exit 1's logits), no float Gemm
+  const head = q.built.graph.nodes.filter((n) => n.opType === 'MatMulNBits' && n.attributes.N.value === CFG.vocabSize);
+  assert.equal(head.map((n) => n.attributes.bits.value), [4, 4]);
+  assert.not.ok(q.built.graph.nodes.some((n) => n.opType === 'Gemm'), 'no float head left');
   const ids = [[3, 17, 8, 42, 1]];
   const run = (s, mf) => step(s, mf, { ids, mask: [[1, 1, 1, 1, 1]], positions: [[0, 1, 2, 3, 4]] });
   const level0 = { ...spec.matMulNBits, accuracyLevel: 0 };

@@ -12,7 +12,8 @@ import type { MatMulNBitsOptions } from './matmul-nbits';
  *   (`accuracy_level` 4): faster, not faithful (ACD especially: see the README's fidelity table).
  * - `q4-sym`: the 4-bit matrices dequantised and re-quantised to symmetric 4-bit blocks of 32 exactly as
  *   onnxruntime-genai's model builder does (ONNX Runtime's blockwise quantiser), int8 activations: the
- *   arithmetic of genai's int4 graphs (no Q4_1 minimum term), not the model's values (opt-in, not faithful).
+ *   arithmetic of genai's int4 graphs (no Q4_1 minimum term; a tied head re-quantised to 4 bits the same way),
+ *   not the model's values (opt-in, not faithful).
  * The embedding stays float32 in every form. The LM head is float32, except that the 4-bit forms keep a
  * tied head (the embedding) stored as GGUF Q8_0 (SmolLM2) on its own 8-bit values: a quarter of the bytes
  * per token, the same matrix (`q8Projection`).
@@ -50,9 +51,9 @@ const SPECS: Record<WeightForm, WeightFormSpec> = {
   },
   'q4-sym': {
     quantized: 'q4',
-    matMulNBits: { accuracyLevel: 4, head: 'q8', requantize: 'symmetric' },
+    matMulNBits: { accuracyLevel: 4, head: 'q4-sym', requantize: 'symmetric' },
     faithful: false,
-    description: '4-bit matrices re-quantised to symmetric blocks of 32 as onnxruntime-genai\'s builder does (MatMulNBits, no zero points), int8 activations (accuracy_level 4; not the model\'s values, not faithful); float32 embedding; a tied head on its own 8-bit GGUF values when it has them',
+    description: '4-bit matrices re-quantised to symmetric blocks of 32 as onnxruntime-genai\'s builder does (MatMulNBits, no zero points), int8 activations (accuracy_level 4; not the model\'s values, not faithful); float32 embedding; a tied head re-quantised the same way (4-bit)',
   },
 };
 
