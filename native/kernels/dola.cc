@@ -60,7 +60,7 @@ void dequant_q8_scalar(const int8_t* q, const float* scale, size_t n, float* out
   for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(q[i]) * scale[i / 32];
 }
 
-const DolaOps kScalar{"scalar", project_scalar, divergence_scalar, exp_shift_scalar, dequant_q8_scalar};
+const DolaOps kScalar{"scalar", project_scalar, divergence_scalar, exp_shift_scalar, dequant_q8_scalar, nullptr};
 
 size_t first_non_finite_f32(const float* z, size_t n) {
   for (size_t i = 0; i < n; ++i)
@@ -133,7 +133,9 @@ void project_rows(const DolaOps& dops, const void* W, DType wdt, const void* bia
   parallel_for(blocks, use, [&](size_t b0, size_t b1) {
     const size_t v0 = b0 * kVocabBlock;
     const size_t v1 = std::min(V, b1 * kVocabBlock);
-    if (q8) {
+    if (q8 && dops.project_q8) {
+      dops.project_q8(q8, q8_scale, v0, v1 - v0, d, hidden, n, out);
+    } else if (q8) {
       // A block of head rows widened to float32 in L1-sized pieces, then the float32 micro-tiles over it.
       thread_local std::vector<float> rows;
       constexpr size_t kPiece = 16;

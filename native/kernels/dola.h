@@ -52,6 +52,10 @@ struct DolaOps {
   // out[i] = q[i] * scale[i / 32] for n values (n a multiple of 32): the int8 block form of a head (see
   // Candidates::q8), exactly the float32 values it was made from.
   void (*dequant_q8)(const int8_t* q, const float* scale, size_t n, float* out);
+  // project for a head in int8 blocks (Candidates::q8; head rows v0 .. v0 + nv - 1 at q8 + v0 * d): bit-identical
+  // to project on the float32 head it reproduces. Null: the driver widens pieces with dequant_q8 and calls project.
+  void (*project_q8)(const int8_t* q8, const float* scale, size_t v0, size_t nv, size_t d, const float* const* H,
+                     size_t nh, float* const* out) = nullptr;
 };
 
 const DolaOps& dola_scalar_ops();

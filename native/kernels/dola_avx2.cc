@@ -162,7 +162,7 @@ void dequant_q8(const int8_t* q, const float* scale, size_t n, float* out) {
   }
 }
 
-const DolaOps kAvx2{"avx2", project, divergence, exp_shift, dequant_q8};
+const DolaOps kAvx2{"avx2", project, divergence, exp_shift, dequant_q8, nullptr};
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace ac {
 namespace dola {
@@ -23,63 +24,105 @@ constexpr size_t kFlush = 1024;  // elements summed in float before the partial 
 
 #include "simd_avx512.inc"
 
-// --- the projection: NV head rows x NH hidden rows per micro-tile, accumulators in registers ---
-template <class L, int NV, int NH>
-inline void micro(const char* const* w, const float* const* h, size_t d, float* res) {
-  __m512 acc[NV][NH];
-  for (int a = 0; a < NV; ++a)
-    for (int j = 0; j < NH; ++j) acc[a][j] = _mm512_setzero_ps();
+// --- the projection: 4 head rows x 4 hidden rows per micro-tile, accumulators in registers ---
+// Each of the 16 dot products is accumulated over d in one register, in the same order whatever the head's
+// storage (float32 rows are read in place; float16 / bfloat16 / int8-block rows are widened into a float32 copy
+// of 4 rows first, L1-sized, and reused for every hidden row), so an int8-block head that reproduces a float32
+// head exactly gives bit-identical logits.
+
+// Lane m of the result = the sum of the 16 lanes of r[m] (a transposing add tree: 45 shuffles and adds for 16
+// sums, instead of 16 separate reductions).
+inline __m512 sum16(const __m512* r) {
+  __m512 t[8];
+  for (int i = 0; i < 8; ++i)
+    t[i] = _mm512_add_ps(_mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]), _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]));
+  __m512 s[4];
+  for (int i = 0; i < 4; ++i)
+    s[i] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 m01 = _mm512_add_ps(_mm512_shuffle_f32x4(s[0], s[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                   _mm512_shuffle_f32x4(s[0], s[1], _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 m23 = _mm512_add_ps(_mm512_shuffle_f32x4(s[2], s[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                                   _mm512_shuffle_f32x4(s[2], s[3], _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(m01, m23, _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(m01, m23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// res[a * 4 + j] = dot(w[a], h[j]) over d floats.
+inline void tile44(const float* const* w, const float* const* h, size_t d, float* res) {
+  __m512 acc[16];
+  for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
   size_t i = 0;
   for (; i + kW <= d; i += kW) {
-    __m512 hv[NH];
-    for (int j = 0; j < NH; ++j) hv[j] = _mm512_loadu_ps(h[j] + i);
-    for (int a = 0; a < NV; ++a) {
-      const __m512 wv = L::load(w[a], i);
-      for (int j = 0; j < NH; ++j) acc[a][j] = _mm512_fmadd_ps(wv, hv[j], acc[a][j]);
+    const __m512 h0 = _mm512_loadu_ps(h[0] + i), h1 = _mm512_loadu_ps(h[1] + i), h2 = _mm512_loadu_ps(h[2] + i),
+                 h3 = _mm512_loadu_ps(h[3] + i);
+    for (int a = 0; a < 4; ++a) {
+      const __m512 wv = _mm512_loadu_ps(w[a] + i);
+      acc[a * 4 + 0] = _mm512_fmadd_ps(wv, h0, acc[a * 4 + 0]);
+      acc[a * 4 + 1] = _mm512_fmadd_ps(wv, h1, acc[a * 4 + 1]);
+      acc[a * 4 + 2] = _mm512_fmadd_ps(wv, h2, acc[a * 4 + 2]);
+      acc[a * 4 + 3] = _mm512_fmadd_ps(wv, h3, acc[a * 4 + 3]);
     }
   }
   if (i < d) {
     const __mmask16 k = tail_mask(d - i);
-    __m512 hv[NH];
-    for (int j = 0; j < NH; ++j) hv[j] = _mm512_maskz_loadu_ps(k, h[j] + i);
-    for (int a = 0; a < NV; ++a) {
-      const __m512 wv = L::load(w[a], i, k);
-      for (int j = 0; j < NH; ++j) acc[a][j] = _mm512_fmadd_ps(wv, hv[j], acc[a][j]);
+    __m512 hv[4];
+    for (int j = 0; j < 4; ++j) hv[j] = _mm512_maskz_loadu_ps(k, h[j] + i);
+    for (int a = 0; a < 4; ++a) {
+      const __m512 wv = _mm512_maskz_loadu_ps(k, w[a] + i);
+      for (int j = 0; j < 4; ++j) acc[a * 4 + j] = _mm512_fmadd_ps(wv, hv[j], acc[a * 4 + j]);
     }
   }
-  for (int a = 0; a < NV; ++a)
-    for (int j = 0; j < NH; ++j) res[a * NH + j] = _mm512_reduce_add_ps(acc[a][j]);
+  _mm512_storeu_ps(res, sum16(acc));
 }
 
-template <class L, int NV>
-inline void rows_against_all(const char* const* w, size_t v, size_t d, const float* const* H, size_t nh,
-                             float* const* out) {
-  float res[NV * 4];
-  size_t h = 0;
-  for (; h + 4 <= nh; h += 4) {
-    micro<L, NV, 4>(w, H + h, d, res);
-    for (int a = 0; a < NV; ++a)
-      for (int j = 0; j < 4; ++j) out[h + j][v + a] = res[a * 4 + j];
+// nw <= 4 float head rows wr[a] (head rows v .. v + nw - 1) against every hidden row. Short tiles repeat their
+// last row (computed, not stored).
+inline void rows_x_hidden(const float* const* wr, size_t nw, size_t v, size_t d, const float* const* H, size_t nh,
+                          float* const* out) {
+  const float* w[4];
+  for (size_t a = 0; a < 4; ++a) w[a] = wr[a < nw ? a : nw - 1];
+  alignas(64) float res[16];
+  for (size_t h = 0; h < nh; h += 4) {
+    const size_t nj = nh - h < 4 ? nh - h : 4;
+    const float* hp[4];
+    for (size_t j = 0; j < 4; ++j) hp[j] = H[h + (j < nj ? j : nj - 1)];
+    tile44(w, hp, d, res);
+    for (size_t j = 0; j < nj; ++j) {
+      float* o = out[h + j] + v;
+      for (size_t a = 0; a < nw; ++a) o[a] = res[a * 4 + j];
+    }
   }
-  for (; h < nh; ++h) {
-    micro<L, NV, 1>(w, H + h, d, res);
-    for (int a = 0; a < NV; ++a) out[h][v + a] = res[a];
-  }
+}
+
+// A float32 copy of 4 head rows, per thread.
+inline float* widen_buffer(size_t d) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < 4 * d) buf.resize(4 * d);
+  return buf.data();
 }
 
 template <class L>
 void project_t(const void* W, size_t v0, size_t nv, size_t d, const float* const* H, size_t nh, float* const* out) {
   const char* base = static_cast<const char*>(W);
   const size_t row = d * L::kSize;
-  size_t v = v0;
-  for (; v + 4 <= v0 + nv; v += 4) {
-    const char* r0 = base + (v - v0) * row;
-    const char* w[4] = {r0, r0 + row, r0 + 2 * row, r0 + 3 * row};
-    rows_against_all<L, 4>(w, v, d, H, nh, out);
-  }
-  for (; v < v0 + nv; ++v) {
-    const char* w[1] = {base + (v - v0) * row};
-    rows_against_all<L, 1>(w, v, d, H, nh, out);
+  float* buf = L::kSize == 4 ? nullptr : widen_buffer(d);
+  for (size_t v = v0; v < v0 + nv; v += 4) {
+    const size_t nw = v0 + nv - v < 4 ? v0 + nv - v : 4;
+    const float* w[4];
+    for (size_t a = 0; a < nw; ++a) {
+      const char* src = base + (v - v0 + a) * row;
+      if (L::kSize == 4) {
+        w[a] = reinterpret_cast<const float*>(src);
+        continue;
+      }
+      float* dst = buf + a * d;
+      size_t i = 0;
+      for (; i + kW <= d; i += kW) _mm512_storeu_ps(dst + i, L::load(src, i));
+      if (i < d) _mm512_mask_storeu_ps(dst + i, tail_mask(d - i), L::load(src, i, tail_mask(d - i)));
+      w[a] = dst;
+    }
+    rows_x_hidden(w, nw, v, d, H, nh, out);
   }
 }
 
@@ -89,6 +132,31 @@ void project(const void* W, DType wdt, size_t v0, size_t nv, size_t d, const flo
     case DType::F32: return project_t<LoadF32>(W, v0, nv, d, H, nh, out);
     case DType::F16: return project_t<LoadF16>(W, v0, nv, d, H, nh, out);
     case DType::BF16: return project_t<LoadBF16>(W, v0, nv, d, H, nh, out);
+  }
+}
+
+// The int8 block head (d a multiple of 32): 4 rows widened at a time (exactly, see dequant_q8) into the per-thread
+// float32 copy, then the same tiles as project's float32 rows.
+void project_q8(const int8_t* q8, const float* scale, size_t v0, size_t nv, size_t d, const float* const* H,
+                size_t nh, float* const* out) {
+  float* buf = widen_buffer(d);
+  for (size_t v = v0; v < v0 + nv; v += 4) {
+    const size_t nw = v0 + nv - v < 4 ? v0 + nv - v : 4;
+    const float* w[4];
+    for (size_t a = 0; a < nw; ++a) {
+      const int8_t* q = q8 + (v + a) * d;
+      const float* sc = scale + (v + a) * d / 32;
+      float* dst = buf + a * d;
+      for (size_t b = 0; b < d / 32; ++b) {
+        const __m512 s = _mm512_set1_ps(sc[b]);
+        for (size_t h = 0; h < 2; ++h) {
+          const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + b * 32 + h * 16));
+          _mm512_storeu_ps(dst + b * 32 + h * 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(raw)), s));
+        }
+      }
+      w[a] = dst;
+    }
+    rows_x_hidden(w, nw, v, d, H, nh, out);
   }
 }
 
@@ -167,7 +235,7 @@ void dequant_q8(const int8_t* q, const float* scale, size_t n, float* out) {
   }
 }
 
-const DolaOps kAvx512{"avx512", project, divergence, exp_shift, dequant_q8};
+const DolaOps kAvx512{"avx512", project, divergence, exp_shift, dequant_q8, project_q8};
 
 }  // namespace
 

@@ -270,6 +270,40 @@ test('compactHead: a Q8_0-dequantised head round-trips exactly and projects to t
   }
 });
 
+test('the int8-block projection at the model\'s shape (d = 576, 8 and 64 rows as batch 1 and 8 with 8 candidates, ragged tails) equals float64 products and the float32 head bit for bit', () => {
+  if (NATIVE.length === 0) {
+    console.log('  skipped: candidateLogits is native only and the addon is not loaded');
+    return;
+  }
+  const V = 1030, d = 576; // 1030 = 16 blocks of 64 rows + a 6-row tail (not a multiple of the 4-row tiles)
+  const W = q8Head(V, d, 21);
+  const c = compactHead(W, V, d);
+  assert.ok(c, 'a Q8_0 head has the int8 block form');
+  for (const n of [8, 64, 13, 1]) {
+    const h = normals(n * d, 50 + n, 1);
+    const want = new Float64Array(n * V);
+    let scale = 0;
+    for (let r = 0; r < n; r++)
+      for (let v = 0; v < V; v++) {
+        let s = 0, a = 0;
+        for (let i = 0; i < d; i++) {
+          s += W[v * d + i] * h[r * d + i];
+          a += Math.abs(W[v * d + i] * h[r * d + i]);
+        }
+        want[r * V + v] = s;
+        scale = Math.max(scale, a);
+      }
+    for (const backend of NATIVE) {
+      for (const threads of [1, 0]) {
+        const got = candidateLogits(h, c, { hiddenSize: d, vocabSize: V, backend, threads });
+        // float32 accumulation over 576 terms: within a few units of 2^-24 times the sum of magnitudes
+        assert.ok(worst(got, want) < 1e-5 * scale, `${backend} n=${n} threads=${threads}: ${worst(got, want)} (sum of |terms| ${scale})`);
+        assert.equal(Array.from(got), Array.from(candidateLogits(h, W, { hiddenSize: d, vocabSize: V, backend, threads })), `${backend} n=${n}: int8 blocks = float32 head`);
+      }
+    }
+  }
+});
+
 test('SIMD backends agree with the scalar one; async equals sync; one thread equals many', async () => {
   if (NATIVE.length < 2) {
     console.log(`  skipped: only ${NATIVE.join(', ') || 'no native backend'} here, nothing to compare`);
