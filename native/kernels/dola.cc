@@ -124,9 +124,20 @@ const DolaOps& dola_ops_for(const Ops& ops) {
   return kScalar;
 }
 
-void project_rows(const DolaOps& dops, const void* W, DType wdt, const void* bias, size_t V, size_t d,
-                  const float* const* hidden, size_t n, float* const* out, int threads, const int8_t* q8,
-                  const float* q8_scale) {
+namespace {
+
+// Per 64-row vocabulary block and hidden row: the block's max and sum of exp(z - max) (Ops::max_sumexp), taken
+// while the block's logits are still in cache, so the log-sum-exp of a candidate row needs no pass of its own.
+// A non-finite logit leaves NaN as the block's max (the caller then re-reads the row to report it).
+struct BlockStats {
+  const Ops* ops = nullptr;
+  float* max = nullptr;  // [blocks x n]
+  float* sum = nullptr;  // [blocks x n]
+};
+
+void project_blocks(const DolaOps& dops, const void* W, DType wdt, const void* bias, size_t V, size_t d,
+                    const float* const* hidden, size_t n, float* const* out, int threads, const int8_t* q8,
+                    const float* q8_scale, const BlockStats& st) {
   const size_t blocks = (V + kVocabBlock - 1) / kVocabBlock;
   // Small products are not worth a thread hop.
   const int use = n * V * d < (size_t(1) << 16) ? 1 : threads;
@@ -152,7 +163,26 @@ void project_rows(const DolaOps& dops, const void* W, DType wdt, const void* bia
       for (size_t h = 0; h < n; ++h)
         for (size_t v = v0; v < v1; ++v) out[h][v] += load_one(bias, wdt, v);
     }
+    if (st.ops) {
+      for (size_t b = b0; b < b1; ++b) {
+        const size_t u0 = b * kVocabBlock, u1 = std::min(V, u0 + kVocabBlock);
+        for (size_t h = 0; h < n; ++h) {
+          float m = 0.f, sum = 0.f;
+          if (!st.ops->max_sumexp(out[h] + u0, DType::F32, u1 - u0, &m, &sum)) m = std::numeric_limits<float>::quiet_NaN();
+          st.max[b * n + h] = m;
+          st.sum[b * n + h] = sum;
+        }
+      }
+    }
   });
+}
+
+}  // namespace
+
+void project_rows(const DolaOps& dops, const void* W, DType wdt, const void* bias, size_t V, size_t d,
+                  const float* const* hidden, size_t n, float* const* out, int threads, const int8_t* q8,
+                  const float* q8_scale) {
+  project_blocks(dops, W, wdt, bias, V, d, hidden, n, out, threads, q8, q8_scale, BlockStats{});
 }
 
 void select_and_contrast(const Ops& ops, const Request& r, int threads) {
@@ -162,6 +192,8 @@ void select_and_contrast(const Ops& ops, const Request& r, int threads) {
   // 1. candidate logits, [rows x C x V]: the given ones, or one projection over all rows x candidates.
   thread_local std::vector<float> buf;
   std::vector<const float*> zc(R * C);
+  const size_t blocks = (V + kVocabBlock - 1) / kVocabBlock;
+  std::vector<float> bmax, bsum;  // per block and candidate row: projection-time max and sum of exp
   if (r.cand.hidden) {
     buf.resize(R * C * V);
     std::vector<const float*> hs(R * C);
@@ -172,8 +204,10 @@ void select_and_contrast(const Ops& ops, const Request& r, int threads) {
         outs[row * C + c] = buf.data() + (row * C + c) * V;
         zc[row * C + c] = outs[row * C + c];
       }
-    project_rows(dops, r.cand.weight, r.cand.weight_dtype, r.cand.bias, V, r.cand.d, hs.data(), R * C,
-                 outs.data(), threads, r.cand.q8, r.cand.q8_scale);
+    bmax.resize(blocks * R * C);
+    bsum.resize(blocks * R * C);
+    project_blocks(dops, r.cand.weight, r.cand.weight_dtype, r.cand.bias, V, r.cand.d, hs.data(), R * C,
+                   outs.data(), threads, r.cand.q8, r.cand.q8_scale, BlockStats{&ops, bmax.data(), bsum.data()});
   } else {
     for (size_t row = 0; row < R; ++row)
       for (size_t c = 0; c < C; ++c) zc[row * C + c] = r.cand.logits[c] + row * V;
@@ -186,6 +220,23 @@ void select_and_contrast(const Ops& ops, const Request& r, int threads) {
       const size_t row = i / (C + 1), c = i % (C + 1);
       const float* z = c == 0 ? r.final_logits + row * V : zc[row * C + c - 1];
       float m = 0.f, s = 0.f;
+      if (c > 0 && !bmax.empty()) {
+        // combine the blocks' statistics: max over blocks, then each block's sum rescaled to it
+        const size_t h = row * C + c - 1, n = R * C;
+        bool finite = true;
+        m = -std::numeric_limits<float>::infinity();
+        for (size_t b = 0; b < blocks; ++b) {
+          const float bm = bmax[b * n + h];
+          if (std::isnan(bm)) finite = false;
+          else m = std::max(m, bm);
+        }
+        if (finite) {
+          double acc = 0.0;
+          for (size_t b = 0; b < blocks; ++b) acc += static_cast<double>(bsum[b * n + h]) * std::exp(static_cast<double>(bmax[b * n + h] - m));
+          lse[i] = m + static_cast<float>(std::log(acc));
+          continue;
+        }
+      }
       if (!ops.max_sumexp(z, DType::F32, V, &m, &s)) {
         throw KernelError{c == 0 ? KernelError::kNonFiniteExpert : KernelError::kNonFiniteAmateur, row,
                           first_non_finite_f32(z, V)};

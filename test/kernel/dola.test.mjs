@@ -395,6 +395,13 @@ test('bad kernel input: clear errors (native and fallback)', () => {
     bad[3] = Infinity;
     assert.throws(() => dolaContrast(bad, { logits: [cand] }, { backend }), /final logits but row 0, index 3/);
   }
+  // a non-finite head value makes non-finite candidate logits: found in the projection's per-block statistics,
+  // reported with the row and vocabulary index of the first one
+  const W = normals(V * 8, 5, 0.2);
+  W[17 * 8 + 2] = Infinity;
+  for (const backend of NATIVE) {
+    assert.throws(() => dolaContrast(Float32Array.from({ length: 2 * V }, (_, i) => fin[i % V]), { hidden: [normals(16, 6, 1)], headWeight: W, hiddenSize: 8 }, { vocabSize: V, backend }), /candidate logits but row 0, index 17 is NaN or infinite/);
+  }
   // the addon checks again what reaches it directly
   if (NATIVE.length) {
     assert.throws(() => dolaContrast(fin, { logits: [cand] }, { out: fin }), /out must not share memory with finalLogits/);
