@@ -2,9 +2,14 @@
 // SmolLM2-135M, greedy through the public `generate`, plain vs `mode: 'dola'` (dolaLayers 'high': 8 candidate
 // layers) vs ACD with `amateurLayer: 'auto'` (same candidates) vs fixed-layer ACD (exit 15), at batch 1 and 8;
 // 32-token prompts, 64 new tokens, alternating runs, medians of per-token decode time. Targets (issue 17):
-// dola <= 1.3x plain at batch 1, <= 1.15x at batch 8. Also the kernel alone (dolaContrast on the model's head
-// shapes) per step. Load averages before and after are recorded: other processes share the machine.
-// Usage: node bench/dola.mjs [MODEL_DIR_OR_NAME] [--quick]   (default model: smollm2-135m, pulled on first use)
+// dola <= 1.3x plain at batch 1, <= 1.15x at batch 8. Then the kernel alone per step on the model's own head
+// (rows x 8 candidates, hidden states drawn at random): the candidate projection alone (candidateLogits), the
+// softmax + divergence + contrast alone (dolaContrast given the candidates' logits) and the whole dolaContrast,
+// with the projection's multiply-adds per second. Load averages before and after are recorded: other processes
+// share the machine. A before/after comparison runs this script twice in one lock hold, the first time with
+// AUTOCONTRAST_NATIVE_PATH naming the earlier addon and --out elsewhere.
+// Usage: node bench/dola.mjs [MODEL_DIR_OR_NAME] [--quick] [--out=PATH_WITHOUT_EXTENSION]
+//   (default model: smollm2-135m, pulled on first use)
 // Writes bench/results/dola.{json,md} (dola-quick.* with --quick).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,6 +23,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const modelArg = args.find((a) => !a.startsWith('--')) ?? 'smollm2-135m';
+const outArg = args.find((a) => a.startsWith('--out='))?.slice(6);
 const P = { promptTokens: 32, maxNew: quick ? 16 : 64, reps: quick ? 1 : 3, batches: [1, 8] };
 const status = lib.runtime.runtimeStatus();
 if (!status.available) {
@@ -27,7 +33,15 @@ if (!status.available) {
 const load0 = os.loadavg();
 const model = await lib.load(modelArg);
 const N = model.numLayers;
-const results = { quick, params: P, model: model.dir, machine: machine({ loadAvgBefore: load0 }), batches: {} };
+// The instruction sets that matter here: the kernel's backend, and what the CPU offers beyond it.
+let cpuFlags = [];
+try {
+  cpuFlags = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '').trim().split(/\s+/).filter((f) => /^(avx2|fma|avx512f|avx512_vnni|avx512_bf16|avx512_fp16|amx_\w+)$/.test(f));
+} catch {
+  cpuFlags = [];
+}
+const isa = `kernel backend ${lib.availableBackends()[0]}${cpuFlags.length ? `; CPU flags ${cpuFlags.join(' ')}` : ''}`;
+const results = { quick, params: P, model: model.dir, machine: machine({ loadAvgBefore: load0, isa }), batches: {} };
 const variants = [
   { name: 'plain', options: { contrast: false, repetitionPenalty: 1.2 } },
   { name: 'dola high', options: { mode: 'dola', dolaLayers: 'high' } },
@@ -57,10 +71,46 @@ for (const B of P.batches) {
   md.push(`## Batch ${B}`, '', mdTable(['variant', 'ms per token', 'x plain'], rows), '', `dola high / plain = **${fmt(ratio, 3)}** (target <= ${target}: ${ratio <= target ? 'met' : 'not met'})`, '');
   console.log(`batch ${B}: ${rows.map((r) => `${r[0]} ${r[1]} ms (${r[2]}x)`).join(', ')}`);
 }
+// The kernel alone, per step, on the model's own head (its int8 block form when it has one).
+const layers = model.candidateLayers('high');
+const { weight } = model.candidateHead(layers[0]);
+const V = model.vocabSize;
+const d = weight instanceof Float32Array || weight instanceof Uint16Array ? weight.length / V : weight.q8.length / V;
+const C = layers.length;
+let seed = 12345;
+const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 4;
+const kernelRows = [];
+results.kernel = { candidates: C, hiddenSize: d, vocab: V, headForm: weight instanceof Float32Array ? 'float32' : weight instanceof Uint16Array ? '16-bit' : 'int8 blocks (exact)', batches: {} };
+for (const B of P.batches) {
+  const hidden = Array.from({ length: C }, () => Float32Array.from({ length: B * d }, rnd));
+  const stacked = new Float32Array(C * B * d);
+  hidden.forEach((h, c) => stacked.set(h, c * B * d));
+  const fin = Float32Array.from({ length: B * V }, () => rnd() * 3);
+  const logits = lib.candidateLogits(stacked, weight, { hiddenSize: d, vocabSize: V });
+  const candLogits = hidden.map((_, c) => logits.subarray(c * B * V, (c + 1) * B * V));
+  const out = new Float32Array(B * V);
+  const time = (f) => {
+    f();
+    const t = [];
+    for (let i = 0; i < (quick ? 3 : 15); i++) {
+      const t0 = process.hrtime.bigint();
+      f();
+      t.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    return median(t);
+  };
+  const project = time(() => lib.candidateLogits(stacked, weight, { hiddenSize: d, vocabSize: V }));
+  const select = time(() => lib.dolaContrast(fin, { logits: candLogits }, { vocabSize: V, out }));
+  const whole = time(() => lib.dolaContrast(fin, { hidden, headWeight: weight, hiddenSize: d }, { vocabSize: V, out }));
+  const macs = B * C * V * d;
+  results.kernel.batches[B] = { projectMs: project, selectFromLogitsMs: select, wholeMs: whole, projectGmacPerS: macs / project / 1e6, perRowTokenMs: whole / B };
+  kernelRows.push([String(B), `${B * C}`, fmt(project, 2), fmt(macs / project / 1e6, 1), fmt(select, 2), fmt(whole, 2), fmt(whole / B, 2)]);
+}
+md.push('## The kernel alone, per step', '', `The model's own head (${results.kernel.headForm}, ${V} x ${d}), ${C} candidates per row, hidden states drawn at random; medians of ${quick ? 3 : 15}. The projection is ${C} x ${V} x ${d} = ${fmt((C * V * d) / 1e6, 1)} M multiply-adds per row.`, '', mdTable(['batch', 'projected rows', 'projection ms', 'GMAC/s', 'softmax + divergence + contrast (from logits) ms', 'whole kernel ms', 'whole per row-token ms'], kernelRows), '');
 model.dispose();
 results.machine.loadAvgAfter = os.loadavg();
-md.push(`Machine: ${results.machine.cpu}; load average before ${load0.map((x) => x.toFixed(1)).join('/')}, after ${results.machine.loadAvgAfter.map((x) => x.toFixed(1)).join('/')} (1/5/15 min; other processes shared the cores).`, '');
-const base = path.join(HERE, 'results', quick ? 'dola-quick' : 'dola');
+md.push(`Machine: ${results.machine.cpu}, ${results.machine.logicalCores} cores (${isa}); load average before ${load0.map((x) => x.toFixed(1)).join('/')}, after ${results.machine.loadAvgAfter.map((x) => x.toFixed(1)).join('/')} (1/5/15 min; other processes shared the cores).`, '');
+const base = outArg ? path.resolve(outArg) : path.join(HERE, 'results', quick ? 'dola-quick' : 'dola');
 fs.writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
 fs.writeFileSync(`${base}.md`, md.join('\n'));
 console.log(`wrote ${path.relative(process.cwd(), base)}.{json,md}`);
