@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import lib from '../helpers/lib.mjs';
 import { normals } from '../helpers/random.mjs';
+import { createRequire } from 'node:module';
 
 const { acdLogProbs, cdScores, contrast, acdLogProbsSparse, cdScoresSparse, createContrast, createSparseContrast, availableBackends, toFloat16, toBfloat16 } = lib;
 
@@ -127,6 +128,42 @@ test('native: contrastRun refuses anything but a prepared contrast', async () =>
   throwsLike(() => native.contrastRun(p, f(3), f(4), f(4), new Int32Array(1), f(1)), RangeError, /expert/, 'native length check');
   throwsLike(() => native.contrastRun(p, f(4), f(4), f(4), new Int32Array(2), f(1)), RangeError, /headSize/, 'native headSize length');
   throwsLike(() => native.contrastRun(p, f(4), new Uint16Array(4), f(4), new Int32Array(1), f(1)), TypeError, /amateur/, 'native type check');
+});
+
+// The plain dense functions run through native prepared contrasts kept per recent parameter set (src/kernel/
+// contrast.ts): with more parameter sets than it keeps, interleaved, every call must still equal the addon's
+// own request path (native.contrast, which parses the whole request), values and head statistics.
+test('plain functions: the same as the addon request path over many interleaved option sets', () => {
+  const info = lib.nativeInfo();
+  if (!info.path) {
+    console.log('  skipped: the native addon is not loaded');
+    return;
+  }
+  const native = createRequire(import.meta.url)(info.path);
+  const V = 300, rows = 2;
+  const E = normals(rows * V, 71, 3), A = normals(rows * V, 72, 3);
+  const sets = [];
+  for (const isa of native.isas())
+    for (const o of [{}, { alpha: 0 }, { alpha: 0.3 }, { alpha: 0.3, minCandidates: 40 }, { mode: 'cd' }, { mode: 'cd', beta: 0.25 }, { threads: 1 }])
+      sets.push({ isa, ...o });
+  for (let round = 0; round < 2; round++)
+    for (const s of sets) {
+      const { isa, mode = 'acd', threads, ...o } = s;
+      const headSize = new Int32Array(rows), headMass = new Float32Array(rows);
+      const got = (mode === 'cd' ? cdScores : acdLogProbs)(E, A, { ...o, threads, vocabSize: V, backend: `native-${isa}`, headSize, headMass });
+      const req = {
+        expert: E, amateur: A, dtype: 0, rows, vocab: V, mode: mode === 'cd' ? 1 : 0, alpha: o.alpha ?? 0.1,
+        minCandidates: o.minCandidates ?? 1, ...(o.beta === undefined ? {} : { beta: o.beta }), ...(threads === undefined ? {} : { threads }),
+        out: new Float32Array(rows * V), headSize: new Int32Array(rows), headMass: new Float32Array(rows), isa,
+      };
+      native.contrast(req);
+      const what = `round ${round} ${JSON.stringify(s)}`;
+      // (the first differing index, not a diff of the arrays: uvu's diff of long arrays takes minutes)
+      const firstDiff = (a, b) => a.findIndex((x, i) => !Object.is(x, b[i]));
+      assert.is(firstDiff(got, req.out), -1, `${what}: log-probabilities`);
+      assert.is(firstDiff(headSize, req.headSize), -1, `${what}: headSize`);
+      assert.is(firstDiff(headMass, req.headMass), -1, `${what}: headMass`);
+    }
 });
 
 test.run();
