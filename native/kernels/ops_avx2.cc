@@ -247,6 +247,7 @@ struct S {
   using F = __m256;
   using M = __m256;
   static constexpr size_t kW = 8;
+  static constexpr bool kCompress = false;  // no compress instruction (head_ops.inc: -inf lanes instead)
   static F set1(float v) { return _mm256_set1_ps(v); }
   static F zero() { return _mm256_setzero_ps(); }
   static F add(F a, F b) { return _mm256_add_ps(a, b); }

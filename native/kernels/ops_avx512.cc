@@ -187,6 +187,11 @@ struct S {
   using F = __m512;
   using M = __mmask16;
   static constexpr size_t kW = 16;
+  static constexpr bool kCompress = true;
+  static size_t compress(M m, F v, float* dst) {
+    _mm512_storeu_ps(dst, _mm512_maskz_compress_ps(m, v));  // (the register form: compress-to-memory is slow on Zen 4)
+    return popcount16(m);
+  }
   static F set1(float v) { return _mm512_set1_ps(v); }
   static F zero() { return _mm512_setzero_ps(); }
   static F add(F a, F b) { return _mm512_add_ps(a, b); }

@@ -203,6 +203,7 @@ struct S {
   using F = float32x4_t;
   using M = uint32x4_t;
   static constexpr size_t kW = 4;
+  static constexpr bool kCompress = false;
   static F set1(float v) { return vdupq_n_f32(v); }
   static F zero() { return vdupq_n_f32(0.f); }
   static F add(F a, F b) { return vaddq_f32(a, b); }

@@ -67,6 +67,7 @@ struct S {
   using F = float;
   using M = bool;
   static constexpr size_t kW = 1;
+  static constexpr bool kCompress = false;  // one lane: only head tokens are stored and exponentiated anyway
   static F set1(float v) { return v; }
   static F zero() { return 0.f; }
   static F add(F a, F b) { return a + b; }
