@@ -326,7 +326,7 @@ function dolaContrastJs(finalLogits: Float32Array, c: Checked, result: DolaResul
       : dtype === 'float32' ? (weight as Float32Array) : Float32Array.from(weight as Uint16Array, (b) => halfToFloat(b, dtype));
     const b = bias === undefined ? undefined : dtype === 'float32' ? (bias as Float32Array) : Float32Array.from(bias as Uint16Array, (x) => halfToFloat(x, dtype));
     for (let k = 0; k < C; k++) {
-      nonFinite(`hidden[${k}]`, hidden[k], 0, rows * d, 0);
+      for (let r = 0; r < rows; r++) nonFinite(`hidden[${k}]`, hidden[k], r * d, d, r);
       for (let r = 0; r < rows; r++) {
         for (let v = 0; v < V; v++) {
           let s = 0;

@@ -395,6 +395,12 @@ test('bad kernel input: clear errors (native and fallback)', () => {
     bad[3] = Infinity;
     assert.throws(() => dolaContrast(bad, { logits: [cand] }, { backend }), /final logits but row 0, index 3/);
   }
+  // a non-finite hidden value: every backend names the candidate, the row and the index within the row
+  const hid = [normals(2 * 8, 7, 1), normals(2 * 8, 8, 1)];
+  hid[1][8 + 5] = NaN;
+  for (const backend of ALL) {
+    assert.throws(() => dolaContrast(Float32Array.from({ length: 2 * V }, (_, i) => fin[i % V]), { hidden: hid, headWeight: normals(V * 8, 9, 0.2), hiddenSize: 8 }, { vocabSize: V, backend }), /hidden\[1\] but row 1, index 5 is NaN/, backend);
+  }
   // a non-finite head value makes non-finite candidate logits: found in the projection's per-block statistics,
   // reported with the row and vocabulary index of the first one
   const W = normals(V * 8, 5, 0.2);
