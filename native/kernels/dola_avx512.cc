@@ -13,7 +13,6 @@
 #include <immintrin.h>
 
 #include <cstdint>
-#include <vector>
 
 namespace ac {
 namespace dola {
@@ -95,11 +94,27 @@ inline void rows_x_hidden(const float* const* wr, size_t nw, size_t v, size_t d,
   }
 }
 
-// A float32 copy of 4 head rows, per thread.
+// A float32 copy of 4 head rows, per thread. Plain new[] / delete[] (library functions) rather than a standard
+// container, whose inline members would be shared with the files compiled without AVX-512 (the ODR rule above).
+struct WidenBuffer {
+  float* p = nullptr;
+  size_t n = 0;
+  WidenBuffer() = default;
+  WidenBuffer(const WidenBuffer&) = delete;
+  WidenBuffer& operator=(const WidenBuffer&) = delete;
+  ~WidenBuffer() { delete[] p; }
+};
+
 inline float* widen_buffer(size_t d) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < 4 * d) buf.resize(4 * d);
-  return buf.data();
+  thread_local WidenBuffer buf;
+  if (buf.n < 4 * d) {
+    delete[] buf.p;
+    buf.p = nullptr;
+    buf.n = 0;
+    buf.p = new float[4 * d];
+    buf.n = 4 * d;
+  }
+  return buf.p;
 }
 
 template <class L>
