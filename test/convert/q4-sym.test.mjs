@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { graph, ort, tempDir, step } from '../graph/helpers.mjs';
+// Internal module under test (not public): the folder writer, to build a q4-sym folder from a tiny graph.
 import convertPkg from '../../dist/model/convert/write-built-folder.js';
 import { randomQ4, randomQ8 } from './random-q4.mjs';
 
