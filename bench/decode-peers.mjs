@@ -1,7 +1,7 @@
 // SmolLM2-135M against its peers on the same weights (not part of npm test), one process run, every variant
 // interleaved round by round, ratios from the same run:
 //   ours: the faithful default (fused graph, q4), fused float32, fused q4-fast, fused q4-sym (4-bit re-quantised as
-//   genai's builder does), plain and ACD (exit 15, sparse);
+//   genai's builder does), plain and ACD (exit 15, sparse); q4 and q4-sym again with spinning pool threads;
 //   node-llama-cpp 3.21.1 (llama.cpp's prebuilt CPU binary) on the same Q4_1 GGUF;
 //   onnxruntime-genai 0.18 on models its own builder made from the same weights (fp32 and int4).
 // Greedy, the same prompt token ids for every tool, decode tokens/s (prefill excluded), batch 1 and 8.
@@ -39,12 +39,16 @@ const OURS = [
   { name: 'autocontrast float32', weightForm: 'float32' },
   { name: 'autocontrast q4-fast', weightForm: 'q4-fast' },
   { name: 'autocontrast q4-sym (genai\'s int4 arithmetic)', weightForm: 'q4-sym' },
+  // the same folders with ONNX Runtime's pool threads spinning (ORT's own default, which onnxruntime-genai keeps;
+  // ours is off, for contention)
+  { name: 'autocontrast q4 (faithful default), spinning threads', weightForm: 'q4', allowSpinning: true },
+  { name: 'autocontrast q4-sym, spinning threads', weightForm: 'q4-sym', allowSpinning: true },
 ];
 const models = [];
 for (const o of OURS) {
   const dir = path.join(work, o.weightForm);
-  await lib.convert(gguf, { out: dir, exits: 'all', exitOutputs: 'hidden', weightForm: o.weightForm, overwrite: true });
-  models.push(await lib.load(dir, { skipValidation: true, intraOpThreads: P.threads }));
+  if (!fs.existsSync(dir)) await lib.convert(gguf, { out: dir, exits: 'all', exitOutputs: 'hidden', weightForm: o.weightForm, overwrite: true });
+  models.push(await lib.load(dir, { skipValidation: true, intraOpThreads: P.threads, allowSpinning: o.allowSpinning ?? false }));
 }
 const texts = [
   'The history of the printing press begins in the fifteenth century, when Johannes Gutenberg combined movable metal type, oil-based ink and a wooden press adapted from wine making.',
@@ -60,7 +64,7 @@ const batchPrompts = (B) => Array.from({ length: B }, (_, r) => prompts[r % prom
 const variants = [];
 OURS.forEach((o, i) => {
   variants.push({ name: o.name, kind: 'ours', model: models[i], options: { contrast: false } });
-  if (o.weightForm === 'q4') variants.push({ name: `${o.name}, ACD exit 15`, kind: 'ours', model: models[i], options: { amateurLayer: 15, alpha: 0.1, amateurPath: 'sparse' } });
+  if (o.weightForm === 'q4' && !o.allowSpinning) variants.push({ name: `${o.name}, ACD exit 15`, kind: 'ours', model: models[i], options: { amateurLayer: 15, alpha: 0.1, amateurPath: 'sparse' } });
 });
 const nlc = arg('nlc');
 const peerNotes = [];
@@ -107,12 +111,14 @@ for (const B of P.batches) {
 const m = machine({ ort: lib.runtime.ortVersion().version, loadAverageAtStart });
 m.loadAverageAtEnd = os.loadavg().map((x) => +x.toFixed(2));
 const base = (B, name) => res[B][name]?.median;
+const GENAI_INT4 = 'onnxruntime-genai int4 (its builder, same weights)';
+const same = (a, b) => (a && b ? (JSON.stringify(a) === JSON.stringify(b) ? 'yes' : 'no') : '-');
 const rows = [];
 for (const B of P.batches) {
   for (const v of variants) {
     const r = res[B][v.name];
     rows.push([B, v.name, r.error ? `failed: ${r.error.slice(0, 120)}` : fmt(r.median, 1), r.tokensPerSecond.map((x) => fmt(x, 1)).join(', '),
-      `${fmt(r.median / base(B, OURS[0].name))}x`, JSON.stringify(r.firstRow) === JSON.stringify(res[B][OURS[1].name].firstRow) ? 'yes' : 'no']);
+      `${fmt(r.median / base(B, OURS[0].name))}x`, same(r.firstRow, res[B][OURS[1].name].firstRow), same(r.firstRow, res[B][GENAI_INT4]?.firstRow)]);
   }
 }
 const doc = { machine: m, params: P, peerNotes, results: res };
@@ -121,8 +127,8 @@ fs.writeFileSync(path.join(HERE, 'results', 'decode-peers.json'), `${JSON.string
 const md = `# SmolLM2-135M against peers on the same weights (\`node bench/decode-peers.mjs\`)\n\n${m.date}. Machine: ${m.cpu}, ${m.logicalCores} logical / ${m.physicalCores ?? '?'} physical cores, ${m.memoryGiB} GiB; ${m.platform}; Node ${m.node}, onnxruntime ${m.ort}; ${P.threads} threads for every tool. ` +
   `Load average at start ${m.loadAverageAtStart.join(' / ')}, at end ${m.loadAverageAtEnd.join(' / ')} (other jobs shared the cores: compare ratios within the table).\n\n` +
   `Greedy, the same ${P.promptTokens} prompt token ids for every tool, ${P.maxNew} new tokens, decode tokens/s (prefill excluded), median of ${P.reps} interleaved rounds after a warm-up round. ` +
-  `"same tokens" compares row 0 with our float32 form.${peerNotes.length ? ` ${peerNotes.join('; ')}.` : ''}\n\n` +
-  mdTable(['batch', 'tool / form', 'tokens/s', 'runs', 'vs our faithful default', 'same tokens as our float32'], rows) + '\n';
+  `"same tokens" compares row 0's tokens with our float32 form's and with onnxruntime-genai int4's.${peerNotes.length ? ` ${peerNotes.join('; ')}.` : ''}\n\n` +
+  mdTable(['batch', 'tool / form', 'tokens/s', 'runs', 'vs our faithful default', 'same tokens as our float32', 'same tokens as genai int4'], rows) + '\n';
 fs.writeFileSync(path.join(HERE, 'results', 'decode-peers.md'), md);
 console.log(md);
 models.forEach((x) => x.dispose());
