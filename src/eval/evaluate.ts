@@ -76,7 +76,8 @@ export interface EvalOptions {
 /** The JSON result of a run. */
 export interface EvalResult {
   task: Task;
-  model: { name: string; dir: string; numLayers: number; vocabSize: number; exits: number[] };
+  /** `form`: the weights' form (`float32`, `q4`, ...) as the folder's manifest names it. */
+  model: { name: string; dir: string; numLayers: number; vocabSize: number; exits: number[]; form?: string };
   data: { file: string; items: number; available: number; limited: boolean };
   settings: {
     alpha: number;
@@ -263,7 +264,7 @@ export async function evaluate(task: string, options: EvalOptions = {}): Promise
     const plainCacheFile = join(out, 'cache', `${task}-plain-${hash(plainSettings)}.jsonl`);
     const base = {
       task,
-      model: { name: isAbsolute(modelName) ? modelName : modelName, dir: model.dir, numLayers: model.numLayers, vocabSize: model.vocabSize, exits: model.exits.map((e) => e.layer) },
+      model: { name: isAbsolute(modelName) ? modelName : modelName, dir: model.dir, numLayers: model.numLayers, vocabSize: model.vocabSize, exits: model.exits.map((e) => e.layer), ...(model.manifest.weights?.form ? { form: model.manifest.weights.form } : {}) },
       data: { file, items: items.length, available: all.length, limited: items.length < all.length },
       stamp: st,
     };

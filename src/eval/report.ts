@@ -62,6 +62,11 @@ export function contrastLabel(r: Pick<EvalResult, 'settings'>): string {
   return `${s.mode} (amateur ${s.amateurLayers[0]})`;
 }
 
+/** The model as tables name it: its name, with the weights' form when the result records it. */
+function modelLabel(r: EvalResult): string {
+  return r.model.form && !r.model.name.includes(r.model.form) ? `${r.model.name} (${r.model.form} form)` : r.model.name;
+}
+
 /** The share of each layer in a histogram (layer -> count), as [layer, share] sorted by layer. */
 function shares(h: Record<number, number>): [number, number][] {
   const total = Object.values(h).reduce((a, b) => a + b, 0);
@@ -75,7 +80,7 @@ const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : St
 function stampLines(r: EvalResult): string[] {
   const s = r.settings;
   return [
-    `model ${r.model.name} (${r.model.numLayers} layers); data ${basename(r.data.file)}, ${r.data.items} of ${r.data.available} items${r.data.limited ? ' (limited)' : ''}`,
+    `model ${modelLabel(r)} (${r.model.numLayers} layers); data ${basename(r.data.file)}, ${r.data.items} of ${r.data.available} items${r.data.limited ? ' (limited)' : ''}`,
     `mode ${s.mode}, alpha ${s.alpha}, ${s.candidates ? `candidate layers ${s.candidates.join(',')} (chosen per position)${s.amateurLayers.length ? `, fixed amateur ${s.amateurLayers.join(',')}` : ''}` : `amateur layers ${s.amateurLayers.length > 3 ? `${s.amateurLayers[0]}..${s.amateurLayers[s.amateurLayers.length - 1]}` : s.amateurLayers.join(',')}`}; ` +
       `${r.stamp.date.slice(0, 16)}Z; ${r.stamp.cpu}, ${r.stamp.cores} cores, ${r.stamp.isa}, load ${r.stamp.load}; autocontrast ${r.stamp.library}`,
   ];
@@ -206,14 +211,20 @@ export function writeReport(options: ReportOptions = {}): string {
       stamp: stampLines(wiki),
     }));
   }
-  if (wiki?.wikitext) {
-    const W = wiki.wikitext;
+  const wikis = all.get('wikitext')!.filter((r) => r.wikitext);
+  if (wikis.length) {
     md.push('## WikiText-2 (rolling windows)', '');
-    md.push('| distribution | word perplexity | byte perplexity | bits per byte | token perplexity |', '|---|---:|---:|---:|---:|');
-    md.push(`| plain | ${n2(W.plain.wordPerplexity)} | ${n3(W.plain.bytePerplexity)} | ${n3(W.plain.bitsPerByte)} | ${n2(W.plain.tokenPerplexity)} |`);
-    for (const e of W.exits) md.push(`| exit ${e.layer} alone | ${n2(e.wordPerplexity)} | ${n3(e.bytePerplexity)} | ${n3(e.bitsPerByte)} | ${n2(e.tokenPerplexity)} |`);
-    for (const c of W.contrast) md.push(`| ${wiki.settings.mode} amateur ${c.layer} | ${n2(c.wordPerplexity)} | ${n3(c.bytePerplexity)} | ${n3(c.bitsPerByte)} | ${n2(c.tokenPerplexity)} |`);
-    md.push('', `Windows of ${wiki.settings.window} tokens, ${wiki.settings.stride} new tokens each (the harness's disjoint rolling windows when they are equal); ${W.plain.tokens} tokens scored.`, '', stampText(wiki), '');
+    md.push('| model | articles | distribution | word perplexity | byte perplexity | bits per byte | token perplexity |', '|---|---:|---|---:|---:|---:|---:|');
+    for (const w of wikis) {
+      const W = w.wikitext!;
+      const m = modelLabel(w);
+      const items = `${w.data.items} of ${w.data.available}`;
+      md.push(`| ${m} | ${items} | plain | ${n2(W.plain.wordPerplexity)} | ${n3(W.plain.bytePerplexity)} | ${n3(W.plain.bitsPerByte)} | ${n2(W.plain.tokenPerplexity)} |`);
+      for (const e of W.exits) md.push(`| ${m} | ${items} | exit ${e.layer} alone | ${n2(e.wordPerplexity)} | ${n3(e.bytePerplexity)} | ${n3(e.bitsPerByte)} | ${n2(e.tokenPerplexity)} |`);
+      for (const c of W.contrast) md.push(`| ${m} | ${items} | ${w.settings.mode} amateur ${c.layer} | ${n2(c.wordPerplexity)} | ${n3(c.bytePerplexity)} | ${n3(c.bitsPerByte)} | ${n2(c.tokenPerplexity)} |`);
+    }
+    md.push('');
+    for (const w of wikis) md.push(`${modelLabel(w)}: windows of ${w.settings.window} tokens, ${w.settings.stride} new tokens each (the harness's disjoint rolling windows when they are equal); ${w.wikitext!.plain.tokens} tokens scored.`, '', stampText(w), '');
   }
 
   // Open-ended rows of every run: plain rows are shared by runs that differ in their contrast (the one with the
@@ -289,7 +300,7 @@ export function writeReport(options: ReportOptions = {}): string {
       for (const r of lamSel) {
         const L = r.lambada!;
         const sel = L.selected!;
-        md.push(`| plain (${r.model.name}) | ${L.plain.n} | ${n3(L.plain.accuracy)} | ${n2(L.plain.perplexity)} | |`);
+        md.push(`| plain (${modelLabel(r)}) | ${L.plain.n} | ${n3(L.plain.accuracy)} | ${n2(L.plain.perplexity)} | |`);
         for (const c of L.contrast) md.push(`| ${r.settings.mode === 'dola' ? 'acd' : r.settings.mode} (amateur ${c.layer}), same passages | ${c.n} | ${n3(c.accuracy)} | ${n2(c.perplexity)} | +${c.gained} / -${c.lost} |`);
         md.push(`| **${contrastLabel(r)}** | ${sel.n} | **${n3(sel.accuracy)}** | ${n2(sel.perplexity)} | +${sel.gained} / -${sel.lost} |`);
       }
