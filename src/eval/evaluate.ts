@@ -260,7 +260,9 @@ export async function evaluate(task: string, options: EvalOptions = {}): Promise
     const hash = (x: object) => createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 12);
     const cacheFile = join(out, 'cache', `${task}-${hash(cacheSettings)}.jsonl`);
     // Open-ended plain continuations do not depend on the contrast: one cache shared by runs that differ in it only.
-    const { alpha: _a, mode: _m, amateurs: _am, exits: _e, candidates: _c, ...plainSettings } = cacheSettings as typeof cacheSettings & { candidates?: number[] };
+    // (a repetition penalty of 1 is generate's default for plain decoding: the same continuations as none given)
+    const { alpha: _a, mode: _m, amateurs: _am, exits: _e, candidates: _c, repetitionPenalty: rpGiven, ...plainRest } = cacheSettings as typeof cacheSettings & { candidates?: number[]; repetitionPenalty?: number };
+    const plainSettings = { ...plainRest, ...(rpGiven !== undefined && rpGiven !== 1 ? { repetitionPenalty: rpGiven } : {}) };
     const plainCacheFile = join(out, 'cache', `${task}-plain-${hash(plainSettings)}.jsonl`);
     const base = {
       task,

@@ -212,6 +212,12 @@ test('eval command end to end: JSON shape, finite numbers, report with a well-fo
   assert.is(aj.openEnded.find((c) => !c.contrast).layers, undefined);
   assert.equal(aj.settings.repetitionPenalty, { plain: 1, contrast: 1 });
   assert.ok(fs.existsSync(path.join(out, 'open-ended-greedy-acd-auto-high.json')));
+  // plain continuations are shared by runs that differ in their contrast (a repetition penalty of 1 is plain's default)
+  const rp1 = cli(['eval', 'open-ended', '--model', f.dir, '--data', f.oe, '--limit', '2', '--max-new-tokens', '8', '--strategies', 'greedy', '--mode', 'dola', '--repetition-penalty', '1', '--out', out, '--json', '--quiet', '--no-coherence']);
+  assert.is(rp1.code, 0, rp1.err);
+  assert.equal(JSON.parse(rp1.out).settings.repetitionPenalty, { plain: 1, contrast: 1 });
+  assert.ok(fs.existsSync(path.join(out, 'open-ended-greedy-dola-high-rp1.json')));
+  assert.is(fs.readdirSync(path.join(out, 'cache')).filter((n) => n.startsWith('open-ended-plain-')).length, 1, 'one plain cache');
   const rep = cli(['report', '--results', out]);
   assert.is(rep.code, 0, rep.err);
   const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
