@@ -234,18 +234,15 @@ export function writeReport(options: ReportOptions = {}): string {
   for (const run of oes) {
     for (const r of run.openEnded ?? []) {
       const set = run.settings.set ?? 'wikitext';
-      const label = r.contrast ? contrastLabel(run) : 'plain';
+      const rp = run.settings.repetitionPenalty ? (r.contrast ? run.settings.repetitionPenalty.contrast : run.settings.repetitionPenalty.plain) : 1;
+      const label = (r.contrast ? contrastLabel(run) : 'plain') + (rp !== 1 ? `, repetition penalty ${rp}` : '');
       const same = oeRows.findIndex((x) => x.set === set && x.label === label && x.r.strategy === r.strategy);
       if (same < 0) oeRows.push({ set, label, r, run });
       else if (r.n > oeRows[same].r.n) oeRows[same] = { set, label, r, run };
     }
   }
   const sets = [...new Set(oeRows.map((x) => x.set))];
-  const rowLabel = (x: OeRow) => {
-    const rp = x.run.settings.repetitionPenalty;
-    const v = rp ? (x.label === 'plain' ? rp.plain : rp.contrast) : 1;
-    return v !== 1 ? `${x.label}, repetition penalty ${v}` : x.label;
-  };
+  const rowLabel = (x: OeRow) => x.label;
   const strategyOrder = ['greedy', 'beam', 'top-k', 'top-p'];
   const oe = results.get('open-ended');
   if (oe && oeRows.length) {
@@ -321,7 +318,7 @@ export function writeReport(options: ReportOptions = {}): string {
     // the histogram of chosen layers, per data set and method
     const hists: { name: string; h: Record<number, number> }[] = [
       ...lamSel.map((r) => ({ name: `LAMBADA, ${contrastLabel(r).split(' (')[0]}`, h: r.lambada!.selected!.layers })),
-      ...oeSel.map((x) => ({ name: `${x.set} ${x.r.strategy}, ${x.label.split(' (')[0]}`, h: x.r.layers! })),
+      ...oeSel.map((x) => ({ name: `${x.set} ${x.r.strategy}, ${x.label.replace(/ \(layers [^)]*\)/, '')}`, h: x.r.layers! })),
     ];
     const layers = [...new Set(hists.flatMap((x) => Object.keys(x.h).map(Number)))].sort((a, b) => a - b);
     md.push('Chosen layers (share of scored / generated tokens choosing each candidate layer):', '');
