@@ -2,7 +2,7 @@
  * What fitting reads from a model folder's graph: the residual stream after each block (the tensor each exit's
  * final norm reads), the final norm itself (RMSNorm or LayerNorm: its weights and epsilon) and the model's output
  * head. Found by tracing the graph that this package's builders write (exit `hidden` output <- norm <- residual;
- * `logits` <- Reshape <- Gemm(head) <- Reshape <- norm <- residual).
+ * `logits` <- Reshape <- Gemm(head) or a quantised head on the tied embedding <- Reshape <- norm <- residual).
  */
 import type { OnnxGraphInfo, OnnxNodeInfo } from '../generate/onnx-reader';
 import type { ModelManifest } from '../model/manifest/manifest-types';
@@ -37,6 +37,23 @@ function producers(graph: OnnxGraphInfo): Map<string, OnnxNodeInfo> {
 }
 
 /**
+ * The float32 head matrix (and bias) behind the node producing the logits. A `Gemm` names its own B and C. A
+ * quantised head (one 8-bit `MatMulNBits` over the vocabulary, or the `Add` of the two 4-bit digit nodes that the
+ * graph builder writes for it) is only ever built on the tied embedding's own 8-bit values, so the float32 matrix
+ * is the embedding the graph gathers token vectors from: the same values the quantised product multiplies.
+ */
+function outputHead(graph: OnnxGraphInfo, m: ModelManifest, prod: Map<string, OnnxNodeInfo>, node: OnnxNodeInfo): { input: string; matrix: string; bias?: string } | null {
+  if (node.opType === 'Gemm') return { input: node.inputs[0], matrix: node.inputs[1], bias: node.inputs[2] && graph.initializers.has(node.inputs[2]) ? node.inputs[2] : undefined };
+  const vocabNBits = (n: OnnxNodeInfo | undefined) => n?.opType === 'MatMulNBits' && graph.initializers.get(n.inputs[1])?.dims[0] === m.vocabSize;
+  const digits = node.opType === 'Add' ? node.inputs.map((i) => prod.get(i)) : [];
+  if (!vocabNBits(node) && !(digits.length === 2 && digits.every(vocabNBits) && digits[0]!.inputs[0] === digits[1]!.inputs[0])) return null;
+  const gather = graph.nodes.find((n) => n.opType === 'Gather' && n.inputs[1] === m.graph.io.inputIds);
+  const t = gather ? graph.initializers.get(gather.inputs[0]) : undefined;
+  if (!gather || !t || t.dims.length !== 2 || t.dims[0] !== m.vocabSize || t.dims[1] !== m.hiddenSize) return null;
+  return { input: (digits.length ? digits[0]! : node).inputs[0], matrix: gather.inputs[0] };
+}
+
+/**
  * Finds the residuals of `layers` (and of the last block), the final norm and the head in `graph`.
  * @throws {FitError} E_FIT_GRAPH when the graph does not have the expected shape, E_FIT_LAYER when a layer has
  * no exit whose hidden state is the final norm of the residual.
@@ -66,9 +83,12 @@ export function findGraphTaps(graph: OnnxGraphInfo, m: ModelManifest, layers: re
     }
     return null;
   };
-  const gemm = prod.get(skip(m.graph.io.logits));
-  if (!gemm || gemm.opType !== 'Gemm') throw new FitError('E_FIT_GRAPH', `the graph's ${m.graph.io.logits} output is not an output head (Gemm) this fit can read`);
-  const final = normOf(gemm.inputs[0]);
+  const headNode = prod.get(skip(m.graph.io.logits));
+  const head = headNode ? outputHead(graph, m, prod, headNode) : null;
+  if (!headNode || !head) {
+    throw new FitError('E_FIT_GRAPH', `the graph's ${m.graph.io.logits} output is not an output head (Gemm, or MatMulNBits on the tied embedding) this fit can read`);
+  }
+  const final = normOf(head.input);
   if (!final) throw new FitError('E_FIT_GRAPH', 'the graph does not show the final norm before its output head');
   if (typeof eps !== 'number') throw new FitError('E_FIT_GRAPH', 'the manifest has no config.normEpsilon (the folder was not written by this package)');
   const residuals = new Map<number, string>([[m.numLayers, final.input]]);
@@ -88,7 +108,6 @@ export function findGraphTaps(graph: OnnxGraphInfo, m: ModelManifest, layers: re
     }
     residuals.set(L, tapped.input);
   }
-  const head = { matrix: gemm.inputs[1], bias: gemm.inputs[2] && graph.initializers.has(gemm.inputs[2]) ? gemm.inputs[2] : undefined };
   if (!graph.initializers.has(head.matrix)) throw new FitError('E_FIT_GRAPH', 'the output head is not an initializer of the graph');
-  return { residuals, norm: { ...final.norm, epsilon: eps }, head };
+  return { residuals, norm: { ...final.norm, epsilon: eps }, head: { matrix: head.matrix, bias: head.bias } };
 }

@@ -6,6 +6,8 @@ import { graph, manifest, ort, tempDir, step } from '../graph/helpers.mjs';
 // Internal module under test (not public): the folder writer, to build a q4 folder from a tiny graph.
 import convertPkg from '../../dist/model/convert/write-built-folder.js';
 import { randomQ4, randomQ8 } from './random-q4.mjs';
+// Internal module under test (not public): what exit fitting reads from a folder's graph.
+import tapsPkg from '../../dist/train/graph-taps.js';
 import gen from 'autocontrast/generate';
 
 const { GraphBuilder, Ops, matMulNBits, q8Projection, buildLlamaGraph, tinyDecoderWeights, mulberry32 } = graph;
@@ -198,6 +200,16 @@ test('tied 8-bit embedding: the q8 head (levels 0 and 4) against the float32 hea
     // the sparse amateur finds the head's values in the float32 embedding
     const g = readOnnxGraph(path.join(q.dir, 'model.onnx'));
     assert.equal(findHeadInitializers(g, q.m, 1), { matrix: 'model.embed_tokens.weight' });
+    // exit fitting reads the same float32 values as its head, and the final norm before the quantised product
+    const taps = tapsPkg.findGraphTaps(g, q.m, [1]);
+    const floatTaps = tapsPkg.findGraphTaps(readOnnxGraph(path.join(f.dir, 'model.onnx')), f.m, [1]);
+    assert.equal(taps.head, { matrix: 'model.embed_tokens.weight', bias: undefined }, JSON.stringify(opts));
+    assert.equal(taps.norm, floatTaps.norm, JSON.stringify(opts));
+    assert.equal([...taps.residuals.keys()].sort(), [1, 2]);
+    for (const [L, name] of taps.residuals) {
+      const producer = g.nodes.find((n) => n.outputs.includes(name));
+      assert.ok(producer && /Add|SkipSimplifiedLayerNormalization/.test(producer.opType), `layer ${L}: ${name} is a residual sum (${producer?.opType})`);
+    }
   }
   // an untied head stays a float Gemm (the sparse amateur reads its float32 matrix)
   const untied = new Map(weights);
