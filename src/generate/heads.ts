@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 
 import type { ModelManifest } from '../model/manifest/manifest-types';
-import { loadInitializer, readOnnxGraph, type OnnxGraphInfo } from './onnx-reader';
+import { loadInitializer, readOnnxGraph, type OnnxGraphInfo, type OnnxNodeInfo } from './onnx-reader';
 
 /** A head matrix `[V x d]` held in memory. */
 export interface HeadWeights {
@@ -27,6 +27,30 @@ export interface HeadWeights {
   readonly dtype: 'float32' | 'float16' | 'bfloat16';
   /** Optional bias `[V]`. */
   readonly bias?: Float32Array | Uint16Array;
+}
+
+/**
+ * A head computed with `MatMulNBits` on the vocabulary by `node` (one 8-bit node, or the `Add` of the two 4-bit
+ * digit nodes of the graph builder's `q8Projection`): its float32 matrix, the tied embedding the graph gathers
+ * token vectors from (the same values), and the hidden-state tensor it multiplies. `undefined` when `node` is not
+ * such a head; null when it is but the embedding cannot be found.
+ */
+export function quantisedTiedHead(
+  graph: OnnxGraphInfo,
+  m: ModelManifest,
+  producer: ReadonlyMap<string, OnnxNodeInfo>,
+  node: OnnxNodeInfo,
+): { input: string; matrix: string } | null | undefined {
+  const vocabNBits = (n: OnnxNodeInfo | undefined) => n?.opType === 'MatMulNBits' && graph.initializers.get(n.inputs[1])?.dims[0] === m.vocabSize;
+  const digits = node.opType === 'Add' ? node.inputs.map((i) => producer.get(i)) : [];
+  const product = vocabNBits(node) ? node : digits.length === 2 && digits.every(vocabNBits) ? digits[0]! : undefined;
+  if (!product) return undefined;
+  const isEmbedding = (name: string) => {
+    const t = graph.initializers.get(name);
+    return !!t && t.dims.length === 2 && t.dims[0] === m.vocabSize && t.dims[1] === m.hiddenSize;
+  };
+  const gather = graph.nodes.find((n) => n.opType === 'Gather' && n.inputs[1] === m.graph.io.inputIds && isEmbedding(n.inputs[0]));
+  return gather ? { input: product.inputs[0], matrix: gather.inputs[0] } : null;
 }
 
 /** Which initializers (matrix, bias) multiply an exit's hidden state; null when it cannot be told. */
@@ -41,22 +65,13 @@ export function findHeadInitializers(graph: OnnxGraphInfo, m: ModelManifest, lay
     const t = name ? graph.initializers.get(name) : undefined;
     return !!t && t.dims.length === 2 && t.dims[0] === V && t.dims[1] === d;
   };
-  const isVocabNBits = (name: string | undefined) => {
-    const node = name ? producer.get(name) : undefined;
-    const b = node?.opType === 'MatMulNBits' ? graph.initializers.get(node.inputs[1]) : undefined;
-    return !!b && b.dims[0] === V;
-  };
-  // The tied embedding: the [V, d] initializer a Gather reads the input ids from.
-  const embedding = () => {
-    const g = graph.nodes.find((n) => n.opType === 'Gather' && n.inputs[1] === m.graph.io.inputIds && isMatrix(n.inputs[0]));
-    return g ? { matrix: g.inputs[0] } : null;
-  };
   const trace = (output: string): { matrix: string; bias?: string } | null => {
     let name = output;
     for (let depth = 0; depth < 6; depth++) {
       const node = producer.get(name);
       if (!node) return null;
-      if (isVocabNBits(name) || (node.opType === 'Add' && isVocabNBits(node.inputs[0]) && isVocabNBits(node.inputs[1]))) return embedding();
+      const quantised = quantisedTiedHead(graph, m, producer, node);
+      if (quantised !== undefined) return quantised && { matrix: quantised.matrix };
       if (node.opType === 'Gemm') {
         if (!isMatrix(node.inputs[1])) return null;
         const bias = node.inputs[2] && graph.initializers.has(node.inputs[2]) ? node.inputs[2] : undefined;

@@ -4,6 +4,7 @@
  * head. Found by tracing the graph that this package's builders write (exit `hidden` output <- norm <- residual;
  * `logits` <- Reshape <- Gemm(head) or a quantised head on the tied embedding <- Reshape <- norm <- residual).
  */
+import { quantisedTiedHead } from '../generate/heads';
 import type { OnnxGraphInfo, OnnxNodeInfo } from '../generate/onnx-reader';
 import type { ModelManifest } from '../model/manifest/manifest-types';
 import { FitError } from './fit-error';
@@ -37,20 +38,13 @@ function producers(graph: OnnxGraphInfo): Map<string, OnnxNodeInfo> {
 }
 
 /**
- * The float32 head matrix (and bias) behind the node producing the logits. A `Gemm` names its own B and C. A
- * quantised head (one 8-bit `MatMulNBits` over the vocabulary, or the `Add` of the two 4-bit digit nodes that the
- * graph builder writes for it) is only ever built on the tied embedding's own 8-bit values, so the float32 matrix
- * is the embedding the graph gathers token vectors from: the same values the quantised product multiplies.
+ * The float32 head matrix (and bias) behind the node producing the logits, and the hidden state it multiplies: a
+ * `Gemm` names its own B and C; a quantised head on the tied embedding is read through the embedding's float32
+ * values (the same values the quantised product multiplies; {@link quantisedTiedHead}).
  */
 function outputHead(graph: OnnxGraphInfo, m: ModelManifest, prod: Map<string, OnnxNodeInfo>, node: OnnxNodeInfo): { input: string; matrix: string; bias?: string } | null {
   if (node.opType === 'Gemm') return { input: node.inputs[0], matrix: node.inputs[1], bias: node.inputs[2] && graph.initializers.has(node.inputs[2]) ? node.inputs[2] : undefined };
-  const vocabNBits = (n: OnnxNodeInfo | undefined) => n?.opType === 'MatMulNBits' && graph.initializers.get(n.inputs[1])?.dims[0] === m.vocabSize;
-  const digits = node.opType === 'Add' ? node.inputs.map((i) => prod.get(i)) : [];
-  if (!vocabNBits(node) && !(digits.length === 2 && digits.every(vocabNBits) && digits[0]!.inputs[0] === digits[1]!.inputs[0])) return null;
-  const gather = graph.nodes.find((n) => n.opType === 'Gather' && n.inputs[1] === m.graph.io.inputIds);
-  const t = gather ? graph.initializers.get(gather.inputs[0]) : undefined;
-  if (!gather || !t || t.dims.length !== 2 || t.dims[0] !== m.vocabSize || t.dims[1] !== m.hiddenSize) return null;
-  return { input: (digits.length ? digits[0]! : node).inputs[0], matrix: gather.inputs[0] };
+  return quantisedTiedHead(graph, m, prod, node) ?? null;
 }
 
 /**
