@@ -25,6 +25,12 @@ export interface FinalNorm {
 export interface GraphTaps {
   /** Residual stream after block L (`[batch, positions, d]`) by layer, for the requested layers and numLayers. */
   readonly residuals: ReadonlyMap<number, string>;
+  /**
+   * The same residuals before the graph's position selection (`num_logits_to_keep`), where it comes first: what
+   * the fit reads (every position, whatever the logit rows asked). Fitted exits attach to `residuals`, so that
+   * they select positions as the folder's other outputs do.
+   */
+  readonly everyPosition: ReadonlyMap<number, string>;
   /** The final norm. */
   readonly norm: FinalNorm;
   /** The output head `[V, d]` and its optional bias `[V]`. */
@@ -77,6 +83,23 @@ export function findGraphTaps(graph: OnnxGraphInfo, m: ModelManifest, layers: re
     }
     return null;
   };
+  // The position selection (`num_logits_to_keep`, src/model/graph/decoder-inputs.ts selectPositions) may sit on
+  // the residual before a norm; the fit reads every position, so its taps step back through it and the residual
+  // reader can ask for one logit row without shortening the residuals.
+  const keep = m.graph.io.numLogitsToKeep;
+  const fromKeep = (name: string): boolean => {
+    for (let i = 0; i < 4; i++) {
+      if (name === keep) return true;
+      const n = prod.get(name);
+      if (!n || (n.opType !== 'Neg' && n.opType !== 'Unsqueeze' && n.opType !== 'Cast')) return false;
+      name = n.inputs[0];
+    }
+    return false;
+  };
+  const unselect = (name: string): string => {
+    const n = prod.get(name);
+    return keep && n?.opType === 'Slice' && fromKeep(n.inputs[1]) ? n.inputs[0] : name;
+  };
   const headNode = prod.get(skip(m.graph.io.logits));
   const head = headNode ? outputHead(graph, m, prod, headNode) : null;
   if (!headNode || !head) {
@@ -103,5 +126,6 @@ export function findGraphTaps(graph: OnnxGraphInfo, m: ModelManifest, layers: re
     residuals.set(L, tapped.input);
   }
   if (!graph.initializers.has(head.matrix)) throw new FitError('E_FIT_GRAPH', 'the output head is not an initializer of the graph');
-  return { residuals, norm: { ...final.norm, epsilon: eps }, head: { matrix: head.matrix, bias: head.bias } };
+  const everyPosition = new Map([...residuals].map(([L, name]) => [L, unselect(name)]));
+  return { residuals, everyPosition, norm: { ...final.norm, epsilon: eps }, head: { matrix: head.matrix, bias: head.bias } };
 }

@@ -32,7 +32,7 @@ export class ResidualReader {
     if (m.graph.logitPositions === 'last') {
       throw new FitError('E_FIT_GRAPH', `${dir}: the graph outputs only the last position (logitPositions "last"); convert the model again (the default keeps all positions)`);
     }
-    const outputs = [...taps.residuals].map(([L, name]) => ({ name, elemType: OnnxDataType.FLOAT, shape: ['batch', 'positions', m.hiddenSize] }));
+    const outputs = [...taps.everyPosition].map(([L, name]) => ({ name, elemType: OnnxDataType.FLOAT, shape: ['batch', 'positions', m.hiddenSize] }));
     const bytes = Buffer.concat([await fs.readFile(path.join(dir, m.graph.file)), encodeGraphExtension({ nodes: [], initializers: [], outputs })]);
     // The external data is found beside the graph file, so the extended graph is written into the folder briefly.
     const tmp = path.join(dir, `.fit-residuals-${process.pid}-${randomBytes(4).toString('hex')}.onnx`);
@@ -43,7 +43,7 @@ export class ResidualReader {
     } finally {
       await fs.rm(tmp, { force: true });
     }
-    return new ResidualReader(session, m, taps.residuals, m.numKvHeads, m.headDim);
+    return new ResidualReader(session, m, taps.everyPosition, m.numKvHeads, m.headDim);
   }
 
   /** Residuals (`[seq x d]` per layer) of one sequence of token ids. */
@@ -60,7 +60,9 @@ export class ResidualReader {
       feeds[blockName(io.pastKey, i)] = f32(empty, [1, this.kvHeads, 0, this.headDim]);
       feeds[blockName(io.pastValue, i)] = f32(empty, [1, this.kvHeads, 0, this.headDim]);
     }
-    if (this.m.graph.logitPositions === 'input' && io.numLogitsToKeep) feeds[io.numLogitsToKeep] = i64([0], []);
+    // One logit row, not all: the fit reads residuals only, and the head over every position costs about a fifth
+    // of the forward (`seq x V x d` multiply-adds) and writes `seq x V` floats.
+    if (this.m.graph.logitPositions === 'input' && io.numLogitsToKeep) feeds[io.numLogitsToKeep] = i64([1], []);
     const r = await this.session.run(feeds, [...this.fetch.values()]);
     const out = new Map<number, Float32Array>();
     for (const [L, name] of this.fetch) out.set(L, r[name].data as Float32Array);
