@@ -13,6 +13,9 @@
 #include "args.h"
 
 #ifdef AC_HAVE_ORT
+#include <atomic>
+
+#include "../runtime/decode_loop.h"
 #include "../runtime/runtime.h"
 #endif
 
@@ -37,6 +40,8 @@ struct ModelHandle {
 struct SeqHandle {
   std::shared_ptr<acr::Sequence> seq;
   bool busy = false;
+  // The running decode loop's stop flag (rtDecodeStop sets it; the worker reads it before each step).
+  std::shared_ptr<std::atomic<bool>> stop;
 };
 
 // A runtime error kind as a JavaScript error with a stable `code` (src/errors.ts lists them).
@@ -266,7 +271,7 @@ Napi::Value CreateSequence(const Napi::CallbackInfo& info) {
     Rethrow(env, e);
   }
   Napi::Object r = Napi::Object::New(env);
-  r.Set("handle", Napi::External<SeqHandle>::New(env, new SeqHandle{seq, false}, [](Napi::Env, SeqHandle* p) { delete p; }));
+  r.Set("handle", Napi::External<SeqHandle>::New(env, new SeqHandle{seq, false, nullptr}, [](Napi::Env, SeqHandle* p) { delete p; }));
   r.Set("logits", View(env, seq->logits()));
   if (seq->exit_logits()) {
     r.Set("exitLogits", View(env, seq->exit_logits()));
@@ -319,13 +324,14 @@ struct Failure {
 
 class StepWorker : public Napi::AsyncWorker {
  public:
-  StepWorker(Napi::Env env, Napi::Value handle, SeqHandle* h, bool contrast, ac::Params p, acr::SampleOptions sample)
+  StepWorker(Napi::Env env, Napi::Value handle, SeqHandle* h, bool contrast, bool plain, ac::Params p, acr::SampleOptions sample)
       : Napi::AsyncWorker(env, "autocontrast:step"),
         deferred_(env),
         handle_(Napi::Persistent(handle)),
         h_(h),
         seq_(h->seq),
         contrast_(contrast),
+        plain_(plain),
         params_(p),
         sample_(sample) {
     if (contrast) {
@@ -340,7 +346,8 @@ class StepWorker : public Napi::AsyncWorker {
     failure_.Capture(
         [&] {
           seq_->Run();
-          if (contrast_) seq_->Contrast(params_, token_.data(), logprob_.data(), head_.data(), sample_);
+          if (contrast_ && plain_) seq_->SelectPlain(token_.data(), logprob_.data(), head_.data(), sample_);
+          else if (contrast_) seq_->Contrast(params_, token_.data(), logprob_.data(), head_.data(), sample_);
         },
         "decode step failed");
   }
@@ -381,7 +388,8 @@ class StepWorker : public Napi::AsyncWorker {
   Napi::Reference<Napi::Value> handle_;  // keeps h_ alive while the step runs
   SeqHandle* h_;
   std::shared_ptr<acr::Sequence> seq_;
-  bool contrast_;
+  bool contrast_;  // a selection follows the run (the fused step)
+  bool plain_;     // ... of the expert's own distribution (mode 2), not a contrast
   ac::Params params_;
   acr::SampleOptions sample_;
   std::vector<int32_t> token_, head_;
@@ -415,9 +423,23 @@ acr::SampleOptions GetSample(const Napi::Object& o, const acr::Sequence& seq) {
   return s;
 }
 
-Napi::Value Launch(const Napi::CallbackInfo& info, SeqHandle* h, bool contrast, ac::Params p,
-                   acr::SampleOptions sample = acr::SampleOptions()) {
-  auto* w = new StepWorker(info.Env(), info[0], h, contrast, p, sample);
+// The selection settings of the fused step: `mode` 0 (acd) or 1 (cd) with the contrast parameters, or 2 (plain:
+// the expert's own log-softmax, no contrast parameters read), each with the optional `sample`.
+struct Selection {
+  bool plain = false;
+  ac::Params params;
+  acr::SampleOptions sample;
+};
+Selection GetSelection(const Napi::Object& o, const acr::Sequence& seq) {
+  Selection s;
+  s.plain = GetInt(o, "mode", 0, 2) == 2;
+  if (!s.plain) s.params = GetParams(o, static_cast<size_t>(seq.vocab()));
+  s.sample = GetSample(o, seq);
+  return s;
+}
+
+Napi::Value Launch(const Napi::CallbackInfo& info, SeqHandle* h, bool contrast, const Selection& sel = Selection()) {
+  auto* w = new StepWorker(info.Env(), info[0], h, contrast, sel.plain, sel.params, sel.sample);
   h->busy = true;
   Napi::Promise promise = w->Promise();
   w->Queue();
@@ -443,18 +465,14 @@ Napi::Value Prefill(const Napi::CallbackInfo& info) {
   }
   if (off != tok.ElementLength()) ThrowRange(env, "prompt lengths do not add up to the token count");
   const bool contrast = info.Length() > 3 && info[3].IsObject();
-  ac::Params p;
-  acr::SampleOptions sample;
-  if (contrast) {
-    p = GetParams(info[3].As<Napi::Object>(), static_cast<size_t>(h->seq->vocab()));
-    sample = GetSample(info[3].As<Napi::Object>(), *h->seq);
-  }
+  Selection sel;
+  if (contrast) sel = GetSelection(info[3].As<Napi::Object>(), *h->seq);
   try {
     h->seq->StagePrefill(rows);
   } catch (const acr::RuntimeError& e) {
     Rethrow(env, e);
   }
-  return Launch(info, h, contrast, p, sample);
+  return Launch(info, h, contrast, sel);
 }
 
 Napi::Value StepImpl(const Napi::CallbackInfo& info, bool contrast) {
@@ -462,20 +480,15 @@ Napi::Value StepImpl(const Napi::CallbackInfo& info, bool contrast) {
   SeqHandle* h = LiveSeq(info, 0);
   if (info.Length() < 2 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
     ThrowType(env, "Expected (sequence, Int32Array tokens)");
-  ac::Params p;
-  acr::SampleOptions sample;
-  if (contrast) {
-    const Napi::Object po = RequireObject(info, 2, "a contrast options object");
-    p = GetParams(po, static_cast<size_t>(h->seq->vocab()));
-    sample = GetSample(po, *h->seq);
-  }
+  Selection sel;
+  if (contrast) sel = GetSelection(RequireObject(info, 2, "a contrast options object"), *h->seq);
   const Napi::Int32Array tok = info[1].As<Napi::Int32Array>();
   try {
     h->seq->StageStep(tok.Data(), tok.ElementLength());
   } catch (const acr::RuntimeError& e) {
     Rethrow(env, e);
   }
-  return Launch(info, h, contrast, p, sample);
+  return Launch(info, h, contrast, sel);
 }
 
 Napi::Value Reorder(const Napi::CallbackInfo& info) {
@@ -609,6 +622,161 @@ Napi::Value PastLength(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), h->seq->past_length());
 }
 
+// ---- the fused decode loop ----
+// rtDecode(seq, Int32Array tokens, Int32Array lengths, params, { maxSteps, eos: Int32Array, filler }, onStep)
+//   -> Promise<{ steps, pastLength }>
+// params: the contrast object of rtPrefill (mode 0 acd, 1 cd), or { mode: 2 } for plain decoding, each with the
+// optional `sample`. onStep(tokens: Int32Array, logprobs: Float32Array, step, stepMs, runMs) is called on the
+// JavaScript thread for every selection, in order, while the worker goes on with the next step (the queue never
+// makes it wait); returning true asks the loop to stop before its next step, as rtDecodeStop(seq) does. Every
+// onStep call has happened when the promise settles.
+struct LoopItem {  // one row of one selection, as queued for the JavaScript thread
+  int32_t step, token, head;
+  float logprob;
+  double step_ms, run_ms;
+};
+
+class DecodeWorker : public Napi::AsyncProgressQueueWorker<LoopItem> {
+ public:
+  DecodeWorker(Napi::Function on_step, Napi::Value handle, SeqHandle* h, acr::LoopSettings settings)
+      : Napi::AsyncProgressQueueWorker<LoopItem>(on_step, "autocontrast:decode"),
+        deferred_(on_step.Env()),
+        handle_(Napi::Persistent(handle)),
+        h_(h),
+        seq_(h->seq),
+        stop_(std::make_shared<std::atomic<bool>>(false)),
+        settings_(std::move(settings)) {
+    h->stop = stop_;
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+  void Execute(const ExecutionProgress& progress) override {
+    std::vector<LoopItem> items;
+    failure_.Capture(
+        [&] {
+          steps_ = acr::RunLoop(*seq_, settings_, *stop_, [&](const acr::LoopStep& s) {
+            items.resize(static_cast<size_t>(s.rows));
+            for (int r = 0; r < s.rows; ++r) items[r] = {s.step, s.tokens[r], s.head[r], s.logprobs[r], s.step_ms, s.run_ms};
+            progress.Send(items.data(), items.size());  // copied into the queue; never waits for JavaScript
+          });
+        },
+        "decode loop failed");
+  }
+  void OnProgress(const LoopItem* items, size_t count) override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (count == 0 || js_error_) return;  // after a throwing onStep nothing more is delivered
+    Napi::Int32Array t = Napi::Int32Array::New(env, count);
+    Napi::Float32Array lp = Napi::Float32Array::New(env, count);
+    for (size_t i = 0; i < count; ++i) {
+      t[i] = items[i].token;
+      lp[i] = items[i].logprob;
+    }
+    try {
+      const Napi::Value r = Callback().Call({t, lp, Napi::Number::New(env, items[0].step), Napi::Number::New(env, items[0].step_ms),
+                                             Napi::Number::New(env, items[0].run_ms)});
+      if (r.IsBoolean() && r.As<Napi::Boolean>().Value()) stop_->store(true, std::memory_order_release);
+    } catch (const Napi::Error& e) {
+      js_error_ = true;
+      error_ = Napi::Persistent(static_cast<Napi::Value>(e.Value()));
+      stop_->store(true, std::memory_order_release);
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Finish();
+    if (js_error_) {
+      deferred_.Reject(error_.Value());
+    } else if (failure_.failed) {
+      deferred_.Reject(MakeError(env, failure_.kind, failure_.error));
+    } else {
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("steps", steps_);
+      r.Set("pastLength", seq_->past_length());
+      deferred_.Resolve(r);
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    Finish();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  void Finish() {
+    h_->busy = false;
+    if (h_->stop == stop_) h_->stop.reset();
+  }
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Value> handle_;  // keeps h_ alive while the loop runs
+  SeqHandle* h_;
+  std::shared_ptr<acr::Sequence> seq_;
+  std::shared_ptr<std::atomic<bool>> stop_;
+  acr::LoopSettings settings_;
+  int steps_ = 0;
+  bool js_error_ = false;
+  Napi::Reference<Napi::Value> error_;
+  Failure failure_;
+};
+
+// Reads an Int32Array field holding token ids (range-checked by acr::CheckLoop).
+std::vector<int32_t> TokenList(const Napi::Object& o, const char* key) {
+  const Napi::Value v = o.Get(key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    ThrowType(o.Env(), std::string("Expected ") + key + " to be an Int32Array of token ids");
+  const Napi::Int32Array a = v.As<Napi::Int32Array>();
+  if (a.ElementLength() > 4096) ThrowRange(o.Env(), std::string("Expected at most 4096 ") + key + " token ids");
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+Napi::Value Decode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SeqHandle* h = LiveSeq(info, 0);
+  if (info.Length() < 6 || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || !info[3].IsObject() || !info[4].IsObject() ||
+      !info[5].IsFunction())
+    ThrowType(env, "Expected (sequence, Int32Array tokens, Int32Array lengths, params, limits, onStep function)");
+  const Napi::Int32Array tok = info[1].As<Napi::Int32Array>(), len = info[2].As<Napi::Int32Array>();
+  std::vector<std::vector<int32_t>> rows;
+  size_t off = 0;
+  int longest = 0;
+  for (size_t b = 0; b < len.ElementLength(); ++b) {
+    const int32_t n = len[b];
+    if (n < 0 || off + static_cast<size_t>(n) > tok.ElementLength()) ThrowRange(env, "prompt lengths do not match the token array");
+    rows.emplace_back(tok.Data() + off, tok.Data() + off + n);
+    off += static_cast<size_t>(n);
+    longest = std::max(longest, n);
+  }
+  if (off != tok.ElementLength()) ThrowRange(env, "prompt lengths do not add up to the token count");
+  const Napi::Object po = info[3].As<Napi::Object>(), lo = info[4].As<Napi::Object>();
+  acr::LoopSettings s;
+  const Selection sel = GetSelection(po, *h->seq);
+  s.plain = sel.plain;
+  s.params = sel.params;
+  s.sample = sel.sample;
+  s.max_steps = static_cast<int>(GetInt(lo, "maxSteps", 1, 1 << 24));
+  s.eos = TokenList(lo, "eos");
+  s.filler = static_cast<int32_t>(GetInt(lo, "filler", 0, h->seq->vocab() - 1));
+  try {
+    acr::CheckLoop(*h->seq, s, longest);
+    h->seq->StagePrefill(rows);
+  } catch (const acr::RuntimeError& e) {
+    Rethrow(env, e);
+  }
+  auto* w = new DecodeWorker(info[5].As<Napi::Function>(), info[0], h, std::move(s));
+  h->busy = true;
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// rtDecodeStop(seq): the running decode loop stops before its next step (no-op when none runs).
+Napi::Value DecodeStop(const Napi::CallbackInfo& info) {
+  SeqHandle* h = GetHandle<SeqHandle>(info, 0, "a sequence");
+  if (h->stop) h->stop->store(true, std::memory_order_release);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitRuntime(Napi::Env env, Napi::Object exports) {
@@ -629,6 +797,8 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("rtRows", Napi::Function::New(env, Rows));
   exports.Set("rtReadOutputs", Napi::Function::New(env, ReadOutputs));
   exports.Set("rtCudaStatus", Napi::Function::New(env, CudaStatus));
+  exports.Set("rtDecode", Napi::Function::New(env, Decode));
+  exports.Set("rtDecodeStop", Napi::Function::New(env, DecodeStop));
 }
 
 #endif  // AC_HAVE_ORT

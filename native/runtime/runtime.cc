@@ -861,6 +861,27 @@ void Sequence::Contrast(const ac::Params& p, int32_t* token, float* logprob, int
                                                  " (" + (e.code == ac::KernelError::kNonFiniteExpert ? "expert" : "amateur") +
                                                  " logits)");
   }
+  SelectRows(out, token, logprob, head_size, false, sample);
+}
+
+void Sequence::SelectPlain(int32_t* token, float* logprob, int32_t* head_size, const SampleOptions& sample) {
+  if (dev_) throw RuntimeError(RuntimeError::kState, "the plain fused step runs on the CPU only");
+  if (!prefilled_) throw RuntimeError(RuntimeError::kState, "call prefill before selecting");
+  float* out = scores()->data();
+  const size_t n = static_cast<size_t>(rows_) * static_cast<size_t>(vocab_);
+  const float* in = logits_->data();
+  for (size_t i = 0; i < n; ++i) {
+    // The chain's contrast kernel refuses non-finite expert logits; the plain path says the same.
+    if (!std::isfinite(in[i]))
+      throw RuntimeError(RuntimeError::kRange, "non-finite model output in row " + std::to_string(i / vocab_) + " (expert logits)");
+    out[i] = in[i];
+  }
+  SelectRows(out, token, logprob, head_size, true, sample);
+}
+
+void Sequence::SelectRows(float* out, int32_t* token, float* logprob, int32_t* head_size, bool plain,
+                          const SampleOptions& sample) {
+  const size_t B = static_cast<size_t>(rows_), V = static_cast<size_t>(vocab_);
   ac::SelectOptions so = sample.select;
   so.sample = sample.enabled;
   if (so.sample) SeedRows(sample.seed, B);
@@ -871,7 +892,7 @@ void Sequence::Contrast(const ac::Params& p, int32_t* token, float* logprob, int
     if (t < 0) throw RuntimeError(RuntimeError::kRange, "every token of row " + std::to_string(r) + " was filtered out");
     token[r] = static_cast<int32_t>(t);
     logprob[r] = row[t];
-    head_size[r] = stats_[r].head_size;
+    head_size[r] = plain ? vocab_ : stats_[r].head_size;
   }
 }
 

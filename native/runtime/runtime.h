@@ -166,6 +166,9 @@ class Sequence {
   // per-row values are copied back.
   void Contrast(const ac::Params& p, int32_t* token, float* logprob, int32_t* head_size,
                 const SampleOptions& sample = SampleOptions());
+  // Plain decoding's selection (no contrast): the expert logits copied into scores(), then the same selection as
+  // Contrast (the chain's log-softmax of the expert, then argmax or the draw); head_size is the vocabulary. CPU only.
+  void SelectPlain(int32_t* token, float* logprob, int32_t* head_size, const SampleOptions& sample = SampleOptions());
   // Device 'cuda': copies the last step's logits, exit outputs and scores from device memory into the host
   // buffers below (synchronous; call between steps). CPU: nothing to do (the buffers are the outputs).
   void ReadOutputs();
@@ -236,6 +239,8 @@ class Sequence {
   std::vector<int32_t> select_order_;
   std::vector<double> uniforms_;  // device 'cuda': this step's draws, copied to the device
   void SeedRows(int64_t seed, size_t rows);
+  // Selection on the rows of `out` (scores(): contrasted, or the expert's logits), shared by Contrast and SelectPlain.
+  void SelectRows(float* out, int32_t* token, float* logprob, int32_t* head_size, bool plain, const SampleOptions& sample);
   Timing timing_;
   OrtIoBinding* binding_ = nullptr;
   int64_t keep_one_ = 1;

@@ -3,11 +3,12 @@
  * that picks the next token of each row (and, for beam search, the row each continues). Abort, timing and
  * disposal happen here and nowhere else; strategies differ only in their {@link Selector}.
  */
+import { envValue } from '../config/env';
 import { AutocontrastError } from '../errors';
 import type { ResolvedOptions } from './options';
 import { contrastStep, fusedSelection } from './pipeline';
 import type { GeneratedSequence, GenerationResult } from './result';
-import type { DecoderModel } from './session';
+import type { DecoderModel, DecoderSession, FusedSelection } from './session';
 
 /** What a selector decides after one step. */
 export interface Selection {
@@ -38,6 +39,45 @@ function checkAbort(signal?: AbortSignal): void {
   if (signal?.aborted) throw signal.reason ?? new AutocontrastError('AC_ABORTED', 'Generation aborted');
 }
 
+/**
+ * The fused path's steps run natively back to back (the session's `fused.loop`): every selection reaches
+ * `selector.accept` in order, after the same abort check as the step-by-step fused path. Once the selector is
+ * done (or the step budget is spent) the native loop is told to stop and what it made after that point is
+ * ignored, so the result equals the step-by-step path's token for token (test/generate/fused-loop.test.mjs).
+ * An abort stops the native loop at once (before its next step) and throws the signal's reason.
+ */
+async function fusedLoop(session: DecoderSession, o: ResolvedOptions, fused: FusedSelection, selector: Selector, t0: number): Promise<{ steps: number; prefillMs: number }> {
+  let steps = 0, prefillMs = 0, ended = false;
+  let failure: { error: unknown } | undefined;
+  const stop = () => session.fused!.stop?.();
+  o.signal?.addEventListener('abort', stop);
+  try {
+    const limits = { maxSteps: o.maxNewTokens, eos: o.eos, filler: o.eos[0] ?? 0 };
+    await session.fused!.loop!(selector.rows, fused, limits, (picked, step) => {
+      if (ended) return true;
+      if (step === 0) prefillMs = performance.now() - t0;
+      try {
+        checkAbort(o.signal);
+        const sel = selector.accept!(picked.tokens, picked.logProbs, step);
+        steps++;
+        ended = sel.done || step === o.maxNewTokens - 1;
+      } catch (e) {
+        failure = { error: e };
+        ended = true;
+      }
+      return ended;
+    });
+  } finally {
+    o.signal?.removeEventListener('abort', stop);
+  }
+  if (failure) throw failure.error;
+  if (!ended) {
+    checkAbort(o.signal);
+    throw new AutocontrastError('AC_INVALID_STATE', 'the fused decode loop ended before the selector was done');
+  }
+  return { steps, prefillMs };
+}
+
 /** Runs `selector` on `model` until it is done or `o.maxNewTokens` steps were taken. */
 export async function decodeLoop(model: DecoderModel, o: ResolvedOptions, selector: Selector): Promise<GenerationResult> {
   const V = model.vocabSize;
@@ -58,7 +98,9 @@ export async function decodeLoop(model: DecoderModel, o: ResolvedOptions, select
   const fused = session.fused && selector.accept ? fusedSelection(o) : null;
   try {
     checkAbort(o.signal);
-    if (fused) {
+    if (fused && session.fused!.loop && envValue('AUTOCONTRAST_FUSED') !== 'step' && o.maxNewTokens >= 1) {
+      ({ steps, prefillMs } = await fusedLoop(session, o, fused, selector, t0));
+    } else if (fused) {
       let picked = await session.fused!.prefill(rows, fused);
       prefillMs = performance.now() - t0;
       for (let step = 0; step < o.maxNewTokens; step++) {

@@ -10,8 +10,9 @@
  *
  * The fused native step (the runtime's `stepAndContrast`: contrast, log-softmax, temperature, top-k, top-p and
  * the argmax or seeded draw of native/kernels/select.cc, with the same generator and draw rule as ./random.ts)
- * is this chain computed in one native call on the worker thread. {@link fusedSelection} chooses it when the
- * chain has nothing it lacks; test/generate/fused-path.test.mjs holds the two equal token for token.
+ * is this chain computed in one native call on the worker thread (and the fused loop, many such steps in one
+ * call). {@link fusedSelection} chooses it when the chain has nothing it lacks; test/generate/fused-path.test.mjs
+ * and fused-loop.test.mjs hold them equal token for token.
  */
 import type { ContrastConfig } from '../config/generation';
 import { acdLogProbs, acdLogProbsAsync, acdLogProbsSparseAsync, cdScores, cdScoresAsync, cdScoresSparseAsync, dolaContrastAsync } from '../kernel';
@@ -75,17 +76,20 @@ export async function contrastStep(step: StepOutput, vocabSize: number, contrast
 }
 
 /**
- * The fused step's settings when the chain of `o` can run natively in one call, else null: ACD or CD with one
- * amateur layer, greedy or sampling (temperature, top-k, top-p), and no processor the native chain lacks
- * (repetition penalty, minimum length, the user's). `AUTOCONTRAST_FUSED=0` turns the fused step off (for
- * comparisons). Beam search and DoLa always run the chain here.
+ * The fused step's settings when the chain of `o` can run natively in one call, else null: plain decoding, or
+ * ACD or CD with one amateur layer; greedy or sampling (temperature, top-k, top-p); and no processor the native
+ * chain lacks (repetition penalty, minimum length, the user's). `AUTOCONTRAST_FUSED=0` turns the fused step off
+ * (for comparisons). Beam search and DoLa always run the chain here.
  */
 export function fusedSelection(o: ResolvedOptions): FusedSelection | null {
   if (envValue('AUTOCONTRAST_FUSED') === '0') return null;
   const c = o.contrast;
-  if (c === false || c.candidates || (c.mode !== 'acd' && c.mode !== 'cd')) return null;
+  if (c !== false && (c.candidates || (c.mode !== 'acd' && c.mode !== 'cd'))) return null;
   if (o.strategy === 'beam' || o.processors.length || o.repetitionPenalty !== 1 || (o.minNewTokens > 0 && o.eos.length)) return null;
-  const kernel = { mode: c.mode, alpha: c.alpha, minCandidates: c.minCandidates, ...(c.beta !== undefined ? { beta: c.beta } : {}) };
+  const kernel: FusedSelection =
+    c === false
+      ? { mode: 'plain', alpha: 0, minCandidates: 1 }
+      : { mode: c.mode as 'acd' | 'cd', alpha: c.alpha, minCandidates: c.minCandidates, ...(c.beta !== undefined ? { beta: c.beta } : {}) };
   if (o.strategy === 'greedy') return kernel;
   return {
     ...kernel,

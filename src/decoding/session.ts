@@ -52,7 +52,8 @@ export interface StepOutput {
  * (./pipeline.ts `fusedSelection` decides when the chain allows it).
  */
 export interface FusedSelection {
-  mode: 'acd' | 'cd';
+  /** `plain`: no contrast, the expert's own distribution (alpha and minCandidates are then unused). */
+  mode: 'acd' | 'cd' | 'plain';
   alpha: number;
   minCandidates: number;
   beta?: number;
@@ -66,10 +67,25 @@ export interface SelectedTokens {
   logProbs: ArrayLike<number>;
 }
 
+/** How far the fused loop may run: selections in all, the tokens that end a row, what a finished row is fed. */
+export interface FusedLimits {
+  maxSteps: number;
+  eos: readonly number[];
+  filler: number;
+}
+
 /** A session's fused native step (prefill or step, then contrast and selection in the same native call). */
 export interface FusedStep {
   prefill(prompts: number[][], selection: FusedSelection): Promise<SelectedTokens>;
   step(tokens: number[], selection: FusedSelection): Promise<SelectedTokens>;
+  /**
+   * The same steps in one native call (prefill, then each selection fed back as the next tokens; a row that
+   * selected an eos token is fed the filler). `onStep` gets every selection in order while the native side goes
+   * on; returning true stops it before its next step (later selections may still arrive: ignore them).
+   */
+  loop?(prompts: number[][], selection: FusedSelection, limits: FusedLimits, onStep: (picked: SelectedTokens, step: number) => boolean): Promise<void>;
+  /** Stops a running {@link loop} before its next step. */
+  stop?(): void;
 }
 
 /** A running batch of sequences on a model. */
@@ -84,7 +100,7 @@ export interface DecoderSession {
   reorder(parents: number[]): void;
   /** Releases the session's buffers. */
   dispose(): void;
-  /** Present when the session can run the fused native step for its contrast (dense amateur logits, CPU). */
+  /** Present when the session can run the fused native step (plain, or a dense amateur's logits; CPU). */
   readonly fused?: FusedStep;
 }
 

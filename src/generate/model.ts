@@ -319,9 +319,9 @@ export class RuntimeSession implements RowSession {
   lastStepMs = 0;
   lastRunMs = 0;
   /**
-   * The fused native step, when this session's outputs allow it: the model's own logits as the expert and the
-   * amateur exit's logits (the dense path) on the CPU. Sparse amateurs, expert exits and layers chosen per step
-   * run the chain.
+   * The fused native step and loop, when this session's outputs allow it: the model's own logits as the expert,
+   * alone (plain decoding) or with the amateur exit's logits (the dense path), on the CPU. Sparse amateurs, expert
+   * exits and layers chosen per step run the chain.
    */
   readonly fused?: FusedStep;
 
@@ -348,7 +348,7 @@ export class RuntimeSession implements RowSession {
     this.#plan = plan;
     this.#head = head;
     this.vocabSize = vocabSize;
-    if (plan && !plan.candidates && plan.path === 'dense' && !early.expert && seq.device !== 'cuda') {
+    if ((!plan || (!plan.candidates && plan.path === 'dense')) && !early.expert && seq.device !== 'cuda') {
       const run = async (o: Promise<ContrastStepOutput>): Promise<SelectedTokens> => {
         const r = await o;
         this.lastStepMs = r.stepMs;
@@ -358,6 +358,14 @@ export class RuntimeSession implements RowSession {
       this.fused = {
         prefill: (prompts, selection) => run(this.#seq.prefill(prompts, { contrast: selection })),
         step: (tokens, selection) => run(this.#seq.stepAndContrast(tokens, selection)),
+        loop: async (prompts, selection, limits, onStep) => {
+          await this.#seq.decode(prompts, selection, limits, (tokens, logProbs, step, stepMs, runMs) => {
+            this.lastStepMs = stepMs;
+            this.lastRunMs = runMs;
+            return onStep({ tokens, logProbs }, step);
+          });
+        },
+        stop: () => this.#seq.stopDecode(),
       };
     }
   }

@@ -37,11 +37,14 @@ export interface RawStep {
   logprobs?: Float32Array;
   headSize?: Int32Array;
 }
-/** Contrast parameters of the fused native step (`mode` 0 = acd, 1 = cd). */
+/**
+ * Selection settings of the fused native step: `mode` 0 = acd, 1 = cd (with the contrast parameters), 2 = plain
+ * (the expert's own distribution; the contrast parameters are not read).
+ */
 export interface RawParams {
   mode: number;
-  alpha: number;
-  minCandidates: number;
+  alpha?: number;
+  minCandidates?: number;
   beta?: number;
   sample?: { temperature?: number; topK?: number; topP?: number; seed?: number };
 }
@@ -68,6 +71,20 @@ export interface RuntimeSurface {
   rtStep(h: unknown, tokens: Int32Array): Promise<RawStep>;
   rtStepAndContrast(h: unknown, tokens: Int32Array, p: RawParams): Promise<RawStep>;
   rtReorder(h: unknown, parents: Int32Array): void;
+  /**
+   * The fused decode loop: prefill, then steps, each selection handed to `onStep` (JavaScript thread, in order)
+   * while the worker goes on; `onStep` returning true stops the loop before its next step.
+   */
+  rtDecode?(
+    h: unknown,
+    tokens: Int32Array,
+    lengths: Int32Array,
+    p: RawParams,
+    limits: { maxSteps: number; eos: Int32Array; filler: number },
+    onStep: (tokens: Int32Array, logprobs: Float32Array, step: number, stepMs: number, runMs: number) => boolean,
+  ): Promise<{ steps: number; pastLength: number }>;
+  /** Stops a running decode loop before its next step (no-op when none runs). */
+  rtDecodeStop?(h: unknown): void;
   rtAdmit?(dst: unknown, src: unknown, srcRow: number): Promise<{ row: number; pastLength: number }>;
   rtRemoveRow?(h: unknown, row: number): number;
   rtReadOutputs?(h: unknown): void;

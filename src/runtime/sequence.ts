@@ -17,7 +17,8 @@ function toInt32(values: ArrayLike<number>, what: string): Int32Array {
 
 function rawParams(o: StepContrastOptions): RawParams {
   const mode = o.mode ?? 'acd';
-  if (mode !== 'acd' && mode !== 'cd') throw new OutOfRangeError(`contrast mode must be 'acd' or 'cd', got ${String(mode)}`);
+  if (mode !== 'acd' && mode !== 'cd' && mode !== 'plain') throw new OutOfRangeError(`contrast mode must be 'acd', 'cd' or 'plain', got ${String(mode)}`);
+  if (mode === 'plain') return { mode: 2, ...(o.sample !== undefined ? { sample: o.sample } : {}) };
   return {
     mode: mode === 'acd' ? 0 : 1,
     alpha: o.alpha ?? DEFAULT_ALPHA,
@@ -149,6 +150,56 @@ export class Sequence {
   stepAndContrast(nextTokens: ArrayLike<number>, contrast: StepContrastOptions = {}): Promise<ContrastStepOutput> {
     this.#check();
     return this.#run(this.#addon.rtStepAndContrast(this.#handle, toInt32(nextTokens, 'nextTokens'), rawParams(contrast)));
+  }
+
+  /**
+   * The fused decode loop: runs the prompts (as {@link prefill}), then steps, all in one native call on the
+   * worker thread; each step's selection ({@link stepAndContrast}'s, or with `mode: 'plain'` the expert's own
+   * distribution) is fed back as the next tokens. A row that selects a token of `limits.eos` is fed
+   * `limits.filler` from then on. `onStep` receives every selection in order on the JavaScript thread while the
+   * worker goes on (its arrays are its own); returning true stops the loop before its next step, as does
+   * {@link stopDecode}. Selections made after the stop point still arrive; the caller ignores them. Resolves
+   * after the last `onStep` call with the number of selections made; rejects with what `onStep` threw.
+   */
+  decode(
+    prompts: ArrayLike<number>[],
+    selection: StepContrastOptions,
+    limits: { maxSteps: number; eos: readonly number[]; filler: number },
+    onStep: (tokens: Int32Array, logProbs: Float32Array, step: number, stepMs: number, runMs: number) => boolean,
+  ): Promise<{ steps: number; pastLength: number }> {
+    this.#check();
+    if (typeof this.#addon.rtDecode !== 'function') throw new AutocontrastError('AC_RUNTIME_UNAVAILABLE', 'this addon build has no decode loop (rebuild it)');
+    if (!Array.isArray(prompts) || prompts.length !== this.batch) {
+      throw new OutOfRangeError(`decode expects ${this.batch} prompts (the batch size), got ${Array.isArray(prompts) ? prompts.length : typeof prompts}`);
+    }
+    if (typeof onStep !== 'function') throw new InvalidArgTypeError('decode expects an onStep function');
+    const lengths = Int32Array.from(prompts, (p) => p.length);
+    const flat = new Int32Array(lengths.reduce((a, b) => a + b, 0));
+    let off = 0;
+    prompts.forEach((p, b) => {
+      flat.set(toInt32(p, `prompts[${b}]`), off);
+      off += p.length;
+    });
+    const raw = { maxSteps: limits.maxSteps, eos: toInt32(limits.eos, 'eos'), filler: limits.filler };
+    const run = this.#addon.rtDecode(this.#handle, flat, lengths, rawParams(selection), raw, onStep);
+    this.#rows = this.batch;
+    this.#busy = true;
+    return run.then(
+      (r) => {
+        this.#busy = false;
+        this.pastLength = r.pastLength;
+        return r;
+      },
+      (e: unknown) => {
+        this.#busy = false;
+        throw e;
+      },
+    );
+  }
+
+  /** Asks a running {@link decode} loop to stop before its next step (no-op when none runs). */
+  stopDecode(): void {
+    if (!this.#disposed) this.#addon.rtDecodeStop?.(this.#handle);
   }
 
   /**

@@ -68,8 +68,8 @@ export interface LoadOptions {
 
 /** Contrast settings for the native fast path (see the kernel's `contrast`). */
 export interface StepContrastOptions {
-  /** `acd` (default) or `cd`. */
-  mode?: 'acd' | 'cd';
+  /** `acd` (default), `cd`, or `plain`: no contrast, the expert's own log-softmax (the contrast fields are ignored). */
+  mode?: 'acd' | 'cd' | 'plain';
   /** Plausibility threshold in [0, 1] (default 0.1). */
   alpha?: number;
   /** Minimum head size (default 1). */

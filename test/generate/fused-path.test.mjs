@@ -1,7 +1,8 @@
 // The fused native step (contrast, log-softmax, temperature, top-k, top-p and the argmax or seeded draw in one
 // native call: native/kernels/select.cc) against the decoding chain step by step (src/decoding: kernel call,
 // log-softmax, processors, selector), through load() + generate() on a tiny model folder with dense exit logits.
-// Same tokens for the same seed, log-probabilities equal to float rounding, and the fused step really ran.
+// Same tokens for the same seed, log-probabilities equal to float rounding, and the fused step really ran; plain
+// decoding (no contrast: the expert's own log-softmax) takes the same fused path.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gen, runtimeSkip, tinyFolder } from './helpers.mjs';
@@ -13,7 +14,7 @@ let model;
 
 /** Runs `options` twice: fused (the default) and with AUTOCONTRAST_FUSED=0 (the chain). */
 async function both(options) {
-  const o = { maxNewTokens: NEW, eosTokenId: [], amateurPath: 'dense', ...options };
+  const o = { maxNewTokens: NEW, eosTokenId: [], ...(options.contrast === false ? {} : { amateurPath: 'dense' }), ...options };
   const fused = await gen.generate(model, prompts, o);
   process.env.AUTOCONTRAST_FUSED = '0';
   try {
@@ -40,6 +41,8 @@ const cases = [
   { amateurLayer: 2, strategy: 'top-k', topK: 3, temperature: 0.8, seed: 9 },
   { amateurLayer: 2, strategy: 'top-p', topP: 0.7, seed: 2 ** 40 + 7 },
   { amateurLayer: 1, mode: 'cd', strategy: 'top-p', topP: 0.95, temperature: 3, seed: 1 },
+  { contrast: false },
+  { contrast: false, strategy: 'top-k', topK: 5, temperature: 1.2, seed: 8 },
 ];
 
 test('fused step equals the chain: same tokens, same log-probabilities, for every fusable strategy', async () => {
@@ -73,7 +76,7 @@ test('a row draws from its own stream: its tokens do not depend on the rows besi
 test('what the fused step cannot do runs the chain (repetition penalty, min length, processors, beam, sparse)', async () => {
   if (skip) return;
   const base = { maxNewTokens: 4, eosTokenId: [0], amateurLayer: 2, amateurPath: 'dense' };
-  for (const extra of [{ repetitionPenalty: 1.3 }, { minNewTokens: 2 }, { strategy: 'beam', numBeams: 2 }, { amateurPath: 'sparse' }, { contrast: false, amateurLayer: undefined, amateurPath: undefined }]) {
+  for (const extra of [{ repetitionPenalty: 1.3 }, { minNewTokens: 2 }, { strategy: 'beam', numBeams: 2 }, { amateurPath: 'sparse' }, { contrast: false, amateurLayer: undefined, amateurPath: undefined, repetitionPenalty: 1.2 }]) {
     const o = { ...base, ...extra };
     for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
     const r = await gen.generate(model, [prompts[0]], o);
