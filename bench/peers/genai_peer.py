@@ -17,7 +17,7 @@ def main():
     model = og.Model(model_dir)
     runs = []
     for batch in job["batches"]:
-        rates, first_row = [], None
+        rates, prefill, first_row = [], [], None
         prompts = [job["prompts"][r % len(job["prompts"])] for r in range(batch)]
         width = max(len(p) for p in prompts)
         if any(len(p) != width for p in prompts):
@@ -26,6 +26,7 @@ def main():
             params = og.GeneratorParams(model)
             params.set_search_options(do_sample=False, max_length=width + job["maxNew"], batch_size=batch)
             gen = og.Generator(model, params)
+            t0 = time.perf_counter()
             gen.append_tokens(prompts)
             rows = [[] for _ in range(batch)]
             start = None
@@ -38,12 +39,14 @@ def main():
                 steps += 1
                 if start is None:
                     start = time.perf_counter()  # decode time only: after the first generated token
+                    prefill_ms = (start - t0) * 1000  # the prompts to the first generated token
             secs = time.perf_counter() - start
             if rep > 0 or job["reps"] == 0:
                 rates.append((job["maxNew"] - 1) * batch / secs)
+                prefill.append(prefill_ms)
             first_row = rows[0]
             del gen
-        runs.append({"batch": batch, "tokensPerSecond": rates, "firstRow": first_row})
+        runs.append({"batch": batch, "tokensPerSecond": rates, "prefillMs": prefill, "firstRow": first_row})
     print(json.dumps({"ok": True, "version": og.__version__ if hasattr(og, "__version__") else "?", "runs": runs}))
 
 

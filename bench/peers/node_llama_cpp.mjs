@@ -17,12 +17,13 @@ const model = await llama.loadModel({ modelPath: gguf });
 const runs = [];
 for (const B of job.batches) {
   const context = await model.createContext({ contextSize: 512, sequences: B, threads: job.threads, batchSize: 512 });
-  const rates = [];
+  const rates = [], prefill = [];
   let firstRow;
   for (let rep = 0; rep <= job.reps; rep++) {
     const seqs = Array.from({ length: B }, () => context.getSequence());
     // decode time only: from each row's first generated token to its last (prefill excluded)
     let start = 0;
+    const t0 = performance.now();
     const rows = await Promise.all(seqs.map(async (seq, r) => {
       const out = [];
       for await (const t of seq.evaluate(job.prompts[r % job.prompts.length], { temperature: 0 })) {
@@ -33,11 +34,14 @@ for (const B of job.batches) {
       return out;
     }));
     const ms = performance.now() - start;
-    if (rep > 0 || job.reps === 0) rates.push(((job.maxNew - 1) * B) / (ms / 1000));
+    if (rep > 0 || job.reps === 0) {
+      rates.push(((job.maxNew - 1) * B) / (ms / 1000));
+      prefill.push(start - t0);  // the prompts to the first generated token
+    }
     firstRow = rows[0];
     for (const s of seqs) s.dispose();
   }
-  runs.push({ batch: B, tokensPerSecond: rates, firstRow });
+  runs.push({ batch: B, tokensPerSecond: rates, prefillMs: prefill, firstRow });
   await context.dispose();
 }
 await model.dispose();

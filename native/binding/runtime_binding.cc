@@ -220,7 +220,16 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   }
   if (Has(o, "intraOpThreads")) c.intra_op_threads = static_cast<int>(GetInt(o, "intraOpThreads", 0, 1024));
   if (Has(o, "interOpThreads")) c.inter_op_threads = static_cast<int>(GetInt(o, "interOpThreads", 1, 1024));
-  if (Has(o, "allowSpinning")) c.allow_spinning = o.Get("allowSpinning").ToBoolean();
+  if (Has(o, "allowSpinning")) {  // true, false, or 'within-run' (spin between the ops of a Run only)
+    const Napi::Value v = o.Get("allowSpinning");
+    if (v.IsString()) {
+      if (v.As<Napi::String>().Utf8Value() != "within-run")
+        ThrowRange(env, "Expected allowSpinning to be true, false or 'within-run', got '" + v.As<Napi::String>().Utf8Value() + "'");
+      c.allow_spinning = c.stop_spinning_after_run = true;
+    } else {
+      c.allow_spinning = v.ToBoolean();
+    }
+  }
   if (Has(o, "optimizationLevel")) c.optimization_level = static_cast<int>(GetInt(o, "optimizationLevel", 0, 99));
   c.device = StrOr(o, "device", "cpu");
   if (c.device != "cpu" && c.device != "cuda") ThrowRange(env, "Expected device to be 'cpu' or 'cuda', got '" + c.device + "'");

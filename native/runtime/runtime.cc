@@ -290,6 +290,9 @@ std::shared_ptr<Model> Model::Load(const ModelConfig& cfg) {
   Check(api.SetSessionGraphOptimizationLevel(so, lvl), "SetSessionGraphOptimizationLevel");
   Check(api.AddSessionConfigEntry(so, "session.intra_op.allow_spinning", cfg.allow_spinning ? "1" : "0"),
         "AddSessionConfigEntry");
+  // Spinning within a Run only: the pool threads stop spinning when Run returns (between steps).
+  if (cfg.allow_spinning && cfg.stop_spinning_after_run)
+    Check(api.AddSessionConfigEntry(so, "session.force_spinning_stop", "1"), "AddSessionConfigEntry");
   if (cfg.device == "cuda") {
     const std::string why = CudaUnavailableReason(cfg.cuda_dir, cfg.device_id);
     if (!why.empty()) throw RuntimeError(RuntimeError::kState, "device 'cuda' is not available: " + why);

@@ -66,6 +66,7 @@ struct ModelConfig {
   // Pool threads sleep between ops by default: on a quiet machine spinning measured no faster (25.5 vs 25.0
   // ms per SmolLM2 step), beside one busy process at the same priority 1.44x slower (bench/results/decode.md).
   bool allow_spinning = false;
+  bool stop_spinning_after_run = false;  // with allow_spinning: spin between the ops of a Run, not between Runs
   int optimization_level = 99;  // ORT_ENABLE_ALL
   // "cpu", or "cuda": the session gets ONNX Runtime's CUDA execution provider on `device_id`, running on a stream
   // created by the autocontrast CUDA library (ORT's user_compute_stream), and sequences keep the KV cache, logits

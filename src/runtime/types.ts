@@ -46,10 +46,11 @@ export interface LoadOptions {
   /** Inter-op threads (default 1). */
   interOpThreads?: number;
   /**
-   * Let ORT's pool threads spin between ops (default false: measured as fast on a quiet machine, and much faster
-   * beside other busy processes, which spinning threads fight for the cores).
+   * Let ORT's pool threads spin between ops (default false: spinning threads fight other busy processes for the
+   * cores, bench/results/decode-peers-loaded.md); `'within-run'` spins between the ops of one step only (ORT's
+   * `session.force_spinning_stop`: the threads stop spinning when a step's Run returns).
    */
-  allowSpinning?: boolean;
+  allowSpinning?: boolean | 'within-run';
   /** Graph optimisation level 0 (none), 1 (basic), 2 (extended), 99 (all, the default). */
   optimizationLevel?: 0 | 1 | 2 | 99;
   /** Path of libonnxruntime (default: the one inside onnxruntime-node, or $AUTOCONTRAST_ORT_LIBRARY). */
