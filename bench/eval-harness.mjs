@@ -5,7 +5,9 @@
 // converted from the same GGUF. Compares accuracy, perplexity and each passage's greedy verdict and log-likelihood.
 //
 // Usage: node bench/eval-harness.mjs [--limit N] [--model NAME|DIR] [--python PATH] [--gguf FILE]
-//                                    [--harness-json FILE (reuse an earlier harness run of the same N)]
+//                                    [--harness-json FILE[,FILE...] (earlier harness runs: one of the same N, or
+//                                     chunks made with lm_eval_lambada.py --range, joined; the library then scores
+//                                     exactly the passages they hold)]
 // Writes bench/results/lm-eval-lambada.{json,md}.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -38,12 +40,26 @@ if (!fs.existsSync(file)) {
 }
 if (!Number.isInteger(N) || N < 1) throw new RangeError(`--limit must be a positive integer, got ${arg('limit')}`);
 const res = { machine: machine(), passages: N };
+const allPassages = ev.readLambada(file);
 
 let harness;
 if (REUSE) {
-  harness = JSON.parse(fs.readFileSync(REUSE, 'utf8'));
-  if (harness.docs?.length !== N) throw new RangeError(`${REUSE} holds ${harness.docs?.length} passages, not --limit ${N}`);
+  const parts = REUSE.split(',').map((f) => JSON.parse(fs.readFileSync(f, 'utf8')));
+  harness = parts[0];
+  if (parts.length > 1) {
+    // Chunks of one harness version and task: their passages joined; accuracy and perplexity recomputed from the
+    // per-passage values the way the harness aggregates them (mean of the verdicts, exp(-mean log-likelihood)).
+    for (const p of parts) {
+      if (p.lm_eval !== harness.lm_eval || p.transformers !== harness.transformers || p.task.source !== harness.task.source) throw new Error('--harness-json: the chunks come from different harness setups');
+    }
+    const docs = parts.flatMap((p) => p.docs).sort((a, b) => a.doc - b.doc);
+    for (let k = 1; k < docs.length; k++) if (docs[k].doc === docs[k - 1].doc) throw new Error(`--harness-json: passage ${docs[k].doc} is in two chunks`);
+    harness = { ...harness, docs, seconds: parts.reduce((a, p) => a + p.seconds, 0), chunks: parts.map((p) => ({ range: p.range, passages: p.docs.length, seconds: p.seconds, acc: p.acc, perplexity: p.perplexity })) };
+    harness.acc = docs.reduce((a, d) => a + d.greedy, 0) / docs.length;
+    harness.perplexity = Math.exp(-docs.reduce((a, d) => a + d.ll, 0) / docs.length);
+  }
   res.harnessReused = REUSE;
+  res.passages = harness.docs.length;
 } else {
   if (!fs.existsSync(PY)) throw new Error(`no python at ${PY} (--python PATH with lm-eval, torch, transformers, gguf installed)`);
   if (!fs.existsSync(GGUF)) throw new Error(`no ${GGUF} (--gguf FILE)`);
@@ -53,11 +69,12 @@ if (REUSE) {
   if (!fs.existsSync(out)) throw new Error(`the harness did not finish: ${r.error ?? 'no output'}`);
   harness = JSON.parse(fs.readFileSync(out, 'utf8'));
 }
+// The passages compared: those the harness scored (data indices).
+const docIds = harness.docs.map((d) => d.doc);
 
 const model = await lib.load(MODEL);
-const passages = ev.readLambada(file).slice(0, N);
-const items = passages.map((p, i) => ({ i, units: [ev.lambadaRequest(model, p)] }));
-log(`library: ${N} passages, plain ...`);
+const items = docIds.map((i) => ({ i, units: [ev.lambadaRequest(model, allPassages[i])] }));
+log(`library: ${items.length} passages, plain ...`);
 const ours = await ev.runScoring(model, items, { exits: [], amateurs: [], mode: 'acd', alpha: 0.1, batch: 16, label: 'library' }, scoring.scoreBatch);
 const plain = ev.lambadaScores(ours.items, [], []).plain;
 res.library = { model: MODEL, weights: model.manifest.weights?.form ?? 'unknown', accuracy: plain.accuracy, perplexity: plain.perplexity, seconds: ours.seconds };
@@ -67,16 +84,16 @@ model.dispose();
 let same = 0;
 let maxLl = 0;
 const differ = [];
-for (let i = 0; i < N; i++) {
-  const a = ours.items[i];
-  const h = harness.docs[i];
-  if (h.doc !== i) throw new Error(`harness doc ${h.doc} at position ${i}`);
+for (let k = 0; k < docIds.length; k++) {
+  const a = ours.items[k];
+  const h = harness.docs[k];
+  if (a.i !== h.doc) throw new Error(`library passage ${a.i} against harness passage ${h.doc} at position ${k}`);
   if ((a.e[1] === 1) === (h.greedy === 1)) same++;
-  else differ.push({ passage: i, library: a.e, harness: [h.ll, h.greedy] });
+  else differ.push({ passage: h.doc, library: a.e, harness: [h.ll, h.greedy] });
   maxLl = Math.max(maxLl, Math.abs(a.e[0] - h.ll));
 }
 res.harness = { lm_eval: harness.lm_eval, torch: harness.torch, transformers: harness.transformers, task: harness.task, accuracy: harness.acc, perplexity: harness.perplexity, seconds: harness.seconds };
-res.agreement = { greedySame: same, of: N, maxAbsLogLikelihoodDiff: maxLl, differ };
+res.agreement = { greedySame: same, of: docIds.length, maxAbsLogLikelihoodDiff: maxLl, differ };
 res.machine.loadAverageAtEnd = os.loadavg().map((x) => +x.toFixed(2));
 fs.mkdirSync(path.join(HERE, 'results'), { recursive: true });
 fs.writeFileSync(path.join(HERE, 'results', 'lm-eval-lambada.json'), JSON.stringify(res, null, 2) + '\n');
@@ -85,7 +102,8 @@ const md = [
   '# LAMBADA: the library vs lm-evaluation-harness `lambada_openai`',
   '',
   `${res.machine.cpu}, ${res.machine.logicalCores} cores; load average ${res.machine.loadAverageAtStart.join(' / ')} at start, ${res.machine.loadAverageAtEnd.join(' / ')} at end; ${res.machine.date}.`,
-  `The first ${N} of 5153 passages of lambada_test.jsonl (OpenAI's detokenised test set, the file the harness's EleutherAI/lambada_openai holds).`,
+  `${docIds.every((d, k) => d === k) ? `The first ${docIds.length}` : `${docIds.length} (indices ${docIds[0]}..${docIds[docIds.length - 1]})`} of ${allPassages.length} passages of lambada_test.jsonl (OpenAI's detokenised test set, the file the harness's EleutherAI/lambada_openai holds).`,
+  harness.chunks ? `The harness ran in ${harness.chunks.length} chunks (its own \`samples\` selection, ${harness.chunks.map((c) => `${c.range[0]}..${c.range[1] - 1}`).join(', ')}; ${(harness.seconds / 60).toFixed(1)} minutes in all, at nice 19 on the shared machine); its accuracy and perplexity below are aggregated over the joined passages the way the harness aggregates them.` : `The harness took ${(harness.seconds / 60).toFixed(1)} minutes.`,
   `Harness: lm-eval ${harness.lm_eval}, its own task YAML (${harness.task.source.split('site-packages/')[1] ?? harness.task.source}: doc_to_text \`${harness.task.doc_to_text}\`, doc_to_target \`${harness.task.doc_to_target}\`, ${harness.task.output_type}, metrics ${harness.task.metrics.join(', ')}) with the data source switched to the local file; model through its \`hf\` backend (PyTorch ${harness.torch}, transformers ${harness.transformers}) on the float32 weights dequantised from the GGUF.`,
   `Library: \`runScoring\` plain on ${MODEL} (${res.library.weights} weights, converted from the same GGUF).`,
   '',
@@ -94,7 +112,7 @@ const md = [
   `| lm-evaluation-harness lambada_openai | ${f(harness.acc, 4)} | ${f(harness.perplexity, 3)} |`,
   `| library | ${f(plain.accuracy, 4)} | ${f(plain.perplexity, 3)} |`,
   '',
-  `Greedy verdict equal on ${same} of ${N} passages; largest per-passage log-likelihood difference ${maxLl.toExponential(2)}.`,
+  `Greedy verdict equal on ${same} of ${docIds.length} passages; largest per-passage log-likelihood difference ${maxLl.toExponential(2)}.`,
   differ.length ? `Passages that differ: ${differ.map((x) => x.passage).join(', ')}.` : '',
   '',
 ].join('\n');

@@ -6,8 +6,11 @@ switched to the `json` builder over the local file, so doc_to_text, doc_to_targe
 harness's own. The model runs through the harness's Hugging Face backend (`hf`) on the float32 weights that
 transformers dequantises from the GGUF.
 
-usage: python lm_eval_lambada.py GGUF_FILE LAMBADA_JSONL [--limit N] [--batch B] [--threads T] [--out FILE]
-Writes (to --out, else stdout) one JSON object: {lm_eval, torch, transformers, task, limit, seconds, acc,
+usage: python lm_eval_lambada.py GGUF_FILE LAMBADA_JSONL [--limit N | --range START:END] [--batch B] [--threads T]
+                                [--out FILE]
+--range runs passages START..END-1 only (the harness's own `samples` selection), so that the full set can run as
+chunks that each finish on a shared machine; eval-harness.mjs joins the chunks.
+Writes (to --out, else stdout) one JSON object: {lm_eval, torch, transformers, task, limit, range, seconds, acc,
 perplexity, docs: [{"doc": i, "ll": float, "greedy": 0|1}, ...]}.
 """
 import argparse
@@ -41,10 +44,22 @@ def main():
     ap.add_argument('gguf')
     ap.add_argument('data')
     ap.add_argument('--limit', type=int, default=None)
+    ap.add_argument('--range', default=None, help='START:END, passages START..END-1')
     ap.add_argument('--batch', type=int, default=16)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--out', default=None)
     a = ap.parse_args()
+    rng = None
+    if a.range is not None:
+        if a.limit is not None:
+            ap.error('--limit and --range exclude each other')
+        try:
+            start, end = (int(x) for x in a.range.split(':'))
+        except ValueError:
+            ap.error(f'--range must be START:END (integers), got {a.range!r}')
+        if not 0 <= start < end:
+            ap.error(f'--range needs 0 <= START < END, got {a.range!r}')
+        rng = (start, end)
     # Nothing is fetched: the data is local, the model is a local GGUF.
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     os.environ.setdefault('HF_DATASETS_OFFLINE', '1')
@@ -64,6 +79,7 @@ def main():
         tasks=['lambada_openai_local'],
         task_manager=TaskManager(include_path=tmp),
         limit=a.limit,
+        samples={'lambada_openai_local': list(range(*rng))} if rng else None,
         batch_size=a.batch,
         log_samples=True,
     )
@@ -83,6 +99,7 @@ def main():
         'task': {'source': src, 'doc_to_text': spec['doc_to_text'], 'doc_to_target': spec['doc_to_target'],
                  'output_type': spec['output_type'], 'metrics': [m['metric'] for m in spec['metric_list']]},
         'limit': a.limit,
+        'range': list(rng) if rng else None,
         'batch': a.batch,
         'seconds': seconds,
         'acc': r.get('acc,none'),

@@ -17,6 +17,7 @@ import { EvalError } from './errors';
 import { runLambada, type LambadaScores } from './lambada';
 import { isOpenEndedStrategy, OPEN_ENDED_STRATEGIES, runOpenEnded, type OpenEndedConfigResult, type OpenEndedContrast } from './open-ended';
 import { stamp, type Stamp } from './stamp';
+import type { DistributionScores } from './scoring-run';
 import { runWikitext, type WikitextScores } from './wikitext';
 
 /** The tasks. */
@@ -102,6 +103,12 @@ export interface EvalResult {
   resumedItems?: number;
   /** Scoring throughput: tokens run through the model per second (this run's items; every exit and contrast included). */
   speed?: { tokens: number; seconds: number; tokensPerSecond: number };
+  /**
+   * Scoring time of every item in the result, this run's and those resumed from the cache (each item's recorded
+   * wall seconds summed), when every item has one: the whole set's time even when it ran in several stopped and
+   * resumed parts.
+   */
+  totalSpeed?: { items: number; tokens: number; seconds: number; tokensPerSecond: number };
   lambada?: LambadaScores;
   wikitext?: WikitextScores;
   openEnded?: OpenEndedConfigResult[];
@@ -276,12 +283,12 @@ export async function evaluate(task: string, options: EvalOptions = {}): Promise
     let result: EvalResult;
     if (task === 'lambada') {
       const r = await runLambada(model, items as string[], { ...scoring, batch: o.batch ?? 8 });
-      result = { ...base, settings: { ...layerSettings, batch: o.batch ?? 8, seed }, seconds: 0, speed: speed(r), resumedItems: r.resumed, lambada: r.scores };
+      result = { ...base, settings: { ...layerSettings, batch: o.batch ?? 8, seed }, seconds: 0, speed: speed(r), ...totalSpeed(r.items), resumedItems: r.resumed, lambada: r.scores };
       if (r.items.length < items.length) result.data.items = r.items.length;
     } else if (task === 'wikitext') {
       const window = o.window ?? 2048;
       const r = await runWikitext(model, items as string[], { ...scoring, batch: o.batch ?? 1, window, ...(o.stride ? { stride: o.stride } : {}) });
-      result = { ...base, settings: { ...layerSettings, batch: o.batch ?? 1, seed, window, stride: o.stride ?? window }, seconds: 0, speed: speed(r), resumedItems: r.resumed, wikitext: r.scores };
+      result = { ...base, settings: { ...layerSettings, batch: o.batch ?? 1, seed, window, stride: o.stride ?? window }, seconds: 0, speed: speed(r), ...totalSpeed(r.items), resumedItems: r.resumed, wikitext: r.scores };
       if (r.items.length < items.length) result.data.items = r.items.length;
     } else {
       const strategies = o.strategies ?? ['greedy', 'beam', 'top-k', 'top-p'];
@@ -322,6 +329,14 @@ export async function evaluate(task: string, options: EvalOptions = {}): Promise
     await releaseScoring(model);
     if (own) model.dispose();
   }
+}
+
+/** Scoring time of all items, from their recorded wall seconds (none when some item lacks one). */
+export function totalSpeed(items: readonly DistributionScores[]): Pick<EvalResult, 'totalSpeed'> {
+  if (items.length === 0 || items.some((x) => typeof x.w !== 'number')) return {};
+  const seconds = items.reduce((a, x) => a + x.w!, 0);
+  const tokens = items.reduce((a, x) => a + x.t, 0);
+  return { totalSpeed: { items: items.length, tokens, seconds, tokensPerSecond: seconds > 0 ? tokens / seconds : 0 } };
 }
 
 /** Throughput of the items this run computed (none when every item came from the cache). */

@@ -80,7 +80,7 @@ export function ngrams(tokens: readonly string[], n: number): string[] {
 
 /** Repetition and diversity of generated texts. */
 export interface DiversityMetrics {
-  /** rep-2, rep-3, rep-4: 1 - unique / total n-grams over all texts' n-grams pooled. */
+  /** rep-2, rep-3, rep-4: 1 - (sum over texts of each text's unique n-grams) / (sum over texts of its n-grams). */
   rep2: number;
   rep3: number;
   rep4: number;
@@ -91,20 +91,24 @@ export interface DiversityMetrics {
 }
 
 /**
- * Repetition and diversity of `texts` (split into words on whitespace). The n-grams of every text are pooled
- * (n-grams never cross text boundaries) before counting unique ones, as SimCTG's evaluation script does.
- * A pool without any n-gram has rep-n 0.
+ * Repetition and diversity of `texts` (split into words on whitespace), as SimCTG's `measure_repetition_and_diversity`
+ * computes them (the script Li et al. 2022 and, after them, Gera et al. 2023 used): each text's unique n-grams are
+ * counted within that text and the counts are summed over texts, so an n-gram shared by two continuations (say
+ * "of the") is no repetition; rep-n = 1 - sum of unique / sum of total. Like that script, a text of w words
+ * contributes its first w - n n-grams (its loop stops one n-gram before the end); keeping this makes the values
+ * comparable with the papers' tables. A pool without any n-gram has rep-n 0.
  */
 export function diversityMetrics(texts: readonly string[]): DiversityMetrics {
   const rep = (n: number) => {
     let total = 0;
-    const unique = new Set<string>();
+    let unique = 0;
     for (const t of texts) {
-      const g = ngrams(words(t), n);
+      const w = words(t);
+      const g = ngrams(w, n).slice(0, Math.max(0, w.length - n));
       total += g.length;
-      for (const x of g) unique.add(x);
+      unique += new Set(g).size;
     }
-    return total === 0 ? 0 : 1 - unique.size / total;
+    return total === 0 ? 0 : 1 - unique / total;
   };
   const rep2 = rep(2);
   const rep3 = rep(3);

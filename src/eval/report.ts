@@ -192,7 +192,10 @@ export function writeReport(options: ReportOptions = {}): string {
       hlines: [{ y: L.plain.perplexity, name: 'plain (final layer)', color: '#222' }],
       stamp: stampLines(lam),
     }));
-    if (lam.speed) md.push(`Scoring speed: ${n2(lam.speed.tokensPerSecond)} tokens/s through the model (${lam.speed.tokens} tokens in ${lam.speed.seconds.toFixed(0)} s, every exit and every contrast included, one forward run per batch of ${lam.settings.batch}).`, '');
+    if (lam.totalSpeed) {
+      const t = lam.totalSpeed;
+      md.push(`Scoring time of all ${t.items} passages: **${t.seconds.toFixed(0)} s (${(t.seconds / 60).toFixed(1)} minutes)**, ${n2(t.tokensPerSecond)} tokens/s through the model (${t.tokens} tokens, every exit and every contrast included, one forward run per batch of ${lam.settings.batch}${lam.resumedItems ? `; the run was stopped and resumed, and each part's wall time is summed` : ''}).`, '');
+    } else if (lam.speed) md.push(`Scoring speed: ${n2(lam.speed.tokensPerSecond)} tokens/s through the model (${lam.speed.tokens} tokens in ${lam.speed.seconds.toFixed(0)} s, every exit and every contrast included, one forward run per batch of ${lam.settings.batch}).`, '');
     md.push(stampText(lam), '');
   }
 
@@ -260,7 +263,7 @@ export function writeReport(options: ReportOptions = {}): string {
         }
       }
     }
-    md.push('', 'Diversity = (1 - rep-2)(1 - rep-3)(1 - rep-4) over whitespace words, n-grams pooled over all continuations (Su et al. 2022). ' +
+    md.push('', 'Diversity = (1 - rep-2)(1 - rep-3)(1 - rep-4) over whitespace words, rep-n = 1 - (unique n-grams of each continuation, summed) / (n-grams, summed), as SimCTG\'s script computes it (Su et al. 2022; the script Li et al. 2022 and the paper used, its count of n-grams included). ' +
       'Coherence = mean cosine similarity of the prompt\'s and the continuation\'s sentence embeddings, computed by the library with **all-MiniLM-L6-v2** ' +
       '(a BERT encoder built by the graph builder, mean pooling, L2 norm; checked against PyTorch in `npm run parity`, check m). ' +
       '**The paper used SimCSE**, so coherence values here are not on the paper\'s scale; compare plain with contrasted within this table.' +

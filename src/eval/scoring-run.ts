@@ -28,6 +28,12 @@ export interface DistributionScores {
   s?: [number, number];
   /** With `select`: how many scored positions chose each candidate layer. */
   h?: Record<number, number>;
+  /**
+   * Wall seconds of scoring attributed to this item: each batch's share of the run's wall time (the time from the
+   * previous batch's end to its own), split evenly over its units. Summed over items, a run stopped and resumed
+   * any number of times gives the scoring time of the whole set. Absent in caches written before it was recorded.
+   */
+  w?: number;
 }
 
 /** Options of a scoring run. */
@@ -95,6 +101,7 @@ export async function runScoring(
   let tokens = 0;
   const t0 = performance.now();
   const load = [os.loadavg()[0]];
+  let lastEnd = t0;
   progress.update(done.size);
   try {
     const scoreOptions: ScoreBatchOptions = {
@@ -117,13 +124,16 @@ export async function runScoring(
       // projection, contrast and summing, which would otherwise leave cores idle between forward runs.
       pending = k + B < units.length && !o.signal?.aborted ? launch(k + B) : null;
       const scored = await current;
+      const now = performance.now();
+      const share = (now - lastEnd) / 1000 / batch.length;
+      lastEnd = now;
       const finished: DistributionScores[] = [];
       batch.forEach((b, j) => {
         const s = scored[j];
         tokens += b.unit.ids.length - 1;
         let a = acc.get(b.item);
         if (!a) {
-          a = { i: b.item, n: 0, t: 0, e: [0, 1], x: {}, c: {} };
+          a = { i: b.item, n: 0, t: 0, w: 0, e: [0, 1], x: {}, c: {} };
           for (const L of o.exits) a.x[L] = [0, 1];
           for (const L of o.amateurs) a.c[L] = [0, 1];
           if (o.select) {
@@ -134,6 +144,7 @@ export async function runScoring(
         }
         a.n += s.tokens.length;
         a.t += b.unit.ids.length - 1;
+        a.w! += share;
         sumInto(a.e, s.expert);
         for (const L of o.exits) sumInto(a.x[L], s.exits.get(L)!);
         for (const L of o.amateurs) sumInto(a.c[L], s.contrast.get(L)!);

@@ -321,6 +321,26 @@ test('an interrupted run resumes from its cache (a torn last line is redone) and
   const lines = fs.readFileSync(cache, 'utf8').trim().split('\n');
   assert.is(lines.length, 7);
   for (const l of lines) JSON.parse(l);
+  // each item carries its share of the wall time; the whole set's time sums the parts: the first part's items
+  // and this run's, which together cover no more than the two runs' scoring time
+  const recs = lines.slice(1).map((l) => JSON.parse(l));
+  for (const r of recs) assert.ok(r.w > 0, `item ${r.i} has no wall time`);
+  const sum = (rs) => rs.reduce((a, r) => a + r.w, 0);
+  const firstPart = recs.filter((r) => r.i < 2);
+  assert.ok(Math.abs(first.totalSpeed.seconds - sum(firstPart)) < 1e-9);
+  assert.ok(sum(firstPart) <= first.speed.seconds + 1e-9);
+  assert.ok(sum(recs.filter((r) => r.i >= 2)) <= resumed.speed.seconds + 1e-9);
+  assert.is(resumed.totalSpeed.items, 6);
+  assert.ok(Math.abs(resumed.totalSpeed.seconds - sum(recs)) < 1e-9);
+  assert.is(resumed.totalSpeed.tokens, recs.reduce((a, r) => a + r.t, 0));
+  assert.is(resumed.totalSpeed.tokens, full.totalSpeed.tokens);
+  // a cache written before items carried their time gives no whole-set time (rather than a partial one)
+  const old = tempDir();
+  fs.mkdirSync(path.join(old, 'cache'));
+  fs.writeFileSync(path.join(old, 'cache', file), lines.map((l, k) => (k === 0 ? l : JSON.stringify({ ...JSON.parse(l), w: undefined }))).join('\n') + '\n');
+  const fromOld = await ev.evaluate('lambada', { ...base, out: old });
+  assert.is(fromOld.resumedItems, 6);
+  assert.is(fromOld.totalSpeed, undefined);
   // a cache of other settings is refused rather than mixed
   const other = await ev.evaluate('lambada', { ...base, sweep: false, out }).then(() => null, (x) => x);
   assert.is(other, null, 'other settings use another cache file');

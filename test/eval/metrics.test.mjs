@@ -5,25 +5,31 @@ import { evalPkg as ev } from './helpers.mjs';
 
 const close = (a, b, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
-test('rep-n and diversity on texts with known repetition', () => {
-  // "a b a b a b": bigrams ab ba ab ba ab -> 2 unique of 5; trigrams aba bab aba bab -> 2 of 4; 4-grams abab baba abab -> 2 of 3
+test('rep-n and diversity on texts with known repetition, counted as SimCTG counts them', () => {
+  // SimCTG's loop takes the first w - n n-grams of a w-word text. "a b a b a b" (6 words): bigrams ab ba ab ba
+  // -> 2 unique of 4; trigrams aba bab aba -> 2 of 3; 4-grams abab baba -> 2 of 2
   const m = ev.diversityMetrics(['a b a b a b']);
-  close(m.rep2, 1 - 2 / 5);
-  close(m.rep3, 1 - 2 / 4);
-  close(m.rep4, 1 - 2 / 3);
-  close(m.diversity, (2 / 5) * (2 / 4) * (2 / 3));
+  close(m.rep2, 1 - 2 / 4);
+  close(m.rep3, 1 - 2 / 3);
+  close(m.rep4, 0);
+  close(m.diversity, (2 / 4) * (2 / 3) * 1);
   close(m.meanWords, 6);
   // no repetition at all: diversity 1
   const u = ev.diversityMetrics(['the cat sat on a mat']);
   close(u.rep2, 0);
   close(u.diversity, 1);
-  // n-grams are pooled across texts but never cross a text boundary: "x y" twice -> bigrams xy, xy: 1 of 2 unique
-  const p = ev.diversityMetrics(['x y', 'x y']);
-  close(p.rep2, 0.5);
-  close(p.rep3, 0); // no trigram at all
-  close(p.diversity, 0.5);
-  // whitespace of any kind splits words
-  close(ev.diversityMetrics(['a\tb\n a  b']).rep2, 1 - 2 / 3);
+  // unique n-grams are counted per text and summed: an n-gram that two texts share is no repetition
+  // ("x y z" twice: one bigram "x y" each, 1 + 1 unique of 2; a pooled set would give 1 of 2)
+  const p = ev.diversityMetrics(['x y z', 'x y z']);
+  close(p.rep2, 0);
+  close(p.rep3, 0); // no trigram counted at all (3 words - 3 = 0)
+  close(p.diversity, 1);
+  // sums over texts: "a a a a" (bigrams aa aa: 1 of 2) and "b c d e" (bc cd: 2 of 2) -> 3 unique of 4
+  close(ev.diversityMetrics(['a a a a', 'b c d e']).rep2, 1 - 3 / 4);
+  // the last n-gram is left out, as in the script: "p q r p q" counts pq qr rp, no repeat
+  close(ev.diversityMetrics(['p q r p q']).rep2, 0);
+  // whitespace of any kind splits words: a b a b a -> ab ba ab: 2 of 3
+  close(ev.diversityMetrics(['a\tb\n a  b a']).rep2, 1 - 2 / 3);
 });
 
 test('LAMBADA aggregation: accuracy = share of all-greedy items, perplexity = exp(-mean summed log-likelihood)', () => {
