@@ -9,7 +9,7 @@ import type { ContrastModel } from '../generate/model';
 import { ResultCache } from './cache';
 import type { OpenEndedPrompt } from './data';
 import { coherence, type SentenceEmbedder } from './embedder';
-import { diversityMetrics, type DiversityMetrics } from './metrics';
+import { diversityMetrics, words, type DiversityMetrics } from './metrics';
 import { EvalProgress } from './progress';
 
 /** The paper's decoding settings: beam 5, top-k 50, top-p 0.95. */
@@ -54,6 +54,37 @@ export interface OpenEndedConfigResult extends DiversityMetrics {
    * generated tokens that chose each candidate layer, over all continuations.
    */
   layers?: Record<number, number>;
+  /**
+   * Contrasted configurations: diversity of the plain and the contrasted continuations of the same prompts at
+   * equal length (each pair cut to the shorter one's word count), so that a contrasted run that stops earlier
+   * is not credited with fewer repeats for its shortness alone.
+   */
+  equalLength?: EqualLengthDiversity;
+}
+
+/** Diversity of paired plain and contrasted continuations, each pair cut to the shorter one's word count. */
+export interface EqualLengthDiversity {
+  /** Prompts with both continuations. */
+  prompts: number;
+  plain: number;
+  contrast: number;
+  /** Mean words per continuation after the cut. */
+  meanWords: number;
+}
+
+/** {@link EqualLengthDiversity} of paired continuations (`pairs[k]` = [plain, contrasted] text of one prompt). */
+export function equalLengthDiversity(pairs: readonly (readonly [string, string])[]): EqualLengthDiversity {
+  const cut: [string[], string[]] = [[], []];
+  let total = 0;
+  for (const [p, c] of pairs) {
+    const wp = words(p);
+    const wc = words(c);
+    const n = Math.min(wp.length, wc.length);
+    cut[0].push(wp.slice(0, n).join(' '));
+    cut[1].push(wc.slice(0, n).join(' '));
+    total += n;
+  }
+  return { prompts: pairs.length, plain: diversityMetrics(cut[0]).diversity, contrast: diversityMetrics(cut[1]).diversity, meanWords: pairs.length ? total / pairs.length : 0 };
 }
 
 /** The contrasted configuration of a run: a fixed amateur, or a layer chosen per step among candidates. */
@@ -167,6 +198,16 @@ export async function runOpenEnded(model: ContrastModel, prompts: readonly OpenE
           : null,
         ...(layers ? { layers } : {}),
       });
+    }
+    for (const r of results) {
+      if (!r.contrast || !o.strategies.includes(r.strategy)) continue;
+      const pairs: [string, string][] = [];
+      for (let p = 0; p < prompts.length; p++) {
+        const a = done.get(p * 1000 + configId(r.strategy, false));
+        const b = done.get(p * 1000 + configId(r.strategy, true));
+        if (a && b) pairs.push([a.text, b.text]);
+      }
+      if (pairs.length) r.equalLength = equalLengthDiversity(pairs);
     }
   } finally {
     progress.done();

@@ -48,10 +48,19 @@ function readResults(dir: string, task: Task): EvalResult[] {
     .filter((r) => r.task === task);
 }
 
-/** The main result of a task: the one with the most contrast layers (a sweep), then the most items. */
+const layerCount = (r: EvalResult) => (r.settings.candidates ? -1 : r.settings.amateurLayers.length);
+
+/**
+ * The main result of a task: the one with the most items (a run on a few items does not stand for the task),
+ * then the most contrast layers (a sweep).
+ */
 function mainResult(rs: readonly EvalResult[]): EvalResult | undefined {
-  const layers = (r: EvalResult) => (r.settings.candidates ? -1 : r.settings.amateurLayers.length);
-  return [...rs].sort((a, b) => layers(b) - layers(a) || b.data.items - a.data.items)[0];
+  return [...rs].sort((a, b) => b.data.items - a.data.items || layerCount(b) - layerCount(a))[0];
+}
+
+/** The per-layer result of a task: the one with the most contrast layers (a sweep), then the most items. */
+function sweepResult(rs: readonly EvalResult[]): EvalResult | undefined {
+  return [...rs].sort((a, b) => layerCount(b) - layerCount(a) || b.data.items - a.data.items)[0];
 }
 
 /** How a result's contrasted configuration is named in tables: `acd (amateur 15)`, `dola (layers 15..29)`, `acd, amateur auto (layers ...)`. */
@@ -199,35 +208,49 @@ export function writeReport(options: ReportOptions = {}): string {
     md.push(stampText(lam), '');
   }
 
-  if (wiki?.wikitext && (wiki.wikitext.exits.length > 1 || wiki.wikitext.contrast.length > 1)) {
-    const W = wiki.wikitext;
-    svg('wikitext-perplexity.svg', lineChart({
-      title: 'WikiText-2 word perplexity per exit layer (Figure 4 shape)',
-      xLabel: 'exit layer (alone) / amateur layer (contrasted)',
-      yLabel: 'word perplexity',
-      logY: true,
-      series: [
-        { name: 'exit alone', points: W.exits.map((e) => [e.layer, e.wordPerplexity]), color: '#1f77b4', dashed: true },
-        { name: `${wiki.settings.mode.toUpperCase()} with amateur`, points: W.contrast.map((c) => [c.layer, c.wordPerplexity]), color: '#d62728' },
-      ],
-      hlines: [{ y: W.plain.wordPerplexity, name: 'plain (final layer)', color: '#222' }],
-      stamp: stampLines(wiki),
-    }));
-  }
   const wikis = all.get('wikitext')!.filter((r) => r.wikitext);
   if (wikis.length) {
     md.push('## WikiText-2 (rolling windows)', '');
-    md.push('| model | articles | distribution | word perplexity | byte perplexity | bits per byte | token perplexity |', '|---|---:|---|---:|---:|---:|---:|');
-    for (const w of wikis) {
-      const W = w.wikitext!;
-      const m = modelLabel(w);
-      const items = `${w.data.items} of ${w.data.available}`;
-      md.push(`| ${m} | ${items} | plain | ${n2(W.plain.wordPerplexity)} | ${n3(W.plain.bytePerplexity)} | ${n3(W.plain.bitsPerByte)} | ${n2(W.plain.tokenPerplexity)} |`);
-      for (const e of W.exits) md.push(`| ${m} | ${items} | exit ${e.layer} alone | ${n2(e.wordPerplexity)} | ${n3(e.bytePerplexity)} | ${n3(e.bitsPerByte)} | ${n2(e.tokenPerplexity)} |`);
-      for (const c of W.contrast) md.push(`| ${m} | ${items} | ${w.settings.mode} amateur ${c.layer} | ${n2(c.wordPerplexity)} | ${n3(c.bytePerplexity)} | ${n3(c.bitsPerByte)} | ${n2(c.tokenPerplexity)} |`);
+    const isSweep = (w: EvalResult) => w.wikitext!.contrast.length > 3;
+    const plainRuns = wikis.filter((w) => !isSweep(w));
+    if (plainRuns.length) {
+      md.push('| model | data | articles | distribution | word perplexity | byte perplexity | bits per byte | token perplexity |', '|---|---|---:|---|---:|---:|---:|---:|');
+      for (const w of plainRuns) {
+        const W = w.wikitext!;
+        const head = `| ${modelLabel(w)} | ${basename(w.data.file)} | ${w.data.items} of ${w.data.available}`;
+        md.push(`${head} | plain | ${n2(W.plain.wordPerplexity)} | ${n3(W.plain.bytePerplexity)} | ${n3(W.plain.bitsPerByte)} | ${n2(W.plain.tokenPerplexity)} |`);
+        for (const e of W.exits) md.push(`${head} | exit ${e.layer} alone | ${n2(e.wordPerplexity)} | ${n3(e.bytePerplexity)} | ${n3(e.bitsPerByte)} | ${n2(e.tokenPerplexity)} |`);
+        for (const c of W.contrast) md.push(`${head} | ${w.settings.mode} amateur ${c.layer} | ${n2(c.wordPerplexity)} | ${n3(c.bytePerplexity)} | ${n3(c.bitsPerByte)} | ${n2(c.tokenPerplexity)} |`);
+      }
+      md.push('');
     }
-    md.push('');
-    for (const w of wikis) md.push(`${modelLabel(w)}: windows of ${w.settings.window} tokens, ${w.settings.stride} new tokens each (the harness's disjoint rolling windows when they are equal); ${w.wikitext!.plain.tokens} tokens scored.`, '', stampText(w), '');
+    for (const w of wikis.filter(isSweep)) {
+      const W = w.wikitext!;
+      md.push(`Per layer (Figure 4 shape), ${modelLabel(w)}, data ${basename(w.data.file)} (${w.data.items} of ${w.data.available} articles, ${W.plain.tokens} tokens): word perplexity of each exit alone and of ACD with that exit as the amateur; plain ${n2(W.plain.wordPerplexity)}.`, '');
+      md.push('| layer | exit alone | contrasted |', '|---:|---:|---:|');
+      const layers = [...new Set([...W.exits.map((e) => e.layer), ...W.contrast.map((c) => c.layer)])].sort((a, b) => a - b);
+      for (const L of layers) {
+        const e = W.exits.find((x) => x.layer === L);
+        const c = W.contrast.find((x) => x.layer === L);
+        md.push(`| ${L} | ${e ? n2(e.wordPerplexity) : ''} | ${c ? n2(c.wordPerplexity) : ''} |`);
+      }
+      md.push('');
+      const lower = W.contrast.filter((c) => c.wordPerplexity < W.plain.wordPerplexity);
+      md.push(lower.length ? `ACD lowers word perplexity below plain with ${lower.length} of ${W.contrast.length} amateur layers here.` : `ACD gives a higher word perplexity than plain (${n2(W.plain.wordPerplexity)}) with every one of the ${W.contrast.length} amateur layers here (lowest ${n2(Math.min(...W.contrast.map((c) => c.wordPerplexity)))}).`, '');
+      svg('wikitext-perplexity.svg', lineChart({
+        title: 'WikiText-2 word perplexity per exit layer (Figure 4 shape)',
+        xLabel: 'exit layer (alone) / amateur layer (contrasted)',
+        yLabel: 'word perplexity',
+        logY: true,
+        series: [
+          { name: 'exit alone', points: W.exits.map((e) => [e.layer, e.wordPerplexity]), color: '#1f77b4', dashed: true },
+          { name: `${w.settings.mode.toUpperCase()} with amateur`, points: W.contrast.map((c) => [c.layer, c.wordPerplexity]), color: '#d62728' },
+        ],
+        hlines: [{ y: W.plain.wordPerplexity, name: 'plain (final layer)', color: '#222' }],
+        stamp: stampLines(w),
+      }));
+    }
+    for (const w of wikis) md.push(`${modelLabel(w)}, ${basename(w.data.file)}: windows of ${w.settings.window} tokens, ${w.settings.stride} new tokens each (the harness's disjoint rolling windows when they are equal); ${w.wikitext!.plain.tokens} tokens scored.`, '', stampText(w), '');
   }
 
   // Open-ended rows of every run: plain rows are shared by runs that differ in their contrast (the one with the
@@ -252,18 +275,20 @@ export function writeReport(options: ReportOptions = {}): string {
     const coh = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : n3(x));
     const fixed = (x: OeRow) => x.label !== 'plain' && !x.run.settings.candidates;
     md.push(`## Table 1 shape: open-ended generation (diversity and coherence), plain vs fixed-layer contrast`, '');
-    md.push('| prompts | decoding | prompts run | plain: diversity | contrasted: diversity | plain: coherence | contrasted: coherence | plain: tokens | contrasted: tokens | contrast |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
+    md.push('| prompts | decoding | prompts run | plain: diversity | contrasted: diversity | at equal length: plain / contrasted | plain: coherence | contrasted: coherence | plain: tokens | contrasted: tokens | contrast |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const set of sets) {
       for (const s of strategyOrder) {
         const p = oeRows.find((x) => x.set === set && x.r.strategy === s && x.label === 'plain');
         for (const c of oeRows.filter((x) => x.set === set && x.r.strategy === s && fixed(x))) {
           if (!p) continue;
           const n = p.r.n === c.r.n ? String(p.r.n) : `${p.r.n} / ${c.r.n}`;
-          md.push(`| ${set} | ${s} | ${n} | ${n3(p.r.diversity)} | ${n3(c.r.diversity)} | ${coh(p.r.coherence)} | ${coh(c.r.coherence)} | ${n2(p.r.meanTokens)} | ${n2(c.r.meanTokens)} | ${c.label} |`);
+          const eq = c.r.equalLength ? `${n3(c.r.equalLength.plain)} / ${n3(c.r.equalLength.contrast)}` : 'n/a';
+          md.push(`| ${set} | ${s} | ${n} | ${n3(p.r.diversity)} | ${n3(c.r.diversity)} | ${eq} | ${coh(p.r.coherence)} | ${coh(c.r.coherence)} | ${n2(p.r.meanTokens)} | ${n2(c.r.meanTokens)} | ${c.label} |`);
         }
       }
     }
     md.push('', 'Diversity = (1 - rep-2)(1 - rep-3)(1 - rep-4) over whitespace words, rep-n = 1 - (unique n-grams of each continuation, summed) / (n-grams, summed), as SimCTG\'s script computes it (Su et al. 2022; the script Li et al. 2022 and the paper used, its count of n-grams included). ' +
+      'At equal length: each prompt\'s plain and contrasted continuations cut to the shorter one\'s word count, then measured the same way (contrasted continuations often end earlier, and a shorter text repeats less). ' +
       'Coherence = mean cosine similarity of the prompt\'s and the continuation\'s sentence embeddings, computed by the library with **all-MiniLM-L6-v2** ' +
       '(a BERT encoder built by the graph builder, mean pooling, L2 norm; checked against PyTorch in `npm run parity`, check m). ' +
       '**The paper used SimCSE**, so coherence values here are not on the paper\'s scale; compare plain with contrasted within this table.' +
@@ -343,19 +368,52 @@ export function writeReport(options: ReportOptions = {}): string {
 
   md.push('## Compared with the paper (GPT-2 Medium, Gera et al. 2023)', '');
   const cmp: string[] = [];
+  const signed = (x: number) => `${x >= 0 ? '+' : ''}${n3(x)}`;
   if (lam?.lambada) {
-    const best = [...lam.lambada.contrast].sort((a, b) => b.accuracy - a.accuracy)[0];
-    const def = lam.lambada.contrast.find((c) => c.layer === Math.floor(lam.model.numLayers / 2)) ?? best;
-    if (def) cmp.push(`- LAMBADA accuracy: the paper ${PAPER_FIGURES.lambadaAccuracy.plain} -> ${PAPER_FIGURES.lambadaAccuracy.acd}; here ${n3(lam.lambada.plain.accuracy)} -> ${n3(def.accuracy)} (amateur ${def.layer})${best && best !== def ? `, ${n3(best.accuracy)} at the best amateur layer ${best.layer}` : ''}.`);
+    const L = lam.lambada;
+    const best = [...L.contrast].sort((a, b) => b.accuracy - a.accuracy)[0];
+    const def = L.contrast.find((c) => c.layer === Math.floor(lam.model.numLayers / 2)) ?? best;
+    const P = PAPER_FIGURES.lambadaAccuracy;
+    if (def) {
+      const rel = (a: number, b: number) => `${b >= a ? '+' : ''}${((100 * (b - a)) / a).toFixed(0)}% relative`;
+      cmp.push(`- **LAMBADA accuracy**: the paper ${P.plain} -> ${P.acd} (${signed(P.acd - P.plain)}, ${rel(P.plain, P.acd)}); here, ${L.plain.n} passages, ${n3(L.plain.accuracy)} -> ${n3(def.accuracy)} with the middle amateur (layer ${def.layer}; ${signed(def.accuracy - L.plain.accuracy)}, ${rel(L.plain.accuracy, def.accuracy)}, +${def.gained} / -${def.lost} passages)` +
+        `${best && best !== def ? ` and ${n3(best.accuracy)} with the best amateur (layer ${best.layer}, ${signed(best.accuracy - L.plain.accuracy)})` : ''}: ` +
+        (def.accuracy > L.plain.accuracy ? 'the paper\'s direction holds, at a smaller absolute size.' : '**the paper\'s gain is not reproduced** with the middle amateur.'));
+      const ppl = L.contrast.filter((c) => c.perplexity < L.plain.perplexity);
+      cmp.push(`- **LAMBADA perplexity** (not reported by the paper for ACD): plain ${n2(L.plain.perplexity)}, with the middle amateur ${n2(def.perplexity)}; ${ppl.length ? `lower than plain with ${ppl.length} of ${L.contrast.length} amateur layers` : `higher than plain with every one of the ${L.contrast.length} amateur layers (lowest ${n2(Math.min(...L.contrast.map((c) => c.perplexity)))})`}. Contrast helps the greedy choice, not the likelihood of the right word.`);
+    }
+  }
+  if (wiki?.wikitext) {
+    const W = wiki.wikitext;
+    const def = W.contrast.find((c) => c.layer === Math.floor(wiki.model.numLayers / 2)) ?? W.contrast[0];
+    if (def) cmp.push(`- **WikiText-2 word perplexity** (${W.plain.n} of ${wiki.data.available} articles): plain ${n2(W.plain.wordPerplexity)}, ACD with amateur ${def.layer} ${n2(def.wordPerplexity)}: ${def.wordPerplexity < W.plain.wordPerplexity ? 'lower' : '**contrast does not help here**; it is far worse'} (the paper reports no perplexity for ACD).`);
   }
   {
-    const set = sets.includes('wikitext') ? 'wikitext' : sets[0];
-    const p = oeRows.find((x) => x.set === set && x.r.strategy === 'greedy' && x.label === 'plain')?.r;
-    const c = oeRows.find((x) => x.set === set && x.r.strategy === 'greedy' && x.label !== 'plain' && !x.run.settings.candidates)?.r;
-    if (p && c) {
-      cmp.push(`- Greedy diversity on ${set} (${c.n} prompts): the paper ${PAPER_FIGURES.wikitextGreedyDiversity.plain} -> ${PAPER_FIGURES.wikitextGreedyDiversity.acd} (WikiText); here ${n3(p.diversity)} -> ${n3(c.diversity)}.`);
-      cmp.push(`- Greedy coherence: the paper ${PAPER_FIGURES.wikitextGreedyCoherence.plain} -> ${PAPER_FIGURES.wikitextGreedyCoherence.acd} (SimCSE); here ${p.coherence === null ? 'n/a' : n3(p.coherence)} -> ${c.coherence === null ? 'n/a' : n3(c.coherence)} (all-MiniLM-L6-v2, another scale).`);
+    const D = PAPER_FIGURES.wikitextGreedyDiversity;
+    const C = PAPER_FIGURES.wikitextGreedyCoherence;
+    const greedy = sets.flatMap((set) => {
+      const p = oeRows.find((x) => x.set === set && x.r.strategy === 'greedy' && x.label === 'plain')?.r;
+      const c = oeRows.find((x) => x.set === set && x.r.strategy === 'greedy' && x.label !== 'plain' && !x.run.settings.candidates);
+      return p && c ? [{ set, p, c: c.r, label: c.label }] : [];
+    });
+    if (greedy.length) {
+      const div = greedy.map((g) => `${g.set} ${n3(g.p.diversity)} -> ${n3(g.c.diversity)} (${g.c.n} prompts${g.c.equalLength ? `; at equal length ${n3(g.c.equalLength.plain)} -> ${n3(g.c.equalLength.contrast)}` : ''})`);
+      const up = greedy.filter((g) => g.c.diversity > g.p.diversity).length;
+      cmp.push(`- **Greedy diversity**: the paper ${D.plain} -> ${D.acd} (WikiText); here (${greedy[0].label}) ${div.join('; ')}. ` +
+        (up === greedy.length ? `Contrast raises diversity on all ${greedy.length} sets, well below the paper's size.` : `Contrast raises diversity on ${up} of ${greedy.length} sets.`));
+      const coh = greedy.filter((g) => g.p.coherence !== null && g.c.coherence !== null);
+      if (coh.length) {
+        const rises = coh.filter((g) => g.c.coherence! > g.p.coherence!);
+        cmp.push(`- **Greedy coherence**: the paper ${C.plain} -> ${C.acd} (SimCSE); here (all-MiniLM-L6-v2, another scale) ${coh.map((g) => `${g.set} ${n3(g.p.coherence!)} -> ${n3(g.c.coherence!)}`).join('; ')}. ` +
+          (rises.length === coh.length ? 'Coherence rises on every set, as in the paper.' : rises.length === 0 ? '**Coherence does not rise on any set**: the paper\'s coherence gain is not reproduced.' : `Coherence rises on ${rises.map((g) => g.set).join(', ')} only; the paper's coherence gain is not reproduced on the others.`));
+      }
     }
+    const sampled = oeRows.filter((x) => x.label !== 'plain' && !x.run.settings.candidates && (x.r.strategy === 'top-k' || x.r.strategy === 'top-p'));
+    const sampledRows = sampled.flatMap((c) => {
+      const p = oeRows.find((x) => x.set === c.set && x.r.strategy === c.r.strategy && x.label === 'plain');
+      return p ? [`${c.set} ${c.r.strategy} ${n3(p.r.diversity)} -> ${n3(c.r.diversity)} (${c.r.n} prompts)`] : [];
+    });
+    if (sampledRows.length) cmp.push(`- **Sampling** (top-k 50, top-p 0.95; diversity plain -> contrasted): ${sampledRows.join('; ')}. ${sampled.every((c) => { const p = oeRows.find((x) => x.set === c.set && x.r.strategy === c.r.strategy && x.label === 'plain'); return p && c.r.diversity < p.r.diversity; }) ? '**Contrast lowers diversity under sampling**: the sampled text is already diverse, and ACD sharpens the distribution inside the head.' : ''}`);
   }
   md.push(...(cmp.length ? cmp : ['- (no comparable result in this folder)']), '');
   md.push('The paper used GPT-2 Medium (24 layers, 355M parameters) with the full-precision weights; the model here differs in size, training and precision, so the comparison is of direction and rough size, not of values.', '');

@@ -193,6 +193,11 @@ test('eval command end to end: JSON shape, finite numbers, report with a well-fo
     assert.is(c.n, 2);
     assert.is(c.coherence, null);
     assert.ok(c.diversity >= 0 && c.diversity <= 1 && c.meanTokens > 0 && c.tokensPerSecond > 0);
+    // contrasted rows carry the equal-length comparison with their plain rows (both prompts paired)
+    if (c.contrast) {
+      assert.is(c.equalLength.prompts, 2);
+      assert.ok(c.equalLength.meanWords <= c.meanWords + 1e-9 && c.equalLength.plain >= 0 && c.equalLength.contrast <= 1);
+    } else assert.is(c.equalLength, undefined);
   }
   // a layer chosen per position: LAMBADA under dola (beside the fixed default amateur) and open-ended with amateur auto
   const d = cli(['eval', 'lambada', '--model', f.dir, '--data', f.lambada, '--limit', '5', '--mode', 'dola', '--dola-layers', '1,2,3', '--out', out, '--json', '--quiet']);
@@ -218,10 +223,23 @@ test('eval command end to end: JSON shape, finite numbers, report with a well-fo
   assert.equal(JSON.parse(rp1.out).settings.repetitionPenalty, { plain: 1, contrast: 1 });
   assert.ok(fs.existsSync(path.join(out, 'open-ended-greedy-dola-high-rp1.json')));
   assert.is(fs.readdirSync(path.join(out, 'cache')).filter((n) => n.startsWith('open-ended-plain-')).length, 1, 'one plain cache');
+  // a WikiText sweep on the first article only: the per-layer table and plot come from it, while Table 4 keeps
+  // the run over more articles (the main result is the one with the most items)
+  const wa = cli(['eval', 'wikitext', '--model', f.dir, '--data', f.wiki, '--window', '16', '--amateur-layer', '2', '--out', out, '--quiet']);
+  assert.is(wa.code, 0, wa.err);
+  const ws = cli(['eval', 'wikitext', '--model', f.dir, '--data', f.wiki, '--window', '16', '--limit', '1', '--sweep', '--out', out, '--json', '--quiet']);
+  assert.is(ws.code, 0, ws.err);
+  const wsj = JSON.parse(ws.out);
+  assert.is(wsj.data.items, 1);
+  const wmain = JSON.parse(fs.readFileSync(path.join(out, 'wikitext-acd2.json'), 'utf8'));
+  assert.ok(wmain.data.items > 1);
   const rep = cli(['report', '--results', out]);
   assert.is(rep.code, 0, rep.err);
   const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
-  for (const s of ['Table 4 shape', 'Table 6 shape', 'Table 1 shape', 'Table 5 shape', 'lambada-accuracy.svg', 'Compared with the paper', 'Layer chosen per position', 'chosen-layers.svg']) assert.ok(md.includes(s), s);
+  for (const s of ['Table 4 shape', 'Table 6 shape', 'Table 1 shape', 'Table 5 shape', 'lambada-accuracy.svg', 'Compared with the paper', 'Layer chosen per position', 'chosen-layers.svg', 'Per layer (Figure 4 shape)', 'wikitext-perplexity.svg', 'at equal length', '**Greedy diversity**', '**LAMBADA accuracy**']) assert.ok(md.includes(s), s);
+  const t4 = md.split('\n').find((l) => l.startsWith('| WikiText-2 | word perplexity |'));
+  assert.ok(t4.includes(` ${wmain.wikitext.plain.wordPerplexity.toFixed(2)} `), `Table 4 shows the run over ${wmain.data.items} articles: ${t4}`);
+  assert.ok(fs.readFileSync(path.join(out, 'wikitext-perplexity.svg'), 'utf8').includes('1 of '), 'the plot names its item count');
   assert.ok(fs.readFileSync(path.join(out, 'chosen-layers.svg'), 'utf8').startsWith('<svg'));
   const svg = fs.readFileSync(path.join(out, 'lambada-accuracy.svg'), 'utf8');
   assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"') && svg.trim().endsWith('</svg>'));

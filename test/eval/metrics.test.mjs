@@ -117,4 +117,19 @@ test('coherence = mean cosine of prompt and continuation embeddings (hand-comput
   close(ev.cosine([1, 0], [0, 0]), 0);
 });
 
+test('equal-length diversity: each pair cut to the shorter continuation, then measured as diversityMetrics measures', () => {
+  // plain repeats "a b" 4 times (8 words); the contrasted text stops after 5 distinct words: both cut to 5 words
+  const r = ev.equalLengthDiversity([['a b a b a b a b', 'p q r s t'], ['c d e f g h', 'u v w']]);
+  assert.is(r.prompts, 2);
+  close(r.meanWords, (5 + 3) / 2);
+  // plain cut: "a b a b a" (bigrams ab ba ab: 2 of 3; trigrams aba bab: 2 of 2) and "c d e" (bigram cd: 1 of 1)
+  // -> rep2 = 1 - 3/4, rep3 = 0, rep4: "a b a b a" gives abab (1 of 1), "c d e" none -> 0
+  close(r.plain, (3 / 4) * 1 * 1);
+  // contrasted texts have no repeats at all
+  close(r.contrast, 1);
+  // the whole texts' diversity would credit the shorter contrasted texts differently: the cut is what is compared
+  assert.ok(ev.diversityMetrics(['a b a b a b a b', 'c d e f g h']).diversity < r.plain);
+  assert.equal(ev.equalLengthDiversity([]), { prompts: 0, plain: 1, contrast: 1, meanWords: 0 });
+});
+
 test.run();
