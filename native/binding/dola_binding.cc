@@ -105,13 +105,13 @@ void ParseDola(const Napi::Object& o, DolaJob* job, std::vector<Napi::Value>* ke
   const std::string rv = "rows x vocabSize = " + std::to_string(R) + " x " + std::to_string(V);
   std::vector<Span> inputs, outputs;
 
+  // finalLogits is read, or written when the final layer comes as hidden states (finalHidden, below).
   const ArrayArg fin = GetArray(o, "finalLogits", napi_float32_array, "a Float32Array");
   CheckLength(env, "finalLogits", fin.length, R * V, rv);
-  r.final_logits = static_cast<const float*>(fin.data);
   keep->push_back(o.Get("finalLogits"));
-  inputs.push_back({"finalLogits", fin.data, fin.length * 4});
 
   const bool projected = Has(o, "hidden");
+  if (Has(o, "finalHidden") && !projected) ThrowType(env, "finalHidden needs the candidates as hidden states");
   const char* key = projected ? "hidden" : "candidateLogits";
   if (!o.Get(key).IsArray()) ThrowType(env, std::string("Expected ") + key + " to be an Array of Float32Arrays");
   const uint32_t C = o.Get(key).As<Napi::Array>().Length();
@@ -152,6 +152,18 @@ void ParseDola(const Napi::Object& o, DolaJob* job, std::vector<Napi::Value>* ke
       inputs.push_back({"headBias", b.data, b.length * ac::dtype_size(wdt)});
       r.cand.bias = b.data;
     }
+    if (Has(o, "finalHidden")) {
+      const ArrayArg fh = GetArray(o, "finalHidden", napi_float32_array, "a Float32Array");
+      CheckLength(env, "finalHidden", fh.length, R * d, rd);
+      const float* h = static_cast<const float*>(fh.data);
+      for (size_t i = 0; i < R * d; ++i)
+        if (!std::isfinite(h[i]))
+          ThrowRange(env, "Expected finite values in finalHidden but row " + std::to_string(i / d) + ", index " +
+                              std::to_string(i % d) + " is " + (std::isnan(h[i]) ? "NaN" : "infinite"));
+      keep->push_back(o.Get("finalHidden"));
+      inputs.push_back({"finalHidden", fh.data, fh.length * 4});
+      r.final_hidden = h;
+    }
   } else {
     for (uint32_t c = 0; c < C; ++c) job->lists[c] = ListItem(o, key, c, R * V, rv, &inputs);
     r.cand.logits = job->lists.data();
@@ -162,6 +174,14 @@ void ParseDola(const Napi::Object& o, DolaJob* job, std::vector<Napi::Value>* ke
   const int64_t output = GetInt(o, "output", 0, 2);
   r.output = static_cast<ac::dola::Output>(output);
   r.params = GetParams(o, V);
+
+  if (r.final_hidden) {
+    r.final_out = static_cast<float*>(fin.data);
+    outputs.push_back({"finalLogits", fin.data, fin.length * 4});
+  } else {
+    r.final_logits = static_cast<const float*>(fin.data);
+    inputs.push_back({"finalLogits", fin.data, fin.length * 4});
+  }
 
   const ArrayArg out = GetArray(o, "out", napi_float32_array, "a Float32Array");
   CheckLength(env, "out", out.length, R * V, rv);

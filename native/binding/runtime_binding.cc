@@ -172,6 +172,11 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   const Napi::Object o = RequireObject(info, 0, "a model description object");
   acr::ModelConfig c;
   c.graph_path = GetString(o, "graphPath");
+  if (Has(o, "graphBytes")) {
+    const ArrayArg b = GetArray(o, "graphBytes", napi_uint8_array, "a Uint8Array");
+    if (b.length == 0) ThrowRange(env, "Expected graphBytes to hold an ONNX model, got 0 bytes");
+    c.graph_bytes.assign(static_cast<const char*>(b.data), b.length);
+  }
   c.num_layers = static_cast<int>(GetInt(o, "numLayers", 1, 10000));
   c.num_kv_heads = static_cast<int>(GetInt(o, "numKvHeads", 1, 100000));
   c.head_dim = static_cast<int>(GetInt(o, "headDim", 1, 100000));

@@ -188,26 +188,36 @@ void project_rows(const DolaOps& dops, const void* W, DType wdt, const void* bia
 void select_and_contrast(const Ops& ops, const Request& r, int threads) {
   const size_t R = r.rows, V = r.vocab, C = r.cand.count;
   const DolaOps& dops = dola_ops_for(ops);
+  // With final_hidden, the final rows join the candidates' projection (after them) and land in final_out.
+  const bool project_final = r.final_hidden != nullptr && r.cand.hidden != nullptr;
+  const float* const final_logits = project_final ? r.final_out : r.final_logits;
 
-  // 1. candidate logits, [rows x C x V]: the given ones, or one projection over all rows x candidates.
+  // 1. candidate logits, [rows x C x V]: the given ones, or one projection over all rows x candidates (and the
+  // final rows with final_hidden).
   thread_local std::vector<float> buf;
   std::vector<const float*> zc(R * C);
   const size_t blocks = (V + kVocabBlock - 1) / kVocabBlock;
-  std::vector<float> bmax, bsum;  // per block and candidate row: projection-time max and sum of exp
+  const size_t P = R * C + (project_final ? R : 0);  // projected rows
+  std::vector<float> bmax, bsum;  // per block and projected row: projection-time max and sum of exp
   if (r.cand.hidden) {
     buf.resize(R * C * V);
-    std::vector<const float*> hs(R * C);
-    std::vector<float*> outs(R * C);
+    std::vector<const float*> hs(P);
+    std::vector<float*> outs(P);
     for (size_t row = 0; row < R; ++row)
       for (size_t c = 0; c < C; ++c) {
         hs[row * C + c] = r.cand.hidden[c] + row * r.cand.d;
         outs[row * C + c] = buf.data() + (row * C + c) * V;
         zc[row * C + c] = outs[row * C + c];
       }
-    bmax.resize(blocks * R * C);
-    bsum.resize(blocks * R * C);
-    project_blocks(dops, r.cand.weight, r.cand.weight_dtype, r.cand.bias, V, r.cand.d, hs.data(), R * C,
-                   outs.data(), threads, r.cand.q8, r.cand.q8_scale, BlockStats{&ops, bmax.data(), bsum.data()});
+    if (project_final)
+      for (size_t row = 0; row < R; ++row) {
+        hs[R * C + row] = r.final_hidden + row * r.cand.d;
+        outs[R * C + row] = r.final_out + row * V;
+      }
+    bmax.resize(blocks * P);
+    bsum.resize(blocks * P);
+    project_blocks(dops, r.cand.weight, r.cand.weight_dtype, r.cand.bias, V, r.cand.d, hs.data(), P, outs.data(),
+                   threads, r.cand.q8, r.cand.q8_scale, BlockStats{&ops, bmax.data(), bsum.data()});
   } else {
     for (size_t row = 0; row < R; ++row)
       for (size_t c = 0; c < C; ++c) zc[row * C + c] = r.cand.logits[c] + row * V;
@@ -218,22 +228,23 @@ void select_and_contrast(const Ops& ops, const Request& r, int threads) {
   parallel_for(R * (C + 1), threads, [&](size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; ++i) {
       const size_t row = i / (C + 1), c = i % (C + 1);
-      const float* z = c == 0 ? r.final_logits + row * V : zc[row * C + c - 1];
+      const float* z = c == 0 ? final_logits + row * V : zc[row * C + c - 1];
       float m = 0.f, s = 0.f;
-      if (c > 0 && !bmax.empty()) {
+      if ((c > 0 || project_final) && !bmax.empty()) {
         // combine the blocks' statistics: max over blocks, then each block's sum rescaled to it
-        const size_t h = row * C + c - 1, n = R * C;
+        const size_t h = c > 0 ? row * C + c - 1 : R * C + row;
         bool finite = true;
         m = -std::numeric_limits<float>::infinity();
         for (size_t b = 0; b < blocks; ++b) {
-          const float bm = bmax[b * n + h];
+          const float bm = bmax[b * P + h];
           if (std::isnan(bm)) finite = false;
           else m = std::max(m, bm);
         }
         if (finite) {
           double acc = 0.0;
-          for (size_t b = 0; b < blocks; ++b) acc += static_cast<double>(bsum[b * n + h]) * std::exp(static_cast<double>(bmax[b * n + h] - m));
+          for (size_t b = 0; b < blocks; ++b) acc += static_cast<double>(bsum[b * P + h]) * std::exp(static_cast<double>(bmax[b * P + h] - m));
           lse[i] = m + static_cast<float>(std::log(acc));
+          if (c == 0) mx[row] = m;
           continue;
         }
       }
@@ -249,14 +260,14 @@ void select_and_contrast(const Ops& ops, const Request& r, int threads) {
   // 3. the final layer's probabilities, then every candidate's divergence.
   std::vector<float> p(R * V);
   parallel_for(R, threads, [&](size_t i0, size_t i1) {
-    for (size_t row = i0; row < i1; ++row) dops.exp_shift(r.final_logits + row * V, lse[row * (C + 1)], V, &p[row * V]);
+    for (size_t row = i0; row < i1; ++row) dops.exp_shift(final_logits + row * V, lse[row * (C + 1)], V, &p[row * V]);
   });
   std::vector<double> div(R * C);
   if (C > 1) {
     parallel_for(R * C, threads, [&](size_t i0, size_t i1) {
       for (size_t i = i0; i < i1; ++i) {
         const size_t row = i / C, c = i % C;
-        div[i] = dops.divergence(r.final_logits + row * V, lse[row * (C + 1)], &p[row * V], zc[i],
+        div[i] = dops.divergence(final_logits + row * V, lse[row * (C + 1)], &p[row * V], zc[i],
                                  lse[row * (C + 1) + c + 1], V, r.divergence);
       }
     });
@@ -273,7 +284,7 @@ void select_and_contrast(const Ops& ops, const Request& r, int threads) {
       if (r.chosen) r.chosen[row] = static_cast<int32_t>(best);
       if (r.divergences)
         for (size_t c = 0; c < C; ++c) r.divergences[row * C + c] = static_cast<float>(div[row * C + c] / scale);
-      const float* zf = r.final_logits + row * V;
+      const float* zf = final_logits + row * V;
       float* out = r.out + row * V;
       RowStats st;
       if (r.output == Output::kDola) {

@@ -85,6 +85,11 @@ struct Candidates {
 
 struct Request {
   const float* final_logits = nullptr;  // [rows x V] float32, the mature (final) layer
+  // Instead of final_logits (projected candidates only): the final layer's hidden states [rows x d], projected by
+  // the candidates' head in the same pass as the candidates (the head read once per step for all layers); their
+  // logits are written to final_out [rows x V] and used as the final layer's.
+  const float* final_hidden = nullptr;
+  float* final_out = nullptr;
   Candidates cand;
   size_t rows = 0;
   size_t vocab = 0;

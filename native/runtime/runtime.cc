@@ -325,7 +325,17 @@ std::shared_ptr<Model> Model::Load(const ModelConfig& cfg) {
   } else if (cfg.device != "cpu") {
     throw RuntimeError(RuntimeError::kRange, "device must be 'cpu' or 'cuda', got '" + cfg.device + "'");
   }
-  Check(api.CreateSession(G().env, cfg.graph_path.c_str(), so, &im.session), "CreateSession");
+  if (cfg.graph_bytes.empty()) {
+    Check(api.CreateSession(G().env, cfg.graph_path.c_str(), so, &im.session), "CreateSession");
+  } else {
+    // A graph given as bytes finds its external data in the folder of the graph it was derived from.
+    const size_t slash = cfg.graph_path.find_last_of("/\\");
+    const std::string folder = slash == std::string::npos ? "." : cfg.graph_path.substr(0, slash);
+    Check(api.AddSessionConfigEntry(so, "session.model_external_initializers_file_folder_path", folder.c_str()),
+          "AddSessionConfigEntry");
+    Check(api.CreateSessionFromArray(G().env, cfg.graph_bytes.data(), cfg.graph_bytes.size(), so, &im.session),
+          "CreateSessionFromArray");
+  }
 
   size_t nin = 0, nout = 0;
   Check(api.SessionGetInputCount(im.session, &nin), "SessionGetInputCount");

@@ -49,6 +49,9 @@ struct ExitConfig {
 
 struct ModelConfig {
   std::string graph_path;
+  // When not empty: the graph's ModelProto bytes (a derived form of the graph at graph_path, e.g. DoLa's graph
+  // without its head product), loaded from memory; its external data is read from graph_path's folder.
+  std::string graph_bytes;
   int num_layers = 0, num_kv_heads = 0, head_dim = 0, vocab = 0, hidden = 0, context_length = 0;
   std::string logit_positions = "last";  // all | last | input
   std::string input_ids = "input_ids", attention_mask = "attention_mask", position_ids = "position_ids";

@@ -49,7 +49,7 @@ export async function contrastStep(step: StepOutput, vocabSize: number, contrast
     const c = step.candidates;
     const r = await dolaContrastAsync(
       step.expert,
-      { hidden: c.hidden, headWeight: c.weight, weightDtype: c.weightDtype, hiddenSize: c.hiddenSize, ...(c.bias ? { headBias: c.bias } : {}) },
+      { hidden: c.hidden, headWeight: c.weight, weightDtype: c.weightDtype, hiddenSize: c.hiddenSize, ...(c.bias ? { headBias: c.bias } : {}), ...(c.finalHidden ? { finalHidden: c.finalHidden } : {}) },
       { vocabSize, output: contrast.mode, alpha: contrast.alpha, minCandidates: contrast.minCandidates, ...(contrast.beta !== undefined ? { beta: contrast.beta } : {}), out },
     );
     if (options.layers) r.chosen.forEach((k, row) => (options.layers![row] = c.layers[k]));

@@ -33,6 +33,12 @@ export interface CandidateOutputs {
   /** Optional bias `[V]`, same element type as the weight. */
   bias?: Float32Array | Uint16Array;
   hiddenSize: number;
+  /**
+   * The final layer's hidden states `[rows x hiddenSize]` when the session's graph does not compute the final
+   * logits (DoLa's runtime without the head product): the contrast projects them with the candidates, in the same
+   * pass over the head, and writes the final logits into the step's `expert`.
+   */
+  finalHidden?: Float32Array;
 }
 
 /** Next-token outputs for each row (last position only). */

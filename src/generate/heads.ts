@@ -117,3 +117,42 @@ export function loadHeadWeights(dir: string, m: ModelManifest, graph: OnnxGraphI
   }
   return { name: found.matrix, weight: w.data, dtype: w.dtype, bias };
 }
+
+/**
+ * Where the model's own head sits in the graph, for {@link graphWithoutHead} (DoLa's runtime): the hidden-state
+ * tensor it multiplies and the `logits` output, when it uses the same matrix as exit `candidate` (DoLa's
+ * candidates) and the final layer's hidden state can be read: `hiddenOutput` names the final exit's output that is
+ * exactly that tensor, or is absent when the folder has no exit at the final layer (the edited graph then outputs
+ * the tensor itself). Null otherwise (a trained final head, a head the graph computes another way, a final exit
+ * of another kind).
+ */
+export function finalHeadSpan(graph: OnnxGraphInfo, m: ModelManifest, candidate: number): { input: string; output: string; hiddenOutput?: string } | null {
+  const N = m.numLayers;
+  const exit = m.exits.find((e) => e.layer === N);
+  const producer = new Map<string, OnnxNodeInfo>();
+  for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
+  // the head's product: logits' producer, through reshapes (the reference graph flattens the rows for its Gemm)
+  const through = (name: string) => {
+    let n = producer.get(name);
+    for (let i = 0; i < 4 && n && (n.opType === 'Reshape' || n.opType === 'Identity'); i++) n = producer.get(n.inputs[0]);
+    return n;
+  };
+  const node = through(m.graph.io.logits);
+  if (!node) return null;
+  const quantised = quantisedTiedHead(graph, m, producer, node);
+  let input = quantised ? quantised.input : quantised === undefined && node.opType === 'Gemm' ? node.inputs[0] : undefined;
+  if (!input) return null;
+  // the [batch, positions, d] tensor before a flattening reshape
+  for (let i = 0; i < 4; i++) {
+    const p = producer.get(input);
+    if (!p || (p.opType !== 'Reshape' && p.opType !== 'Identity')) break;
+    input = p.inputs[0];
+  }
+  const matrix = findHeadInitializers(graph, m, candidate)?.matrix;
+  const own = node.opType === 'Gemm' ? node.inputs[1] : quantised ? quantised.matrix : undefined;
+  if (!matrix || matrix !== own) return null;
+  if (!exit) return { input, output: m.graph.io.logits };
+  const h = exit.hiddenOutput ? producer.get(exit.hiddenOutput) : undefined;
+  const same = exit.kind === 'lens' && (exit.hiddenOutput === input || (h?.opType === 'Identity' && h.inputs[0] === input));
+  return same ? { input, output: m.graph.io.logits, hiddenOutput: exit.hiddenOutput } : null;
+}

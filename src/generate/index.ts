@@ -6,6 +6,6 @@ export {
   type GeneratedText, type GenerateResult, type GenerateTextOptions, type GenerationTiming, type Prompt, type ScoreOptions, type ScoreResult, type StreamOptions,
 } from './generate';
 export { checkScoreLayers, releaseScoring, scoreBatch, scoringSession, sharedHead, windowItems, type ScoreBatchOptions, type ScoredItem, type ScoreItem, type TokenScores } from './score-batch';
-export { findHeadInitializers, loadHeadWeights, type HeadWeights } from './heads';
+export { finalHeadSpan, findHeadInitializers, loadHeadWeights, type HeadWeights } from './heads';
 export { readOnnxGraph, loadInitializer, type OnnxGraphInfo, type OnnxInitializerInfo, type OnnxNodeInfo } from './onnx-reader';
 export { ChunkedText, cutAtStop, StopWatcher, TextStreamer } from './streamer';

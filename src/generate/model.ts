@@ -5,11 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 
+import { envValue } from '../config/env';
 import { AutocontrastError, InvalidArgTypeError, OutOfRangeError } from '../errors';
 import { compactHead, headLogits, resolveDolaLayers, type CompactHead } from '../kernel';
 import type { ContrastMode } from '../config/generation';
 import type { DecoderModel, DecoderSession, FusedStep, SelectedTokens, StepOutput } from '../decoding/session';
 import { loadTokenizer, type LoadedTokenizer } from '../model/import';
+import { graphWithoutHead } from '../model/graph/onnx/without-head';
 import type { ManifestExit, ModelManifest } from '../model/manifest/manifest-types';
 import { validateModelFolder } from '../model/manifest/validate-model-folder';
 import { resolveModel } from '../model/pull/resolve-model';
@@ -23,7 +25,7 @@ import {
   type Sequence,
   type StepOutput as RuntimeStepOutput,
 } from '../runtime';
-import { findHeadInitializers, loadHeadWeights, readFolderGraph, type HeadWeights } from './heads';
+import { finalHeadSpan, findHeadInitializers, loadHeadWeights, readFolderGraph, type HeadWeights } from './heads';
 import type { OnnxGraphInfo } from './onnx-reader';
 import { RowwiseSession, type RowSession } from './rowwise-session';
 
@@ -93,9 +95,13 @@ export class ContrastModel {
   #graph?: OnnxGraphInfo;
   #heads = new Map<number, HeadWeights | null>();
   #candidateHead?: { head: HeadWeights; weight: Float32Array | Uint16Array | CompactHead };
+  #runtimeOptions: RuntimeLoadOptions;
+  #oneHead?: Promise<RuntimeModel | null>;
+  #disposed = false;
 
   /** @internal Use {@link load}. */
-  constructor(dir: string, manifest: ModelManifest, runtime: RuntimeModel, tokenizer: LoadedTokenizer | null) {
+  constructor(dir: string, manifest: ModelManifest, runtime: RuntimeModel, tokenizer: LoadedTokenizer | null, runtimeOptions: RuntimeLoadOptions = {}) {
+    this.#runtimeOptions = runtimeOptions;
     this.dir = dir;
     this.manifest = manifest;
     this.runtime = runtime;
@@ -169,6 +175,43 @@ export class ContrastModel {
       this.#candidateHead = { head, weight: compact ?? head.weight };
     }
     return this.#candidateHead;
+  }
+
+  /**
+   * DoLa's runtime (`mode: 'dola'`, `amateurLayer: 'auto'` with the model's own final layer): the model's graph
+   * without its head product (src/model/graph/onnx/without-head.ts), opened on first use and then held. Its steps
+   * output the final layer's hidden state, and the DoLa kernel projects it in the same pass as the candidates, so
+   * the head is read once per step instead of twice (graph + kernel), with the same values (the candidates' head
+   * is the model's head: findHeadInitializers / finalHeadSpan check it). Null when the graph's head cannot be
+   * told apart, on a device other than the CPU, or with AUTOCONTRAST_DOLA_ONE_HEAD=0 (the two-head reference:
+   * the graph's `logits` as the final layer, the kernel projecting the candidates only).
+   */
+  oneHeadRuntime(candidate: number): Promise<RuntimeModel | null> {
+    if (envValue('AUTOCONTRAST_DOLA_ONE_HEAD') === '0' || this.runtime.device !== 'cpu') return Promise.resolve(null);
+    this.#oneHead ??= (async () => {
+      this.#graph ??= readFolderGraph(this.dir, this.manifest);
+      const span = finalHeadSpan(this.#graph, this.manifest, candidate);
+      if (!span) return null;
+      // without a final exit, the edited graph outputs the head's input itself
+      const exposed = span.hiddenOutput ? undefined : 'dola.final.hidden';
+      let bytes: Uint8Array;
+      try {
+        bytes = graphWithoutHead(readFileSync(this.runtime.description.graphPath), {
+          input: span.input,
+          output: span.output,
+          vocabSize: this.vocabSize,
+          ...(exposed ? { exposeInputAs: exposed, hiddenSize: this.manifest.hiddenSize } : {}),
+        });
+      } catch {
+        return null; // a head of another shape: the reference path
+      }
+      const d = this.runtime.description;
+      const exits = exposed ? [...(d.exits ?? []), { layer: this.numLayers, hiddenOutput: exposed }] : d.exits;
+      const rt = await loadRuntimeModel({ ...d, graphBytes: bytes, ...(exits ? { exits } : {}) }, this.#runtimeOptions);
+      if (this.#disposed) rt.dispose();
+      return rt;
+    })();
+    return this.#oneHead;
   }
 
   /**
@@ -258,12 +301,15 @@ export class ContrastModel {
   decoder(plan: ContrastPlan | null, expert: ExpertPlan | null = null, run: { deterministic?: boolean } = {}): DecoderModel {
     if (plan && expert && plan.layer === expert.layer) throw new OutOfRangeError(`the amateur and the expert are both exit ${plan.layer}`);
     const selecting = plan?.candidates !== undefined;
-    const open = (rows: number, maxLength: number): RuntimeSession => {
-      const seq = this.runtime.createSequence({
+    const N = this.numLayers;
+    // oneHead: DoLa's runtime without the graph's head product (see oneHeadRuntime); the final layer's hidden state
+    // is then an output and the kernel computes its logits.
+    const open = (rows: number, maxLength: number, oneHead: RuntimeModel | null = null): RuntimeSession => {
+      const seq = (oneHead ?? this.runtime).createSequence({
         batch: rows,
         maxLength,
         ...(plan && !selecting ? { exit: { layer: plan.layer, logits: plan.path === 'dense', hidden: plan.path === 'sparse' } } : {}),
-        ...(selecting ? { exits: plan.candidates!.map((layer) => ({ layer, logits: false, hidden: true })) } : {}),
+        ...(selecting ? { exits: [...plan.candidates!, ...(oneHead ? [N] : [])].map((layer) => ({ layer, logits: false, hidden: true })) } : {}),
         ...(expert ? { exits: [{ layer: expert.layer, logits: expert.source === 'logits', hidden: expert.source === 'head' }] } : {}),
       });
       return new RuntimeSession(seq, plan, !selecting && plan?.path === 'sparse' ? this.headWeights(plan.layer)! : null, this.vocabSize, {
@@ -271,7 +317,8 @@ export class ContrastModel {
         expertHead: expert?.source === 'head' ? this.headWeights(expert.layer)! : null,
         hiddenSize: this.manifest.hiddenSize,
         ...(selecting ? { candidateHead: this.candidateHead(plan.candidates![0]) } : {}),
-        fork: () => open(1, maxLength),
+        ...(oneHead ? { finalLayer: N } : {}),
+        fork: () => open(1, maxLength, oneHead),
       });
     };
     return {
@@ -279,11 +326,12 @@ export class ContrastModel {
       eosTokenId: this.eosTokenIds[0],
       createSession: async ({ rows, maxLength }) => {
         const length = Math.min(maxLength ?? this.contextLength, this.contextLength);
-        if (!run.deterministic) return open(rows, length);
+        const oneHead = selecting && !expert ? await this.oneHeadRuntime(plan.candidates![0]) : null;
+        if (!run.deterministic) return open(rows, length, oneHead);
         // one one-row session per row, every token run alone (./rowwise-session.ts says why)
         const sessions: RuntimeSession[] = [];
         try {
-          for (let b = 0; b < rows; b++) sessions.push(open(1, length));
+          for (let b = 0; b < rows; b++) sessions.push(open(1, length, oneHead));
         } catch (e) {
           for (const s of sessions) s.dispose();
           throw e;
@@ -293,9 +341,11 @@ export class ContrastModel {
     };
   }
 
-  /** Releases the runtime session (after running generations finish). */
+  /** Releases the runtime session, and DoLa's when it was opened (after running generations finish). */
   dispose(): void {
+    this.#disposed = true;
     this.runtime.dispose();
+    void this.#oneHead?.then((rt) => rt?.dispose(), () => undefined);
   }
 }
 
@@ -314,6 +364,8 @@ export class RuntimeSession implements RowSession {
   #expertBuf?: Float32Array;
   #hiddenSize: number;
   #candidateHead?: { head: HeadWeights; weight: Float32Array | Uint16Array | CompactHead };
+  #finalLayer?: number;
+  #finalBuf?: Float32Array;
   #openRow?: () => RuntimeSession;
   /** Native step time of the last step (ms) and time inside ONNX Runtime's Run. */
   lastStepMs = 0;
@@ -335,12 +387,18 @@ export class RuntimeSession implements RowSession {
       expertHead: HeadWeights | null;
       hiddenSize: number;
       candidateHead?: { head: HeadWeights; weight: Float32Array | Uint16Array | CompactHead };
+      /**
+       * The final layer whose hidden state the sequence outputs instead of computing `logits` (DoLa's runtime
+       * without the head product): the kernel projects it with the candidates into the step's expert buffer.
+       */
+      finalLayer?: number;
       /** Opens an empty one-row session of the same kind ({@link fork} copies this one's state into it). */
       fork?: () => RuntimeSession;
     } = { expert: null, expertHead: null, hiddenSize: 0 },
   ) {
     this.#openRow = early.fork;
     this.#candidateHead = early.candidateHead;
+    this.#finalLayer = early.finalLayer;
     this.#expert = early.expert;
     this.#expertHead = early.expertHead;
     this.#hiddenSize = early.hiddenSize;
@@ -424,11 +482,14 @@ export class RuntimeSession implements RowSession {
     if (!p) return { expert };
     if (p.candidates) {
       const h = this.#candidateHead!;
+      const N = this.#finalLayer;
       return {
-        expert,
+        // without the graph's head product, the kernel writes the final layer's logits here
+        expert: N === undefined ? expert : (this.#finalBuf ??= new Float32Array(o.logits.length)),
         candidates: {
           layers: p.candidates,
           hidden: p.candidates.map((l) => o.exitOutputs.get(l)!.hidden!),
+          ...(N === undefined ? {} : { finalHidden: o.exitOutputs.get(N)!.hidden! }),
           weight: h.weight,
           weightDtype: h.head.dtype,
           ...(h.head.bias ? { bias: h.head.bias } : {}),
@@ -465,5 +526,5 @@ export async function load(nameOrPath: string, options: LoadModelOptions = {}): 
   const tokenizer = manifest.tokenizer.file ? loadTokenizer(JSON.parse(readFileSync(join(dir, manifest.tokenizer.file), 'utf8')) as object) : null;
   // The runtime gets the manifest checked above, not the folder: one reader of autocontrast.json per load.
   const runtime = await loadRuntimeModel(describeFromManifest(resolvePath(dir), manifest), rtOptions);
-  return new ContrastModel(dir, manifest, runtime, tokenizer);
+  return new ContrastModel(dir, manifest, runtime, tokenizer, rtOptions);
 }

@@ -32,17 +32,18 @@ class Gather {
       const hidden = o.candidates?.hidden ?? [];
       // Plain arrays: the contrast kernels' results do not depend on where a row sits in memory (lanes are
       // assigned by index in the row; native/kernels/head_ops.inc).
-      const [expert, amateur, amateurHidden, ...candidates] = [
+      const [expert, amateur, amateurHidden, finalHidden, ...candidates] = [
         n * o.expert.length,
         n * (o.amateur?.length ?? 0),
         n * (o.amateurHidden?.hidden.length ?? 0),
+        n * (o.candidates?.finalHidden?.length ?? 0),
         ...hidden.map((h) => n * h.length),
       ].map((len) => new Float32Array(len));
       return {
         expert,
         ...(o.amateur ? { amateur } : {}),
         ...(o.amateurHidden ? { amateurHidden: { ...o.amateurHidden, hidden: amateurHidden } } : {}),
-        ...(o.candidates ? { candidates: { ...o.candidates, hidden: candidates } } : {}),
+        ...(o.candidates ? { candidates: { ...o.candidates, hidden: candidates, ...(o.candidates.finalHidden ? { finalHidden } : {}) } } : {}),
       };
     })();
     const out = this.#out;
@@ -53,6 +54,7 @@ class Gather {
     copy(out.amateur, o.amateur);
     copy(out.amateurHidden?.hidden, o.amateurHidden?.hidden);
     o.candidates?.hidden.forEach((h, i) => copy(out.candidates!.hidden[i], h));
+    copy(out.candidates?.finalHidden, o.candidates?.finalHidden);
   }
 
   get output(): StepOutput {

@@ -31,6 +31,12 @@ export type DolaCandidates =
       headBias?: Float32Array | Uint16Array;
       /** Hidden width d. */
       hiddenSize: number;
+      /**
+       * The final layer's hidden states `[rows x hiddenSize]`, when its logits are not computed yet: they are
+       * projected by the same head in the same pass as the candidates (the head read once for all layers) and
+       * written into `finalLogits`, which is then an output (it must not share memory with `out`).
+       */
+      finalHidden?: Float32Array;
     }
   | {
       /** Per candidate layer, its logits `[rows x V]`. */
@@ -107,7 +113,7 @@ interface Checked {
   minCandidates: number;
   beta?: number;
   out: Float32Array;
-  projected?: { hidden: readonly Float32Array[]; weight: Float32Array | Uint16Array | CompactHead; dtype: Dtype; bias?: Float32Array | Uint16Array; d: number };
+  projected?: { hidden: readonly Float32Array[]; weight: Float32Array | Uint16Array | CompactHead; dtype: Dtype; bias?: Float32Array | Uint16Array; d: number; finalHidden?: Float32Array };
   logits?: readonly Float32Array[];
 }
 
@@ -172,7 +178,14 @@ function check(finalLogits: Float32Array, candidates: DolaCandidates, options: D
       if (dtype === 'float32' ? !(headBias instanceof Float32Array) : !(headBias instanceof Uint16Array)) throw dolaError('type', 'ERR_DOLA_ARGUMENT', `Expected candidates.headBias to have the weight's element type (${dtype})`);
       if (headBias.length !== V) throw bad(`candidates.headBias holds ${headBias.length} values, expected vocabSize = ${V}`);
     }
-    return { ...base, C: hidden.length, projected: { hidden, weight: headWeight, dtype, ...(headBias ? { bias: headBias } : {}), d } };
+    const { finalHidden } = candidates;
+    if (finalHidden !== undefined) {
+      if (!(finalHidden instanceof Float32Array)) throw dolaError('type', 'ERR_DOLA_ARGUMENT', 'Expected candidates.finalHidden to be a Float32Array');
+      if (finalHidden.length !== rows * d) throw bad(`candidates.finalHidden holds ${finalHidden.length} values, expected rows x hiddenSize = ${rows * d}`);
+      const [a, b] = [finalLogits, out].map((x) => [x.byteOffset, x.byteOffset + x.byteLength]);
+      if (finalLogits.buffer === out.buffer && a[0] < b[1] && b[0] < a[1]) throw bad('with candidates.finalHidden, finalLogits is written and must not share memory with options.out');
+    }
+    return { ...base, C: hidden.length, projected: { hidden, weight: headWeight, dtype, ...(headBias ? { bias: headBias } : {}), d, ...(finalHidden ? { finalHidden } : {}) } };
   }
   if ('logits' in candidates) {
     const { logits } = candidates;
@@ -208,6 +221,7 @@ function request(c: Checked, result: DolaResult, isa: string | undefined, thread
           ...(isCompact(c.projected.weight) ? { headQ8: c.projected.weight.q8, headScale: c.projected.weight.scale } : { headWeight: c.projected.weight }),
           weightDtype: DTYPE_CODE[c.projected.dtype],
           ...(c.projected.bias ? { headBias: c.projected.bias } : {}),
+          ...(c.projected.finalHidden ? { finalHidden: c.projected.finalHidden } : {}),
         }
       : { candidateLogits: c.logits }),
     divergence: DIVERGENCE_CODE[c.divergence],
@@ -332,6 +346,18 @@ function dolaContrastJs(finalLogits: Float32Array, c: Checked, result: DolaResul
           let s = 0;
           for (let i = 0; i < d; i++) s += w[v * d + i] * hidden[k][r * d + i];
           cand[k][r * V + v] = s + (b ? b[v] : 0);
+        }
+      }
+    }
+    const fh = c.projected.finalHidden;
+    if (fh) {
+      // the final layer through the same head, written out (float32, as the native kernel stores it)
+      for (let r = 0; r < rows; r++) nonFinite('finalHidden', fh, r * d, d, r);
+      for (let r = 0; r < rows; r++) {
+        for (let v = 0; v < V; v++) {
+          let s = 0;
+          for (let i = 0; i < d; i++) s += w[v * d + i] * fh[r * d + i];
+          finalLogits[r * V + v] = s + (b ? b[v] : 0);
         }
       }
     }

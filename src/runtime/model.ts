@@ -51,6 +51,7 @@ function toRaw(d: GraphDescription, o: LoadOptions): object {
   const positions = d.logitPositions ?? 'all';
   return {
     graphPath: resolve(d.graphPath),
+    ...(d.graphBytes ? { graphBytes: d.graphBytes } : {}),
     numLayers: d.numLayers,
     numKvHeads: d.numKvHeads,
     headDim: d.headDim,

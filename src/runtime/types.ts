@@ -3,6 +3,11 @@
 export interface GraphDescription {
   /** Path of the `.onnx` file. */
   graphPath: string;
+  /**
+   * A derived form of that graph as ModelProto bytes, loaded instead of the file (its external data is read
+   * from the file's folder): DoLa's graph without its head product (src/model/graph/onnx/without-head.ts).
+   */
+  graphBytes?: Uint8Array;
   /** Number of transformer blocks (= past/present pairs). */
   numLayers: number;
   /** Key/value heads. */

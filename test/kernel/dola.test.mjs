@@ -304,6 +304,57 @@ test('the int8-block projection at the model\'s shape (d = 576, 8 and 64 rows as
   }
 });
 
+test('finalHidden: the final layer projected in the same pass equals its logits given (float32 and int8-block heads, 1 and 5 rows, every output), written into finalLogits', async () => {
+  for (const [rows, V, d, C] of [[1, 1030, 64, 4], [5, 517, 32, 3]]) {
+    const { W, hidden } = problem(rows, V, d, C, 70 + rows);
+    const hf = normals(rows * d, 80 + rows, 1.5);
+    const heads = [W, ...(d % 32 === 0 ? [compactHead(q8Head(V, d, 5), V, d)] : [])];
+    for (const head of heads) {
+      const Wf = head instanceof Float32Array ? head : Float32Array.from(head.q8, (q, i) => q * head.scale[i >> 5]);
+      // the final logits as float64 products of the same head, rounded to float32 (what the kernel stores)
+      const want = new Float32Array(rows * V);
+      for (let r = 0; r < rows; r++)
+        for (let v = 0; v < V; v++) {
+          let s = 0;
+          for (let i = 0; i < d; i++) s += Wf[v * d + i] * hf[r * d + i];
+          want[r * V + v] = s;
+        }
+      for (const backend of ALL) {
+        for (const output of ['dola', 'acd']) {
+          const given = dolaContrast(Float32Array.from(want), { hidden, headWeight: head, hiddenSize: d }, { vocabSize: V, backend, output });
+          const fin = new Float32Array(rows * V).fill(NaN);
+          const fused = await dolaContrastAsync(fin, { hidden, headWeight: head, hiddenSize: d, finalHidden: hf }, { vocabSize: V, backend, output });
+          const tag = `${backend} ${output} rows=${rows} ${head instanceof Float32Array ? 'float32' : 'int8 blocks'}`;
+          assert.ok(worst(fin, want) < 1e-5, `${tag}: final logits written (${worst(fin, want)})`);
+          assert.equal(Array.from(fused.chosen), Array.from(given.chosen), `${tag}: chosen`);
+          assert.ok(worst(fused.scores, given.scores) < 1e-4, `${tag}: scores ${worst(fused.scores, given.scores)}`);
+          assert.ok(worst(fused.divergences, given.divergences) < 1e-6, `${tag}: divergences`);
+          assert.equal(Array.from(fused.headSize), Array.from(given.headSize), `${tag}: head sizes`);
+        }
+      }
+    }
+  }
+  // bad input: wrong length, a non-finite value, finalLogits sharing memory with out, logits-form candidates
+  const V = 40, d = 8;
+  const W = normals(V * d, 1, 0.3);
+  const hidden = [normals(d, 2, 1)];
+  for (const backend of ALL) {
+    const fin = new Float32Array(V);
+    const code = (f) => {
+      try {
+        f();
+      } catch (e) {
+        return e.code;
+      }
+      return 'no error';
+    };
+    assert.is(code(() => dolaContrast(fin, { hidden, headWeight: W, hiddenSize: d, finalHidden: new Float32Array(d + 1) }, { vocabSize: V, backend })), 'ERR_DOLA_ARGUMENT', `${backend} length`);
+    assert.throws(() => dolaContrast(fin, { hidden, headWeight: W, hiddenSize: d, finalHidden: new Float32Array(d).fill(NaN) }, { vocabSize: V, backend }), /finalHidden but row 0, index 0 is NaN/, `${backend} NaN`);
+    const both = new Float32Array(2 * V);
+    assert.is(code(() => dolaContrast(both.subarray(0, V), { hidden, headWeight: W, hiddenSize: d, finalHidden: new Float32Array(d) }, { vocabSize: V, backend, out: both.subarray(V / 2, V / 2 + V) })), 'ERR_DOLA_ARGUMENT', `${backend} overlap`);
+  }
+});
+
 test('SIMD backends agree with the scalar one; async equals sync; one thread equals many', async () => {
   if (NATIVE.length < 2) {
     console.log(`  skipped: only ${NATIVE.join(', ') || 'no native backend'} here, nothing to compare`);

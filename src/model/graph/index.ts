@@ -28,5 +28,6 @@ export type { WeightTensor, WeightMap, Float32Data, TensorSource, Q4Weight, Q4We
 export { matMulNBits, canQuantize, canQuantizeQ8, q8Projection, symmetricQ4Projection, requantizeSymmetricBlock, requantizeQ4Symmetric, type MatMulNBitsOptions } from './matmul-nbits';
 export { writeOnnxModel, type WriteOnnxOptions, type WrittenOnnxModel } from './onnx/write-onnx-model';
 export { GraphBuilder } from './onnx/graph-builder';
+export { graphWithoutHead, type HeadSpan } from './onnx/without-head';
 export { bertConfigFromHf, buildBertEncoderGraph, type BertConfig } from './bert';
 export { Ops } from './onnx/ops';
