@@ -8,7 +8,10 @@
 // with the projection's multiply-adds per second. Load averages before and after are recorded: other processes
 // share the machine. A before/after comparison runs this script twice in one lock hold, the first time with
 // AUTOCONTRAST_NATIVE_PATH naming the earlier addon and --out elsewhere.
-// Usage: node bench/dola.mjs [MODEL_DIR_OR_NAME] [--quick] [--out=PATH_WITHOUT_EXTENSION]
+// 'dola high' reads the head once per step (the runtime without the graph's head product, the kernel projecting the
+// final layer with the candidates); 'dola high, two heads' is the reference path (AUTOCONTRAST_DOLA_ONE_HEAD=0: the
+// graph's own head for the final layer, the kernel for the candidates), alternated in the same run.
+// Usage: node bench/dola.mjs [MODEL_DIR_OR_NAME] [--quick] [--batch=N] [--out=PATH_WITHOUT_EXTENSION]
 //   (default model: smollm2-135m, pulled on first use)
 // Writes bench/results/dola.{json,md} (dola-quick.* with --quick).
 import fs from 'node:fs';
@@ -24,7 +27,8 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const modelArg = args.find((a) => !a.startsWith('--')) ?? 'smollm2-135m';
 const outArg = args.find((a) => a.startsWith('--out='))?.slice(6);
-const P = { promptTokens: 32, maxNew: quick ? 16 : 64, reps: quick ? 1 : 3, batches: [1, 8] };
+const batchArg = args.find((a) => a.startsWith('--batch='))?.slice(8);
+const P = { promptTokens: 32, maxNew: quick ? 16 : 64, reps: quick ? 1 : 3, batches: batchArg ? [Number(batchArg)] : [1, 8] };
 const status = lib.runtime.runtimeStatus();
 if (!status.available) {
   console.log(`dola benchmark skipped: runtime not built (${status.reason})`);
@@ -45,6 +49,7 @@ const results = { quick, params: P, model: model.dir, machine: machine({ loadAvg
 const variants = [
   { name: 'plain', options: { contrast: false, repetitionPenalty: 1.2 } },
   { name: 'dola high', options: { mode: 'dola', dolaLayers: 'high' } },
+  { name: 'dola high, two heads (reference)', options: { mode: 'dola', dolaLayers: 'high' }, env: { AUTOCONTRAST_DOLA_ONE_HEAD: '0' } },
   { name: "acd amateurLayer 'auto' (high)", options: { mode: 'acd', amateurLayer: 'auto', dolaLayers: 'high', repetitionPenalty: 1.2 } },
   { name: `acd exit ${Math.floor(N / 2)}`, options: { mode: 'acd', amateurLayer: Math.floor(N / 2), repetitionPenalty: 1.2 } },
 ];
@@ -54,7 +59,13 @@ for (const B of P.batches) {
   const res = Object.fromEntries(variants.map((v) => [v.name, []]));
   for (let rep = 0; rep <= P.reps; rep++) {
     for (const v of variants) {
-      const out = await lib.generate(model, prompts, { strategy: 'greedy', maxNewTokens: P.maxNew, minNewTokens: P.maxNew, ...v.options });
+      for (const [k, x] of Object.entries(v.env ?? {})) process.env[k] = x;
+      let out;
+      try {
+        out = await lib.generate(model, prompts, { strategy: 'greedy', maxNewTokens: P.maxNew, minNewTokens: P.maxNew, ...v.options });
+      } finally {
+        for (const k of Object.keys(v.env ?? {})) delete process.env[k];
+      }
       if (rep === 0) continue; // warm-up
       res[v.name].push(1000 / out[0].timing.tokensPerSecond);
     }
@@ -102,11 +113,14 @@ for (const B of P.batches) {
   const project = time(() => lib.candidateLogits(stacked, weight, { hiddenSize: d, vocabSize: V }));
   const select = time(() => lib.dolaContrast(fin, { logits: candLogits }, { vocabSize: V, out }));
   const whole = time(() => lib.dolaContrast(fin, { hidden, headWeight: weight, hiddenSize: d }, { vocabSize: V, out }));
+  const finalHidden = Float32Array.from({ length: B * d }, rnd);
+  const finOut = new Float32Array(B * V);
+  const withFinal = time(() => lib.dolaContrast(finOut, { hidden, headWeight: weight, hiddenSize: d, finalHidden }, { vocabSize: V, out }));
   const macs = B * C * V * d;
-  results.kernel.batches[B] = { projectMs: project, selectFromLogitsMs: select, wholeMs: whole, projectGmacPerS: macs / project / 1e6, perRowTokenMs: whole / B };
-  kernelRows.push([String(B), `${B * C}`, fmt(project, 2), fmt(macs / project / 1e6, 1), fmt(select, 2), fmt(whole, 2), fmt(whole / B, 2)]);
+  results.kernel.batches[B] = { projectMs: project, selectFromLogitsMs: select, wholeMs: whole, withFinalMs: withFinal, projectGmacPerS: macs / project / 1e6, perRowTokenMs: whole / B };
+  kernelRows.push([String(B), `${B * C}`, fmt(project, 2), fmt(macs / project / 1e6, 1), fmt(select, 2), fmt(whole, 2), fmt(withFinal, 2), fmt(whole / B, 2)]);
 }
-md.push('## The kernel alone, per step', '', `The model's own head (${results.kernel.headForm}, ${V} x ${d}), ${C} candidates per row, hidden states drawn at random; medians of ${quick ? 3 : 15}. The projection is ${C} x ${V} x ${d} = ${fmt((C * V * d) / 1e6, 1)} M multiply-adds per row.`, '', mdTable(['batch', 'projected rows', 'projection ms', 'GMAC/s', 'softmax + divergence + contrast (from logits) ms', 'whole kernel ms', 'whole per row-token ms'], kernelRows), '');
+md.push('## The kernel alone, per step', '', `The model's own head (${results.kernel.headForm}, ${V} x ${d}), ${C} candidates per row, hidden states drawn at random; medians of ${quick ? 3 : 15}. The projection is ${C} x ${V} x ${d} = ${fmt((C * V * d) / 1e6, 1)} M multiply-adds per row.`, '', mdTable(['batch', 'projected rows', 'projection ms', 'GMAC/s', 'softmax + divergence + contrast (from logits) ms', 'whole kernel ms', 'whole kernel, final layer projected too (finalHidden) ms', 'whole per row-token ms'], kernelRows), '');
 model.dispose();
 results.machine.loadAvgAfter = os.loadavg();
 md.push(`Machine: ${results.machine.cpu}, ${results.machine.logicalCores} cores (${isa}); load average before ${load0.map((x) => x.toFixed(1)).join('/')}, after ${results.machine.loadAvgAfter.map((x) => x.toFixed(1)).join('/')} (1/5/15 min; other processes shared the cores).`, '');
