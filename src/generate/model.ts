@@ -207,7 +207,12 @@ export class ContrastModel {
       }
       const d = this.runtime.description;
       const exits = exposed ? [...(d.exits ?? []), { layer: this.numLayers, hiddenOutput: exposed }] : d.exits;
-      const rt = await loadRuntimeModel({ ...d, graphBytes: bytes, ...(exits ? { exits } : {}) }, this.#runtimeOptions);
+      let rt: RuntimeModel;
+      try {
+        rt = await loadRuntimeModel({ ...d, graphBytes: bytes, ...(exits ? { exits } : {}) }, this.#runtimeOptions);
+      } catch {
+        return null; // e.g. an ONNX Runtime without external data for in-memory graphs (before 1.19): the reference path
+      }
       if (this.#disposed) rt.dispose();
       return rt;
     })();
