@@ -3,7 +3,8 @@
 // of another shape; generations through it (the kernel projecting the final layer with the candidates, the head read
 // once) equal the two-head reference (AUTOCONTRAST_DOLA_ONE_HEAD=0: the graph's logits as the final layer) in
 // tokens, chosen layers and log-probabilities to 1e-4, for mode 'dola' and amateurLayer 'auto', at batch 1 and 3,
-// batched and deterministic (one-row sessions), on a folder without a final exit and one with a lens exit there.
+// batched and deterministic (one-row sessions), on a folder without a final exit, one with a lens exit there, and
+// one with the q4 form's head (the tied embedding's 8-bit values as two 4-bit MatMulNBits digits, accuracy level 0).
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -13,6 +14,9 @@ import graphPkg from 'autocontrast/graph';
 import genPkg from 'autocontrast/generate';
 import { buildModelFolder, ort, recompute } from '../runtime/helpers.mjs';
 import { gen, runtimeSkip, tempDir } from './helpers.mjs';
+// Internal module (not public): the folder writer, to build a folder with the q4 form's 8-bit head from a tiny graph.
+import convertPkg from '../../dist/model/convert/write-built-folder.js';
+import { randomQ8 } from '../convert/random-q4.mjs';
 
 const skip = runtimeSkip();
 const config = { ...graphPkg.TINY_LLAMA_CONFIG, numLayers: 4, vocabSize: 64 };
@@ -125,6 +129,31 @@ test("mode 'dola' through the one-head runtime equals the two-head reference (a 
   const g = graphOf(lens);
   assert.is(genPkg.finalHeadSpan(g.info, lens.manifest, 1)?.hiddenOutput, `exit.${N}.hidden`, 'the final lens exit is the head input');
   await compare(lens, { mode: 'dola', dolaLayers: [1, 2, 3] }, 'dola lens');
+});
+
+test("the q4 form's head (the tied embedding's 8-bit values as two 4-bit MatMulNBits digits): the edit drops both digits, and mode 'dola' through the one-head runtime equals the two-head reference", async () => {
+  if (skip) return;
+  const cfg = { ...config, hiddenSize: 64, numHeads: 4, numKvHeads: 2, tieWordEmbeddings: true };
+  const weights = new Map(graphPkg.tinyDecoderWeights(cfg, 8, { std: 0.4, vectorStd: 0.1 }));
+  weights.set('model.embed_tokens.weight', randomQ8(cfg.vocabSize, cfg.hiddenSize, 78));
+  const built = graphPkg.buildDecoderGraph(cfg, weights, {
+    logitPositions: 'input', graphForm: 'fused', matMulNBits: { accuracyLevel: 0, head: 'q8' },
+    exits: [1, 2, 3].map((layer) => ({ layer, kind: 'lens', logits: false })),
+  });
+  const dir = path.join(tempDir(), 'q8-head');
+  const w = await convertPkg.writeBuiltFolder(dir, built, {});
+  const f = { dir, manifest: w.manifest };
+  const g = graphOf(f);
+  const span = genPkg.finalHeadSpan(g.info, f.manifest, 1);
+  assert.ok(span, 'the 8-bit head is recognised');
+  const bytes = graphPkg.graphWithoutHead(g.bytes, { ...span, vocabSize: cfg.vocabSize, exposeInputAs: 'final.hidden', hiddenSize: cfg.hiddenSize });
+  const file = path.join(tempDir(), 'edited-q8.onnx');
+  writeFileSync(file, bytes);
+  const e = genPkg.readOnnxGraph(file);
+  assert.is(g.info.nodes.filter((n) => n.opType === 'MatMulNBits' && n.inputs.some((i) => i.includes('q8_'))).length, 2, 'two digit products in the original');
+  assert.not.ok(e.nodes.some((n) => n.inputs.some((i) => i.includes('q8_'))), 'no digit product left');
+  assert.not.ok([...e.initializers.keys()].some((k) => k.includes('q8_')), 'no digit matrix left');
+  await compare(f, { mode: 'dola', dolaLayers: [1, 2, 3] }, 'dola q8 head');
 });
 
 test.run();
