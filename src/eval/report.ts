@@ -116,7 +116,7 @@ export function writeReport(options: ReportOptions = {}): string {
   mkdirSync(out, { recursive: true });
   const md: string[] = [];
   const any = [...results.values()][0];
-  md.push(`# Auto-contrastive decoding on ${any.model.name}`, '');
+  md.push(`# Auto-contrastive decoding on ${modelLabel(any)}`, '');
   md.push(`Measured by \`autocontrast eval\` and written by \`autocontrast report\` (library ${any.stamp.library}). Every number below comes from the result files in this folder; each table and plot names its model, data, settings, date and machine.`, '');
   const svg = (name: string, body: string) => {
     const tmp = join(out, `.${name}.tmp`);
@@ -336,10 +336,12 @@ export function writeReport(options: ReportOptions = {}): string {
       for (const r of lamSel) md.push(stampText(r), '');
     }
     if (oeSel.length) {
-      md.push('| prompts | decoding | plain: diversity | contrast | diversity | coherence | mean tokens | prompts run |', '|---|---|---:|---|---:|---:|---:|---:|');
+      // plain from the same run: the same prompts as the contrasted row
+      md.push('| prompts | decoding | prompts run | plain: diversity | contrast | diversity | at equal length: plain / contrasted | plain: coherence | coherence | mean tokens |', '|---|---|---:|---:|---|---:|---:|---:|---:|---:|');
       for (const x of oeRows.filter((y) => y.label !== 'plain' && (y.r.layers || oeSel.some((z) => z.set === y.set && z.r.strategy === y.r.strategy)))) {
-        const p = oeRows.find((y) => y.set === x.set && y.r.strategy === x.r.strategy && y.label === 'plain');
-        md.push(`| ${x.set} | ${x.r.strategy} | ${p ? n3(p.r.diversity) : 'n/a'} | ${rowLabel(x)} | ${n3(x.r.diversity)} | ${x.r.coherence === null ? 'n/a' : n3(x.r.coherence)} | ${n2(x.r.meanTokens)} | ${x.r.n} |`);
+        const p = x.run.openEnded?.find((r) => r.strategy === x.r.strategy && !r.contrast);
+        const eq = x.r.equalLength ? `${n3(x.r.equalLength.plain)} / ${n3(x.r.equalLength.contrast)}` : 'n/a';
+        md.push(`| ${x.set} | ${x.r.strategy} | ${x.r.n} | ${p ? n3(p.diversity) : 'n/a'} | ${rowLabel(x)} | ${n3(x.r.diversity)} | ${eq} | ${p?.coherence == null ? 'n/a' : n3(p.coherence)} | ${x.r.coherence === null ? 'n/a' : n3(x.r.coherence)} | ${n2(x.r.meanTokens)} |`);
       }
       md.push('');
     }
