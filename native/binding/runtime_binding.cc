@@ -356,12 +356,18 @@ class StepWorker : public Napi::AsyncWorker {
     }
   }
   Napi::Promise Promise() const { return deferred_.Promise(); }
+  void SetSparse(const acr::SparseHead& head, std::vector<Napi::Reference<Napi::Value>> keep) {
+    sparse_ = true;
+    head_weights_ = head;
+    keep_ = std::move(keep);
+  }
   void Execute() override {
     failure_.Capture(
         [&] {
           seq_->Run();
           if (contrast_ && plain_) seq_->SelectPlain(token_.data(), logprob_.data(), head_.data(), sample_);
-          else if (contrast_) seq_->Contrast(params_, token_.data(), logprob_.data(), head_.data(), sample_);
+          else if (contrast_)
+            seq_->Contrast(params_, token_.data(), logprob_.data(), head_.data(), sample_, sparse_ ? &head_weights_ : nullptr);
         },
         "decode step failed");
   }
@@ -404,6 +410,9 @@ class StepWorker : public Napi::AsyncWorker {
   std::shared_ptr<acr::Sequence> seq_;
   bool contrast_;  // a selection follows the run (the fused step)
   bool plain_;     // ... of the expert's own distribution (mode 2), not a contrast
+  bool sparse_ = false;  // ... with the sparse amateur (head_weights_, kept alive by keep_)
+  acr::SparseHead head_weights_;
+  std::vector<Napi::Reference<Napi::Value>> keep_;
   ac::Params params_;
   acr::SampleOptions sample_;
   std::vector<int32_t> token_, head_;
@@ -439,21 +448,55 @@ acr::SampleOptions GetSample(const Napi::Object& o, const acr::Sequence& seq) {
 
 // The selection settings of the fused step: `mode` 0 (acd) or 1 (cd) with the contrast parameters, or 2 (plain:
 // the expert's own log-softmax, no contrast parameters read), each with the optional `sample`.
+// With mode 0 or 1, the optional `sparse: { weight, weightDtype (0 f32, 1 f16, 2 bf16), bias? }` makes the amateur
+// the exit's hidden state times that head matrix ([vocab x hidden] Float32Array, or Uint16Array bits).
 struct Selection {
   bool plain = false;
   ac::Params params;
   acr::SampleOptions sample;
+  bool sparse = false;
+  acr::SparseHead head;
+  std::vector<Napi::Value> keep;  // the typed arrays `head` points into (the worker references them)
 };
 Selection GetSelection(const Napi::Object& o, const acr::Sequence& seq) {
   Selection s;
   s.plain = GetInt(o, "mode", 0, 2) == 2;
   if (!s.plain) s.params = GetParams(o, static_cast<size_t>(seq.vocab()));
   s.sample = GetSample(o, seq);
+  if (!s.plain && Has(o, "sparse")) {
+    Napi::Env env = o.Env();
+    if (!o.Get("sparse").IsObject()) ThrowType(env, "Expected sparse to be an object { weight, weightDtype, bias? }");
+    const Napi::Object so = o.Get("sparse").As<Napi::Object>();
+    if (!seq.exit_hidden()) ThrowRange(env, "a sparse amateur needs a sequence created with the exit's hidden state");
+    const ac::DType dt = GetDType(so, "weightDtype");
+    const size_t V = static_cast<size_t>(seq.vocab()), d = static_cast<size_t>(seq.hidden());
+    const ArrayArg w = GetLogits(so, "weight", dt);
+    if (w.length != V * d)
+      ThrowRange(env, "Expected sparse.weight to hold vocabSize x hiddenSize = " + std::to_string(V * d) + " values, got " + std::to_string(w.length));
+    s.sparse = true;
+    s.head.weight = w.data;
+    s.head.dtype = dt;
+    s.keep.push_back(so.Get("weight"));
+    if (Has(so, "bias")) {
+      const ArrayArg b = GetLogits(so, "bias", dt);
+      if (b.length != V) ThrowRange(env, "Expected sparse.bias to hold vocabSize = " + std::to_string(V) + " values, got " + std::to_string(b.length));
+      s.head.bias = b.data;
+      s.keep.push_back(so.Get("bias"));
+    }
+  }
   return s;
+}
+
+// References that keep JavaScript values (the sparse head's arrays) alive while a worker uses their memory.
+std::vector<Napi::Reference<Napi::Value>> Keep(const std::vector<Napi::Value>& values) {
+  std::vector<Napi::Reference<Napi::Value>> refs;
+  for (const Napi::Value& v : values) refs.push_back(Napi::Persistent(v));
+  return refs;
 }
 
 Napi::Value Launch(const Napi::CallbackInfo& info, SeqHandle* h, bool contrast, const Selection& sel = Selection()) {
   auto* w = new StepWorker(info.Env(), info[0], h, contrast, sel.plain, sel.params, sel.sample);
+  if (sel.sparse) w->SetSparse(sel.head, Keep(sel.keep));
   h->busy = true;
   Napi::Promise promise = w->Promise();
   w->Queue();
@@ -652,8 +695,10 @@ struct LoopItem {  // one row of one selection, as queued for the JavaScript thr
 
 class DecodeWorker : public Napi::AsyncProgressQueueWorker<LoopItem> {
  public:
-  DecodeWorker(Napi::Function on_step, Napi::Value handle, SeqHandle* h, acr::LoopSettings settings)
+  DecodeWorker(Napi::Function on_step, Napi::Value handle, SeqHandle* h, acr::LoopSettings settings,
+               std::vector<Napi::Reference<Napi::Value>> keep)
       : Napi::AsyncProgressQueueWorker<LoopItem>(on_step, "autocontrast:decode"),
+        keep_(std::move(keep)),
         deferred_(on_step.Env()),
         handle_(Napi::Persistent(handle)),
         h_(h),
@@ -720,6 +765,7 @@ class DecodeWorker : public Napi::AsyncProgressQueueWorker<LoopItem> {
     h_->busy = false;
     if (h_->stop == stop_) h_->stop.reset();
   }
+  std::vector<Napi::Reference<Napi::Value>> keep_;  // the sparse head's arrays, alive while the loop runs
   Napi::Promise::Deferred deferred_;
   Napi::Reference<Napi::Value> handle_;  // keeps h_ alive while the loop runs
   SeqHandle* h_;
@@ -768,6 +814,8 @@ Napi::Value Decode(const Napi::CallbackInfo& info) {
   s.plain = sel.plain;
   s.params = sel.params;
   s.sample = sel.sample;
+  s.sparse = sel.sparse;
+  s.head = sel.head;
   s.max_steps = static_cast<int>(GetInt(lo, "maxSteps", 1, 1 << 24));
   s.eos = TokenList(lo, "eos");
   s.filler = static_cast<int32_t>(GetInt(lo, "filler", 0, h->seq->vocab() - 1));
@@ -777,7 +825,7 @@ Napi::Value Decode(const Napi::CallbackInfo& info) {
   } catch (const acr::RuntimeError& e) {
     Rethrow(env, e);
   }
-  auto* w = new DecodeWorker(info[5].As<Napi::Function>(), info[0], h, std::move(s));
+  auto* w = new DecodeWorker(info[5].As<Napi::Function>(), info[0], h, std::move(s), Keep(sel.keep));
   h->busy = true;
   Napi::Promise p = w->Promise();
   w->Queue();

@@ -19,8 +19,10 @@ void CheckLoop(const Sequence& seq, const LoopSettings& s, int longest_prompt) {
       throw RuntimeError(RuntimeError::kRange, "eos token id " + std::to_string(t) + " is outside [0, " + std::to_string(V) + ")");
   if (s.filler < 0 || s.filler >= V)
     throw RuntimeError(RuntimeError::kRange, "filler token id " + std::to_string(s.filler) + " is outside [0, " + std::to_string(V) + ")");
-  if (!s.plain && !seq.exit_logits())
+  if (!s.plain && !s.sparse && !seq.exit_logits())
     throw RuntimeError(RuntimeError::kState, "a contrasted loop needs a sequence created with exit logits (exit: { layer, logits: true })");
+  if (!s.plain && s.sparse && !seq.exit_hidden())
+    throw RuntimeError(RuntimeError::kState, "a sparse amateur needs a sequence created with the exit's hidden state (exit: { layer, hidden: true })");
   if (seq.on_device()) throw RuntimeError(RuntimeError::kState, "the fused decode loop runs on the CPU only");
 }
 
@@ -33,7 +35,7 @@ int RunLoop(Sequence& seq, const LoopSettings& s, const std::atomic<bool>& stop,
     if (s.plain)
       seq.SelectPlain(token.data(), logprob.data(), head.data(), s.sample);
     else
-      seq.Contrast(s.params, token.data(), logprob.data(), head.data(), s.sample);
+      seq.Contrast(s.params, token.data(), logprob.data(), head.data(), s.sample, s.sparse ? &s.head : nullptr);
     LoopStep out;
     out.step = step;
     out.rows = seq.rows();

@@ -16,6 +16,8 @@ namespace acr {
 struct LoopSettings {
   bool plain = false;        // no contrast: the expert's own log-softmax (else the dense contrast of `params`)
   ac::Params params;         // the contrast (unless plain)
+  bool sparse = false;       // the amateur is the exit's hidden state times `head` (else the exit's logits)
+  SparseHead head;
   SampleOptions sample;      // the chain's sampling (disabled: argmax)
   int max_steps = 1;         // selections in all, the prefill's included (generation's maxNewTokens)
   std::vector<int32_t> eos;  // a row that selects one of these has finished

@@ -808,8 +808,10 @@ void Sequence::ReadOutputs() {
 }
 
 void Sequence::Contrast(const ac::Params& p, int32_t* token, float* logprob, int32_t* head_size,
-                        const SampleOptions& sample) {
-  if (!exit_logits_)
+                        const SampleOptions& sample, const SparseHead* sparse) {
+  if (sparse && (!exit_hidden_ || dev_))
+    throw RuntimeError(RuntimeError::kState, "a sparse amateur needs a CPU sequence created with the exit's hidden state (exit: { layer, hidden: true })");
+  if (!sparse && !exit_logits_)
     throw RuntimeError(RuntimeError::kState, "stepAndContrast needs a sequence created with exit logits (exit: { layer, logits: true })");
   const size_t B = static_cast<size_t>(rows_), V = static_cast<size_t>(vocab_);
   if (dev_) {
@@ -861,7 +863,19 @@ void Sequence::Contrast(const ac::Params& p, int32_t* token, float* logprob, int
   float* out = scores()->data();
   ac::Batch b;
   b.expert = logits_->data();
-  b.amateur = exit_logits_->data();
+  if (sparse) {
+    const float* h = exit_hidden_->data();
+    for (size_t i = 0; i < B * static_cast<size_t>(hidden_); ++i)
+      if (!std::isfinite(h[i]))
+        throw RuntimeError(RuntimeError::kRange, "non-finite model output in row " + std::to_string(i / hidden_) + " (amateur hidden state)");
+    b.sparse.weight = sparse->weight;
+    b.sparse.weight_dtype = sparse->dtype;
+    b.sparse.bias = sparse->bias;
+    b.sparse.hidden = h;
+    b.sparse.d = static_cast<size_t>(hidden_);
+  } else {
+    b.amateur = exit_logits_->data();
+  }
   b.dtype = ac::DType::F32;
   b.rows = B;
   b.vocab = V;

@@ -88,6 +88,15 @@ struct SampleOptions {
   int64_t seed = 0;
 };
 
+// The sparse amateur of the fused step: the exit's hidden state (bound as exit.{L}.hidden) times the rows of this
+// head matrix that the plausibility head needs (ac::SparseAmateur). The arrays belong to the caller (the binding
+// keeps their JavaScript owners alive while a step or loop runs).
+struct SparseHead {
+  const void* weight = nullptr;  // [vocab x hidden], dtype
+  ac::DType dtype = ac::DType::F32;
+  const void* bias = nullptr;  // [vocab] or null, dtype
+};
+
 struct Timing {
   double step_ms = 0;  // the whole native step (binding + Run + post-processing)
   double run_ms = 0;   // OrtApi::RunWithBinding alone
@@ -168,8 +177,9 @@ class Sequence {
   // chain's selection; writes the chain's log-probabilities into scores() and, per row, the argmax token (or a
   // sampled one), its log-probability and the head size. On device 'cuda' the scores stay in device memory (ReadOutputs copies them) and only the three
   // per-row values are copied back.
+  // `sparse`: the amateur is the exit's hidden state times that head (CPU only) instead of the exit's logits.
   void Contrast(const ac::Params& p, int32_t* token, float* logprob, int32_t* head_size,
-                const SampleOptions& sample = SampleOptions());
+                const SampleOptions& sample = SampleOptions(), const SparseHead* sparse = nullptr);
   // Plain decoding's selection (no contrast): the expert logits copied into scores(), then the same selection as
   // Contrast (the chain's log-softmax of the expert, then argmax or the draw); head_size is the vocabulary. CPU only.
   void SelectPlain(int32_t* token, float* logprob, int32_t* head_size, const SampleOptions& sample = SampleOptions());

@@ -377,8 +377,8 @@ export class RuntimeSession implements RowSession {
   lastRunMs = 0;
   /**
    * The fused native step and loop, when this session's outputs allow it: the model's own logits as the expert,
-   * alone (plain decoding) or with the amateur exit's logits (the dense path), on the CPU. Sparse amateurs, expert
-   * exits and layers chosen per step run the chain.
+   * alone (plain decoding) or with the amateur exit's logits (the dense path) or its hidden state and head (the
+   * sparse path), on the CPU. Expert exits and layers chosen per step run the chain.
    */
   readonly fused?: FusedStep;
 
@@ -411,7 +411,9 @@ export class RuntimeSession implements RowSession {
     this.#plan = plan;
     this.#head = head;
     this.vocabSize = vocabSize;
-    if ((!plan || (!plan.candidates && plan.path === 'dense')) && !early.expert && seq.device !== 'cuda') {
+    // The sparse amateur's head goes with every fused call (the native step reads only the head rows it needs).
+    const sparse = plan && !plan.candidates && plan.path === 'sparse' && head ? { sparse: { weight: head.weight, weightDtype: head.dtype, ...(head.bias ? { bias: head.bias } : {}) } } : {};
+    if ((!plan || (!plan.candidates && (plan.path === 'dense' || 'sparse' in sparse))) && !early.expert && seq.device !== 'cuda') {
       const run = async (o: Promise<ContrastStepOutput>): Promise<SelectedTokens> => {
         const r = await o;
         this.lastStepMs = r.stepMs;
@@ -419,10 +421,10 @@ export class RuntimeSession implements RowSession {
         return { tokens: r.tokens, logProbs: r.logprobs };
       };
       this.fused = {
-        prefill: (prompts, selection) => run(this.#seq.prefill(prompts, { contrast: selection })),
-        step: (tokens, selection) => run(this.#seq.stepAndContrast(tokens, selection)),
+        prefill: (prompts, selection) => run(this.#seq.prefill(prompts, { contrast: { ...selection, ...sparse } })),
+        step: (tokens, selection) => run(this.#seq.stepAndContrast(tokens, { ...selection, ...sparse })),
         loop: async (prompts, selection, limits, onStep) => {
-          await this.#seq.decode(prompts, selection, limits, (tokens, logProbs, step, stepMs, runMs) => {
+          await this.#seq.decode(prompts, { ...selection, ...sparse }, limits, (tokens, logProbs, step, stepMs, runMs) => {
             this.lastStepMs = stepMs;
             this.lastRunMs = runMs;
             return onStep({ tokens, logProbs }, step);

@@ -47,6 +47,8 @@ export interface RawParams {
   minCandidates?: number;
   beta?: number;
   sample?: { temperature?: number; topK?: number; topP?: number; seed?: number };
+  /** The sparse amateur's head (`weightDtype` 0 float32, 1 float16, 2 bfloat16). */
+  sparse?: { weight: Float32Array | Uint16Array; weightDtype: number; bias?: Float32Array | Uint16Array };
 }
 /** The decode runtime's part of the addon (present when the build has the runtime: `rtAvailable`). */
 export interface RuntimeSurface {

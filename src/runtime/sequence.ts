@@ -2,6 +2,7 @@
 import { AutocontrastError, InvalidArgTypeError, OutOfRangeError } from '../errors';
 import { DEFAULT_ALPHA } from '../config/generation';
 import type { RawParams, RawStep, RuntimeSurface } from '../kernel/addon';
+import { DTYPE_CODE } from '../kernel/validate';
 import type { ContrastStepOutput, ExitOutput, StepContrastOptions, StepOutput } from './types';
 
 function toInt32(values: ArrayLike<number>, what: string): Int32Array {
@@ -25,6 +26,7 @@ function rawParams(o: StepContrastOptions): RawParams {
     minCandidates: o.minCandidates ?? 1,
     ...(o.beta !== undefined ? { beta: o.beta } : {}),
     ...(o.sample !== undefined ? { sample: o.sample } : {}),
+    ...(o.sparse !== undefined ? { sparse: { weight: o.sparse.weight, weightDtype: DTYPE_CODE[o.sparse.weightDtype], ...(o.sparse.bias ? { bias: o.sparse.bias } : {}) } } : {}),
   };
 }
 

@@ -87,6 +87,11 @@ export interface StepContrastOptions {
    * top-p, then a draw; row r draws from stream r of `seed`, the generator of native/kernels/select.h).
    */
   sample?: { temperature?: number; topK?: number; topP?: number; seed?: number };
+  /**
+   * The sparse amateur (acd / cd): the exit's hidden state (the sequence binds `exit.hidden`) times the rows of this
+   * `[V x hiddenSize]` head that the plausibility head needs, instead of the exit's logits.
+   */
+  sparse?: { weight: Float32Array | Uint16Array; weightDtype: 'float32' | 'float16' | 'bfloat16'; bias?: Float32Array | Uint16Array };
 }
 
 /**

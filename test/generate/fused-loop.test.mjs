@@ -2,7 +2,8 @@
 // against the fused step run once per token (AUTOCONTRAST_FUSED=step), through load() + generate() on a tiny
 // model folder with dense exit logits: the same tokens for the same seed, log-probabilities to 1e-5, for plain
 // decoding, ACD and CD, greedy and every sampling strategy, one row and rows that end at different times; and the
-// same result when a stopWhen, a stop string's watcher or an abort ends generation in the middle.
+// same result when a stopWhen, a stop string's watcher or an abort ends generation in the middle. The amateur is
+// dense (exit logits) or sparse (exit hidden state x head rows).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gen, runtimeSkip, storiesFolder, tinyFolder } from './helpers.mjs';
@@ -63,6 +64,8 @@ const cases = [
   { amateurLayer: 2, strategy: 'sample', temperature: 1.7, seed: 3 },
   { amateurLayer: 2, strategy: 'top-k', topK: 3, temperature: 0.8, seed: 9 },
   { amateurLayer: 1, mode: 'cd', strategy: 'top-p', topP: 0.95, temperature: 3, seed: 1 },
+  { amateurLayer: 1, amateurPath: 'sparse' },
+  { amateurLayer: 2, amateurPath: 'sparse', strategy: 'sample', temperature: 1.5, seed: 12 },
 ];
 
 test('the loop equals the fused step per token (and the chain): every fusable strategy, batch 1 and 3', async () => {
@@ -87,7 +90,7 @@ test('the loop equals the fused step per token (and the chain): every fusable st
 
 test('rows that end at different times (eos): the same tokens and lengths as the per-token path', async () => {
   if (skip) return;
-  for (const c of [{ contrast: false }, { amateurLayer: 2, amateurPath: 'dense', strategy: 'sample', seed: 5 }]) {
+  for (const c of [{ contrast: false }, { amateurLayer: 2, amateurPath: 'dense', strategy: 'sample', seed: 5 }, { amateurLayer: 1, amateurPath: 'sparse' }]) {
     const free = await gen.generate(model, prompts, { maxNewTokens: NEW, eosTokenId: [], ...c });
     // eos ids taken from the free run: row 0's 3rd token and row 2's 9th (each row ends at its first eos)
     const eos = [free[0].tokens[2], free[2].tokens[8]];

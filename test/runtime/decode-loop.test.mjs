@@ -101,6 +101,7 @@ if (skip) {
     } finally {
       addon.rtDecode = original;
     }
+    const acd = { mode: 0, alpha: 0.1, minCandidates: 1 };
     const tok = Int32Array.of(1, 2), len = Int32Array.of(2), plain = { mode: 2 }, lim = { maxSteps: 3, eos: new Int32Array(0), filler: 0 };
     const cases = [
       [() => original(hd, [1, 2], len, plain, lim, cb), 'ERR_INVALID_ARG_TYPE', /Int32Array tokens/],
@@ -116,11 +117,23 @@ if (skip) {
       [() => original(hd, tok, len, plain, { ...lim, filler: -1 }, cb), 'ERR_OUT_OF_RANGE', /filler/],
       [() => original(hd, Int32Array.of(V), Int32Array.of(1), plain, lim, cb), 'ERR_OUT_OF_RANGE', /outside/],
       [() => original({}, tok, len, plain, lim, cb), 'ERR_INVALID_ARG_TYPE', /sequence handle/],
+      [() => original(hd, tok, len, { ...acd, sparse: { weight: new Float32Array(V * cfg.hiddenSize), weightDtype: 0 } }, lim, cb), 'ERR_OUT_OF_RANGE', /hidden state/],
     ];
     for (const [call, code, re] of cases) {
       assert.throws(call, (e) => e.code === code && re.test(e.message), `${code} ${re}`);
     }
     s.dispose();
+    // the sparse amateur's head: its size and element type are checked against the sequence
+    const sh = M.createSequence({ batch: 1, maxLength: 8, exit: { layer: 1, hidden: true } });
+    const d = cfg.hiddenSize;
+    for (const [sparse, code, re] of [
+      [{ weight: new Float32Array(V * d - 1), weightDtype: 'float32' }, 'ERR_OUT_OF_RANGE', /sparse.weight to hold/],
+      [{ weight: new Float32Array(V * d), weightDtype: 'float16' }, 'ERR_INVALID_ARG_TYPE', /weight/],
+      [{ weight: new Float32Array(V * d), weightDtype: 'float32', bias: new Float32Array(V + 1) }, 'ERR_OUT_OF_RANGE', /sparse.bias/],
+    ]) {
+      assert.throws(() => sh.decode([[1]], { alpha: 0.1, sparse }, { maxSteps: 2, eos: [], filler: 0 }, cb), (e) => e.code === code && re.test(e.message), String(re));
+    }
+    sh.dispose();
     // a contrast needs exit logits; overlapping calls are refused; a disposed sequence is refused
     const noExit = M.createSequence({ batch: 1, maxLength: 8 });
     assert.throws(() => noExit.decode([[1]], { alpha: 0.1 }, { maxSteps: 2, eos: [], filler: 0 }, cb), (e) => e.code === 'AC_INVALID_STATE' && /exit logits/.test(e.message));
