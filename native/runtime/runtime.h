@@ -66,8 +66,9 @@ struct ModelConfig {
   bool key_rotation_interleaved = false;
   int intra_op_threads = 0;  // 0: physical cores
   int inter_op_threads = 1;
-  // Pool threads sleep between ops by default: on a quiet machine spinning measured no faster (25.5 vs 25.0
-  // ms per SmolLM2 step), beside one busy process at the same priority 1.44x slower (bench/results/decode.md).
+  // Pool threads sleep between ops by default: spinning decodes SmolLM2 12-39% faster when the cores are free but
+  // 0.54x beside two busy processes at the same priority (bench/results/decode-peers.md), and no rule measured
+  // better than both (spinning within a Run only: as bad under load).
   bool allow_spinning = false;
   bool stop_spinning_after_run = false;  // with allow_spinning: spin between the ops of a Run, not between Runs
   int optimization_level = 99;  // ORT_ENABLE_ALL
