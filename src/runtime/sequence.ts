@@ -5,6 +5,18 @@ import type { RawParams, RawStep, RuntimeSurface } from '../kernel/addon';
 import { DTYPE_CODE } from '../kernel/validate';
 import type { ContrastStepOutput, ExitOutput, StepContrastOptions, StepOutput } from './types';
 
+/** The prompts' token ids end to end with each prompt's length, as the addon's prefill and decode loop take them. */
+function flattenPrompts(prompts: ArrayLike<number>[]): { flat: Int32Array; lengths: Int32Array } {
+  const lengths = Int32Array.from(prompts, (p) => p.length);
+  const flat = new Int32Array(lengths.reduce((a, b) => a + b, 0));
+  let off = 0;
+  prompts.forEach((p, b) => {
+    flat.set(toInt32(p, `prompts[${b}]`), off);
+    off += p.length;
+  });
+  return { flat, lengths };
+}
+
 function toInt32(values: ArrayLike<number>, what: string): Int32Array {
   if (values instanceof Int32Array) return values;
   const out = new Int32Array(values.length);
@@ -122,13 +134,7 @@ export class Sequence {
     if (prompts.length !== this.batch) {
       throw new OutOfRangeError(`prefill expects ${this.batch} prompts (the batch size), got ${prompts.length}`);
     }
-    const lengths = Int32Array.from(prompts, (p) => p.length);
-    const flat = new Int32Array(lengths.reduce((a, b) => a + b, 0));
-    let off = 0;
-    prompts.forEach((p, b) => {
-      flat.set(toInt32(p, `prompts[${b}]`), off);
-      off += p.length;
-    });
+    const { flat, lengths } = flattenPrompts(prompts);
     const params = options?.contrast ? rawParams(options.contrast) : undefined;
     const run = this.#run(this.#addon.rtPrefill(this.#handle, flat, lengths, params));
     this.#rows = this.batch;
@@ -175,13 +181,7 @@ export class Sequence {
       throw new OutOfRangeError(`decode expects ${this.batch} prompts (the batch size), got ${Array.isArray(prompts) ? prompts.length : typeof prompts}`);
     }
     if (typeof onStep !== 'function') throw new InvalidArgTypeError('decode expects an onStep function');
-    const lengths = Int32Array.from(prompts, (p) => p.length);
-    const flat = new Int32Array(lengths.reduce((a, b) => a + b, 0));
-    let off = 0;
-    prompts.forEach((p, b) => {
-      flat.set(toInt32(p, `prompts[${b}]`), off);
-      off += p.length;
-    });
+    const { flat, lengths } = flattenPrompts(prompts);
     const raw = { maxSteps: limits.maxSteps, eos: toInt32(limits.eos, 'eos'), filler: limits.filler };
     const run = this.#addon.rtDecode(this.#handle, flat, lengths, rawParams(selection), raw, onStep);
     this.#rows = this.batch;
