@@ -503,15 +503,8 @@ Napi::Value Launch(const Napi::CallbackInfo& info, SeqHandle* h, bool contrast, 
   return promise;
 }
 
-// rtPrefill(seq, Int32Array tokens (concatenated prompts), Int32Array lengths, contrastParams?) -> Promise
-Napi::Value Prefill(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SeqHandle* h = LiveSeq(info, 0);
-  if (info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    ThrowType(env, "Expected (sequence, Int32Array tokens, Int32Array lengths)");
-  const Napi::Int32Array tok = info[1].As<Napi::Int32Array>(), len = info[2].As<Napi::Int32Array>();
+// The prompts of rtPrefill and rtDecode: `tokens` holds them end to end, `lengths` one length per row.
+std::vector<std::vector<int32_t>> PromptRows(Napi::Env env, const Napi::Int32Array& tok, const Napi::Int32Array& len) {
   std::vector<std::vector<int32_t>> rows;
   size_t off = 0;
   for (size_t b = 0; b < len.ElementLength(); ++b) {
@@ -521,6 +514,18 @@ Napi::Value Prefill(const Napi::CallbackInfo& info) {
     off += static_cast<size_t>(n);
   }
   if (off != tok.ElementLength()) ThrowRange(env, "prompt lengths do not add up to the token count");
+  return rows;
+}
+
+// rtPrefill(seq, Int32Array tokens (concatenated prompts), Int32Array lengths, contrastParams?) -> Promise
+Napi::Value Prefill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SeqHandle* h = LiveSeq(info, 0);
+  if (info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    ThrowType(env, "Expected (sequence, Int32Array tokens, Int32Array lengths)");
+  const std::vector<std::vector<int32_t>> rows = PromptRows(env, info[1].As<Napi::Int32Array>(), info[2].As<Napi::Int32Array>());
   const bool contrast = info.Length() > 3 && info[3].IsObject();
   Selection sel;
   if (contrast) sel = GetSelection(info[3].As<Napi::Object>(), *h->seq);
@@ -796,18 +801,9 @@ Napi::Value Decode(const Napi::CallbackInfo& info) {
       info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || !info[3].IsObject() || !info[4].IsObject() ||
       !info[5].IsFunction())
     ThrowType(env, "Expected (sequence, Int32Array tokens, Int32Array lengths, params, limits, onStep function)");
-  const Napi::Int32Array tok = info[1].As<Napi::Int32Array>(), len = info[2].As<Napi::Int32Array>();
-  std::vector<std::vector<int32_t>> rows;
-  size_t off = 0;
+  const std::vector<std::vector<int32_t>> rows = PromptRows(env, info[1].As<Napi::Int32Array>(), info[2].As<Napi::Int32Array>());
   int longest = 0;
-  for (size_t b = 0; b < len.ElementLength(); ++b) {
-    const int32_t n = len[b];
-    if (n < 0 || off + static_cast<size_t>(n) > tok.ElementLength()) ThrowRange(env, "prompt lengths do not match the token array");
-    rows.emplace_back(tok.Data() + off, tok.Data() + off + n);
-    off += static_cast<size_t>(n);
-    longest = std::max(longest, n);
-  }
-  if (off != tok.ElementLength()) ThrowRange(env, "prompt lengths do not add up to the token count");
+  for (const auto& row : rows) longest = std::max(longest, static_cast<int>(row.size()));
   const Napi::Object po = info[3].As<Napi::Object>(), lo = info[4].As<Napi::Object>();
   acr::LoopSettings s;
   const Selection sel = GetSelection(po, *h->seq);
