@@ -53,14 +53,36 @@ export function quantisedTiedHead(
   return gather ? { input: product.inputs[0], matrix: gather.inputs[0] } : null;
 }
 
+/** Each tensor's producing node, by tensor name. */
+export function graphProducers(graph: OnnxGraphInfo): Map<string, OnnxNodeInfo> {
+  const p = new Map<string, OnnxNodeInfo>();
+  for (const n of graph.nodes) for (const o of n.outputs) p.set(o, n);
+  return p;
+}
+
+/**
+ * The output head computed by `node`, as the float32 matrix (and bias) it multiplies and the hidden-state tensor
+ * it multiplies: a `Gemm` names its own B and C; a quantised head on the tied embedding is read through the
+ * embedding's float32 values (the same values the quantised product multiplies; {@link quantisedTiedHead}).
+ * Null when `node` is neither, or the embedding cannot be found.
+ */
+export function outputHead(
+  graph: OnnxGraphInfo,
+  m: ModelManifest,
+  producer: ReadonlyMap<string, OnnxNodeInfo>,
+  node: OnnxNodeInfo,
+): { input: string; matrix: string; bias?: string } | null {
+  if (node.opType === 'Gemm') return { input: node.inputs[0], matrix: node.inputs[1], bias: node.inputs[2] && graph.initializers.has(node.inputs[2]) ? node.inputs[2] : undefined };
+  return quantisedTiedHead(graph, m, producer, node) ?? null;
+}
+
 /** Which initializers (matrix, bias) multiply an exit's hidden state; null when it cannot be told. */
 export function findHeadInitializers(graph: OnnxGraphInfo, m: ModelManifest, layer: number): { matrix: string; bias?: string } | null {
   const exit = m.exits.find((e) => e.layer === layer);
   if (!exit || !exit.hiddenOutput) return null;
   const V = m.vocabSize;
   const d = m.hiddenSize;
-  const producer = new Map<string, (typeof graph.nodes)[number]>();
-  for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
+  const producer = graphProducers(graph);
   const isMatrix = (name: string | undefined) => {
     const t = name ? graph.initializers.get(name) : undefined;
     return !!t && t.dims.length === 2 && t.dims[0] === V && t.dims[1] === d;
@@ -129,8 +151,7 @@ export function loadHeadWeights(dir: string, m: ModelManifest, graph: OnnxGraphI
 export function finalHeadSpan(graph: OnnxGraphInfo, m: ModelManifest, candidate: number): { input: string; output: string; hiddenOutput?: string } | null {
   const N = m.numLayers;
   const exit = m.exits.find((e) => e.layer === N);
-  const producer = new Map<string, OnnxNodeInfo>();
-  for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
+  const producer = graphProducers(graph);
   // the head's product: logits' producer, through reshapes (the reference graph flattens the rows for its Gemm)
   const through = (name: string) => {
     let n = producer.get(name);
@@ -139,9 +160,9 @@ export function finalHeadSpan(graph: OnnxGraphInfo, m: ModelManifest, candidate:
   };
   const node = through(m.graph.io.logits);
   if (!node) return null;
-  const quantised = quantisedTiedHead(graph, m, producer, node);
-  let input = quantised ? quantised.input : quantised === undefined && node.opType === 'Gemm' ? node.inputs[0] : undefined;
-  if (!input) return null;
+  const head = outputHead(graph, m, producer, node);
+  if (!head) return null;
+  let input = head.input;
   // the [batch, positions, d] tensor before a flattening reshape
   for (let i = 0; i < 4; i++) {
     const p = producer.get(input);
@@ -149,8 +170,7 @@ export function finalHeadSpan(graph: OnnxGraphInfo, m: ModelManifest, candidate:
     input = p.inputs[0];
   }
   const matrix = findHeadInitializers(graph, m, candidate)?.matrix;
-  const own = node.opType === 'Gemm' ? node.inputs[1] : quantised ? quantised.matrix : undefined;
-  if (!matrix || matrix !== own) return null;
+  if (!matrix || matrix !== head.matrix) return null;
   if (!exit) return { input, output: m.graph.io.logits };
   const h = exit.hiddenOutput ? producer.get(exit.hiddenOutput) : undefined;
   const same = exit.kind === 'lens' && (exit.hiddenOutput === input || (h?.opType === 'Identity' && h.inputs[0] === input));

@@ -4,8 +4,8 @@
  * head. Found by tracing the graph that this package's builders write (exit `hidden` output <- norm <- residual;
  * `logits` <- Reshape <- Gemm(head) or a quantised head on the tied embedding <- Reshape <- norm <- residual).
  */
-import { quantisedTiedHead } from '../generate/heads';
-import type { OnnxGraphInfo, OnnxNodeInfo } from '../generate/onnx-reader';
+import { graphProducers, outputHead } from '../generate/heads';
+import type { OnnxGraphInfo } from '../generate/onnx-reader';
 import type { ModelManifest } from '../model/manifest/manifest-types';
 import { FitError } from './fit-error';
 
@@ -37,29 +37,13 @@ export interface GraphTaps {
   readonly head: { readonly matrix: string; readonly bias?: string };
 }
 
-function producers(graph: OnnxGraphInfo): Map<string, OnnxNodeInfo> {
-  const p = new Map<string, OnnxNodeInfo>();
-  for (const n of graph.nodes) for (const o of n.outputs) p.set(o, n);
-  return p;
-}
-
-/**
- * The float32 head matrix (and bias) behind the node producing the logits, and the hidden state it multiplies: a
- * `Gemm` names its own B and C; a quantised head on the tied embedding is read through the embedding's float32
- * values (the same values the quantised product multiplies; {@link quantisedTiedHead}).
- */
-function outputHead(graph: OnnxGraphInfo, m: ModelManifest, prod: Map<string, OnnxNodeInfo>, node: OnnxNodeInfo): { input: string; matrix: string; bias?: string } | null {
-  if (node.opType === 'Gemm') return { input: node.inputs[0], matrix: node.inputs[1], bias: node.inputs[2] && graph.initializers.has(node.inputs[2]) ? node.inputs[2] : undefined };
-  return quantisedTiedHead(graph, m, prod, node) ?? null;
-}
-
 /**
  * Finds the residuals of `layers` (and of the last block), the final norm and the head in `graph`.
  * @throws {FitError} E_FIT_GRAPH when the graph does not have the expected shape, E_FIT_LAYER when a layer has
  * no exit whose hidden state is the final norm of the residual.
  */
 export function findGraphTaps(graph: OnnxGraphInfo, m: ModelManifest, layers: readonly number[]): GraphTaps {
-  const prod = producers(graph);
+  const prod = graphProducers(graph);
   const skip = (name: string): string => {
     for (let i = 0; i < 8; i++) {
       const n = prod.get(name);
