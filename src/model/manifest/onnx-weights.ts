@@ -10,36 +10,16 @@
  */
 import * as fs from 'node:fs';
 
+import { protobufFields } from '../graph/onnx/protobuf-reader';
+
 type Value = number | Uint8Array;
 
 /** The fields of one protobuf message: [field number, value] (varints as numbers, length-delimited as bytes). */
 function fields(buf: Uint8Array): Array<[number, Value]> {
   const out: Array<[number, Value]> = [];
-  let p = 0;
-  const varint = (): number => {
-    let v = 0;
-    let scale = 1;
-    for (;;) {
-      if (p >= buf.length) throw new Error('truncated protobuf varint');
-      const b = buf[p++];
-      v += (b & 0x7f) * scale;
-      if (b < 0x80) return v;
-      scale *= 128;
-    }
-  };
-  while (p < buf.length) {
-    const key = varint();
-    const num = Math.floor(key / 8);
-    const wire = key & 7;
-    if (wire === 0) out.push([num, varint()]);
-    else if (wire === 2) {
-      const len = varint();
-      if (p + len > buf.length) throw new Error('truncated protobuf field');
-      out.push([num, buf.subarray(p, p + len)]);
-      p += len;
-    } else if (wire === 1) p += 8;
-    else if (wire === 5) p += 4;
-    else throw new Error(`unsupported protobuf wire type ${wire}`);
+  for (const f of protobufFields(buf)) {
+    if (f.body) out.push([f.field, buf.subarray(f.body.start, f.body.end)]);
+    else if (f.value !== undefined) out.push([f.field, f.value]);
   }
   return out;
 }

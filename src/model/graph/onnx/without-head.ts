@@ -11,6 +11,7 @@
  */
 import { encodeGraphExtension } from './onnx-proto-encoder';
 import { attr, OnnxDataType, type NodeDef, type ValueInfo } from './onnx-types';
+import { protobufFields as fields, type ProtobufField as Field } from './protobuf-reader';
 import { ProtobufWriter } from './protobuf-writer';
 
 /** Where a model's head sits: the tensor it multiplies and the output it writes. */
@@ -28,55 +29,6 @@ export interface HeadSpan {
   readonly exposeInputAs?: string;
   /** Hidden width d (with `exposeInputAs`). */
   readonly hiddenSize?: number;
-}
-
-/** A field of a protobuf message, with the byte range of its whole encoding (key included). */
-interface Field {
-  readonly field: number;
-  readonly wire: number;
-  readonly start: number;
-  readonly end: number;
-  /** Payload range of a length-delimited field. */
-  readonly body?: { start: number; end: number };
-  /** Value of a varint field. */
-  readonly value?: number;
-}
-
-function fields(buf: Uint8Array, start: number, end: number): Field[] {
-  const out: Field[] = [];
-  let pos = start;
-  const varint = (): number => {
-    let result = 0;
-    let mul = 1;
-    for (;;) {
-      if (pos >= end) throw new RangeError('truncated ONNX protobuf');
-      const b = buf[pos++];
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) return result;
-      mul *= 128;
-    }
-  };
-  while (pos < end) {
-    const at = pos;
-    const key = varint();
-    const field = Math.floor(key / 8);
-    const wire = key & 7;
-    if (wire === 2) {
-      const len = varint();
-      if (pos + len > end) throw new RangeError('truncated ONNX protobuf');
-      out.push({ field, wire, start: at, end: pos + len, body: { start: pos, end: pos + len } });
-      pos += len;
-    } else if (wire === 0) {
-      const value = varint();
-      out.push({ field, wire, start: at, end: pos, value });
-    } else if (wire === 1 || wire === 5) {
-      pos += wire === 1 ? 8 : 4;
-      out.push({ field, wire, start: at, end: pos });
-    } else {
-      throw new RangeError(`unsupported protobuf wire type ${wire}`);
-    }
-  }
-  return out;
 }
 
 const text = (buf: Uint8Array, f: Field) => Buffer.from(buf.buffer, buf.byteOffset + f.body!.start, f.body!.end - f.body!.start).toString('utf8');
