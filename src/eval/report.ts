@@ -95,6 +95,22 @@ function stampLines(r: EvalResult): string[] {
   ];
 }
 
+/** A perplexity per layer on a log axis: each exit alone, contrast with it as the amateur, plain as a line. */
+function perplexityPerLayer(r: EvalResult, title: string, yLabel: string, plain: number, exits: [number, number][], contrast: [number, number][]): string {
+  return lineChart({
+    title,
+    xLabel: 'exit layer (alone) / amateur layer (contrasted)',
+    yLabel,
+    logY: true,
+    series: [
+      { name: 'exit alone', points: exits, color: '#1f77b4', dashed: true },
+      { name: `${r.settings.mode.toUpperCase()} with amateur`, points: contrast, color: '#d62728' },
+    ],
+    hlines: [{ y: plain, name: 'plain (final layer)', color: '#222' }],
+    stamp: stampLines(r),
+  });
+}
+
 function stampText(r: EvalResult): string {
   const cached = r.resumedItems ? `; ${r.resumedItems} items from an earlier run's cache` : '';
   return `_${stampLines(r).join('; ')}; ${r.seconds.toFixed(0)} s${cached}._`;
@@ -189,18 +205,8 @@ export function writeReport(options: ReportOptions = {}): string {
       marks: [...(best ? [{ x: best.layer, y: best.accuracy, label: `best ${best.layer}` }] : []), ...(def && def !== best ? [{ x: def.layer, y: def.accuracy, label: `default ${def.layer}` }] : [])],
       stamp: stampLines(lam),
     }));
-    svg('lambada-perplexity.svg', lineChart({
-      title: 'LAMBADA perplexity per exit layer (Figure 3 shape)',
-      xLabel: 'exit layer (alone) / amateur layer (contrasted)',
-      yLabel: 'perplexity',
-      logY: true,
-      series: [
-        { name: 'exit alone', points: L.exits.map((e) => [e.layer, e.perplexity]), color: '#1f77b4', dashed: true },
-        { name: `${lam.settings.mode.toUpperCase()} with amateur`, points: L.contrast.map((c) => [c.layer, c.perplexity]), color: '#d62728' },
-      ],
-      hlines: [{ y: L.plain.perplexity, name: 'plain (final layer)', color: '#222' }],
-      stamp: stampLines(lam),
-    }));
+    svg('lambada-perplexity.svg', perplexityPerLayer(lam, 'LAMBADA perplexity per exit layer (Figure 3 shape)', 'perplexity', L.plain.perplexity,
+      L.exits.map((e) => [e.layer, e.perplexity]), L.contrast.map((c) => [c.layer, c.perplexity])));
     if (lam.totalSpeed) {
       const t = lam.totalSpeed;
       md.push(`Scoring time of all ${t.items} passages: **${t.seconds.toFixed(0)} s (${(t.seconds / 60).toFixed(1)} minutes)**, ${n2(t.tokensPerSecond)} tokens/s through the model (${t.tokens} tokens, every exit and every contrast included, one forward run per batch of ${lam.settings.batch}${lam.resumedItems ? `; the run was stopped and resumed, and each part's wall time is summed` : ''}).`, '');
@@ -237,18 +243,8 @@ export function writeReport(options: ReportOptions = {}): string {
       md.push('');
       const lower = W.contrast.filter((c) => c.wordPerplexity < W.plain.wordPerplexity);
       md.push(lower.length ? `ACD lowers word perplexity below plain with ${lower.length} of ${W.contrast.length} amateur layers here.` : `ACD gives a higher word perplexity than plain (${n2(W.plain.wordPerplexity)}) with every one of the ${W.contrast.length} amateur layers here (lowest ${n2(Math.min(...W.contrast.map((c) => c.wordPerplexity)))}).`, '');
-      svg('wikitext-perplexity.svg', lineChart({
-        title: 'WikiText-2 word perplexity per exit layer (Figure 4 shape)',
-        xLabel: 'exit layer (alone) / amateur layer (contrasted)',
-        yLabel: 'word perplexity',
-        logY: true,
-        series: [
-          { name: 'exit alone', points: W.exits.map((e) => [e.layer, e.wordPerplexity]), color: '#1f77b4', dashed: true },
-          { name: `${w.settings.mode.toUpperCase()} with amateur`, points: W.contrast.map((c) => [c.layer, c.wordPerplexity]), color: '#d62728' },
-        ],
-        hlines: [{ y: W.plain.wordPerplexity, name: 'plain (final layer)', color: '#222' }],
-        stamp: stampLines(w),
-      }));
+      svg('wikitext-perplexity.svg', perplexityPerLayer(w, 'WikiText-2 word perplexity per exit layer (Figure 4 shape)', 'word perplexity', W.plain.wordPerplexity,
+        W.exits.map((e) => [e.layer, e.wordPerplexity]), W.contrast.map((c) => [c.layer, c.wordPerplexity])));
     }
     for (const w of wikis) md.push(`${modelLabel(w)}, ${basename(w.data.file)}: windows of ${w.settings.window} tokens, ${w.settings.stride} new tokens each (the harness's disjoint rolling windows when they are equal); ${w.wikitext!.plain.tokens} tokens scored.`, '', stampText(w), '');
   }
