@@ -339,28 +339,20 @@ function dolaContrastJs(finalLogits: Float32Array, c: Checked, result: DolaResul
       ? Float32Array.from(weight.q8, (q, i) => q * weight.scale[i >> 5])
       : dtype === 'float32' ? (weight as Float32Array) : Float32Array.from(weight as Uint16Array, (b) => halfToFloat(b, dtype));
     const b = bias === undefined ? undefined : dtype === 'float32' ? (bias as Float32Array) : Float32Array.from(bias as Uint16Array, (x) => halfToFloat(x, dtype));
-    for (let k = 0; k < C; k++) {
-      for (let r = 0; r < rows; r++) nonFinite(`hidden[${k}]`, hidden[k], r * d, d, r);
+    // every row of `h` (`[rows x d]`, named `what` in errors) through the head into `z` (`[rows x V]`)
+    const project = (what: string, h: Float32Array, z: Float64Array | Float32Array) => {
+      for (let r = 0; r < rows; r++) nonFinite(what, h, r * d, d, r);
       for (let r = 0; r < rows; r++) {
         for (let v = 0; v < V; v++) {
           let s = 0;
-          for (let i = 0; i < d; i++) s += w[v * d + i] * hidden[k][r * d + i];
-          cand[k][r * V + v] = s + (b ? b[v] : 0);
+          for (let i = 0; i < d; i++) s += w[v * d + i] * h[r * d + i];
+          z[r * V + v] = s + (b ? b[v] : 0);
         }
       }
-    }
-    const fh = c.projected.finalHidden;
-    if (fh) {
-      // the final layer through the same head, written out (float32, as the native kernel stores it)
-      for (let r = 0; r < rows; r++) nonFinite('finalHidden', fh, r * d, d, r);
-      for (let r = 0; r < rows; r++) {
-        for (let v = 0; v < V; v++) {
-          let s = 0;
-          for (let i = 0; i < d; i++) s += w[v * d + i] * fh[r * d + i];
-          finalLogits[r * V + v] = s + (b ? b[v] : 0);
-        }
-      }
-    }
+    };
+    for (let k = 0; k < C; k++) project(`hidden[${k}]`, hidden[k], cand[k]);
+    // the final layer through the same head, written out (float32, as the native kernel stores it)
+    if (c.projected.finalHidden) project('finalHidden', c.projected.finalHidden, finalLogits);
   } else {
     for (let k = 0; k < C; k++) cand[k].set(c.logits![k]);
   }
