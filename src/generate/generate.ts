@@ -10,7 +10,7 @@ import { contrastStep } from '../decoding/pipeline';
 import { argmax } from '../decoding/processors';
 import type { ContrastModel, ContrastPlan, ExpertPlan } from './model';
 import { ChunkedText, cutAtStop, StopWatcher, TextStreamer } from './streamer';
-import { scoreBatch, windowItems, type ScoreBatchOptions } from './score-batch';
+import { scoreBatch, windowItems, type ScoreBatchOptions, type ScoredItem, type TokenScores } from './score-batch';
 
 /** A prompt: text, or token ids (used as given). */
 export type Prompt = string | number[];
@@ -393,24 +393,31 @@ export async function score(model: ContrastModel, text: Prompt, options: ScoreOp
     throw new OutOfRangeError(`Expected options.window to be an integer in [2, ${model.contextLength}] but received ${String(windowOpt)}`, 'window');
   }
   const items = ids.length - 1 <= window ? [{ ids, from: 1 }] : windowItems(ids, window, stride ?? Math.floor(window / 2));
-  let contrast: ScoreBatchOptions = {};
-  if (plan) {
-    const { layer, path: _path, candidates, mode, ...settings } = plan;
-    // A layer chosen per position (mode 'dola', amateurLayer 'auto'): every candidate's hidden state from the same run.
-    contrast = candidates ? { select: { candidates, mode }, ...settings } : { amateurs: [layer], mode: mode as 'acd' | 'cd', ...settings };
-  }
-  const scored = await scoreBatch(model, items, contrast);
+  const scored = await scoreBatch(model, items, scoreOptionsOf(plan));
   const logProbs: number[] = [];
   const greedy: boolean[] = [];
   const layers: number[] = [];
   for (const res of scored) {
-    const s = !plan ? res.expert : plan.candidates ? res.selected! : res.contrast.get(plan.layer)!;
+    const s = scoresOf(res, plan);
     logProbs.push(...s.logProbs);
     for (const g of s.greedy) greedy.push(g === 1);
     if (res.selected) layers.push(...res.selected.layers);
   }
   const total = logProbs.reduce((a, b) => a + b, 0);
   return { tokens: ids, logProbs, total, perplexity: Math.exp(-total / logProbs.length), ...(plan?.candidates ? { amateurLayers: layers } : {}), contrast: plan, expert, greedy };
+}
+
+/** The {@link scoreBatch} options that score `plan`'s distribution (null: the plain model's alone). */
+export function scoreOptionsOf(plan: ContrastPlan | null): ScoreBatchOptions {
+  if (!plan) return {};
+  const { layer, path: _path, candidates, mode, ...settings } = plan;
+  // A layer chosen per position (mode 'dola', amateurLayer 'auto'): every candidate's hidden state from the same run.
+  return candidates ? { select: { candidates, mode }, ...settings } : { amateurs: [layer], mode: mode as 'acd' | 'cd', ...settings };
+}
+
+/** `plan`'s distribution in an item scored with {@link scoreOptionsOf}(plan). */
+export function scoresOf(item: ScoredItem, plan: ContrastPlan | null): TokenScores {
+  return !plan ? item.expert : plan.candidates ? item.selected! : item.contrast.get(plan.layer)!;
 }
 
 /** {@link score} one decode step per token (prefill of the first token, then one step per token), through the decoding pipeline. */

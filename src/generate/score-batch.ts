@@ -47,6 +47,18 @@ export interface ScoreBatchOptions {
    * stepping) and the layer chosen at each position. `alpha`, `minCandidates` and `beta` apply to it too.
    */
   select?: { candidates: readonly number[]; mode: 'dola' | 'acd' | 'cd' };
+  /**
+   * Also keep, per scored token of every distribution, its `top` most likely tokens with their log-probabilities
+   * (what an OpenAI `logprobs: N` echo returns; default 0: none). The scored token's own log-probability is
+   * computed with the same arithmetic, so it equals its entry here exactly when it is among them.
+   */
+  top?: number;
+}
+
+/** A token and its log-probability. */
+export interface TopToken {
+  token: number;
+  logprob: number;
 }
 
 /** Per scored token of one distribution. */
@@ -55,6 +67,8 @@ export interface TokenScores {
   logProbs: Float64Array;
   /** Whether the token is that distribution's arg-max (first maximum). */
   greedy: Uint8Array;
+  /** With `top`: that distribution's most likely tokens at each scored position, most likely first. */
+  top?: TopToken[][];
 }
 
 /** One scored item. */
@@ -177,12 +191,35 @@ export function checkScoreLayers(model: ContrastModel, layers: readonly number[]
   }
 }
 
-function newScores(n: number): TokenScores {
-  return { logProbs: new Float64Array(n), greedy: new Uint8Array(n) };
+function newScores(n: number, top: number): TokenScores {
+  return { logProbs: new Float64Array(n), greedy: new Uint8Array(n), ...(top > 0 ? { top: new Array<TopToken[]>(n) } : {}) };
 }
 
-/** log-softmax value of `target` and whether it is the first maximum, for row r of a [rows x V] block. */
-function readRow(block: Float32Array, r: number, V: number, target: number): [number, boolean] {
+/**
+ * The `n` largest values of `row`, largest first (equal values: the lower index first), as { token: index,
+ * logprob: value }.
+ */
+export function topTokens(row: ArrayLike<number>, n: number): TopToken[] {
+  const top: TopToken[] = [];
+  if (n <= 0) return top;
+  let floor = -Infinity;
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i];
+    if (top.length === n && !(v > floor)) continue;
+    let at = top.length;
+    while (at > 0 && top[at - 1].logprob < v) at--;
+    top.splice(at, 0, { token: i, logprob: v });
+    if (top.length > n) top.pop();
+    floor = top[top.length - 1].logprob;
+  }
+  return top;
+}
+
+/**
+ * log-softmax value of `target` and whether it is the first maximum, for row r of a [rows x V] block of logits;
+ * with `top > 0` also the row's `top` most likely tokens, their log-probabilities computed as the target's.
+ */
+function readRow(block: Float32Array, r: number, V: number, target: number, top = 0): [number, boolean, TopToken[]?] {
   const off = r * V;
   let m = -Infinity;
   let best = 0;
@@ -195,11 +232,18 @@ function readRow(block: Float32Array, r: number, V: number, target: number): [nu
   }
   let s = 0;
   for (let v = 0; v < V; v++) s += Math.exp(block[off + v] - m);
-  return [block[off + target] - m - Math.log(s), best === target];
+  const lp = block[off + target] - m - Math.log(s);
+  if (top <= 0) return [lp, best === target];
+  // Ranked on the logits (the same order), each value then shifted exactly as the target's.
+  const head = topTokens(block.subarray(off, off + V), top).map((t) => ({ token: t.token, logprob: t.logprob - m - Math.log(s) }));
+  return [lp, best === target, head];
 }
 
-/** The value at `target` and whether it is the first maximum, for row r of a block of log-probabilities. */
-function readNormalisedRow(block: Float32Array, r: number, V: number, target: number): [number, boolean] {
+/**
+ * The value at `target` and whether it is the first maximum, for row r of a block of log-probabilities (with
+ * `top > 0`, also the row's `top` largest entries).
+ */
+function readNormalisedRow(block: Float32Array, r: number, V: number, target: number, top = 0): [number, boolean, TopToken[]?] {
   const off = r * V;
   let best = 0;
   let m = -Infinity;
@@ -209,7 +253,8 @@ function readNormalisedRow(block: Float32Array, r: number, V: number, target: nu
       best = v;
     }
   }
-  return [block[off + target], best === target];
+  if (top <= 0) return [block[off + target], best === target];
+  return [block[off + target], best === target, topTokens(block.subarray(off, off + V), top)];
 }
 
 /** Copies rows `idx` of a `[n x w]` block into a new `[idx.length x w]` block. */
@@ -271,12 +316,14 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
       owner.push([i, j]);
     }
   });
+  const top = options.top ?? 0;
+  if (!Number.isInteger(top) || top < 0) throw new RangeError(`top must be a non-negative integer, got ${String(options.top)}`);
   const results: ScoredItem[] = items.map((it, i) => ({
     tokens: it.ids.slice(it.from),
-    expert: newScores(counts[i]),
-    exits: new Map(exits.map((L) => [L, newScores(counts[i])])),
-    contrast: new Map(amateurs.map((L) => [L, newScores(counts[i])])),
-    ...(select ? { selected: { ...newScores(counts[i]), layers: new Int32Array(counts[i]) } } : {}),
+    expert: newScores(counts[i], top),
+    exits: new Map(exits.map((L) => [L, newScores(counts[i], top)])),
+    contrast: new Map(amateurs.map((L) => [L, newScores(counts[i], top)])),
+    ...(select ? { selected: { ...newScores(counts[i], top), layers: new Int32Array(counts[i]) } } : {}),
   }));
   const chunk = Math.max(1, options.chunkRows ?? 256);
   const common = { vocabSize: V, alpha: options.alpha ?? DEFAULT_ALPHA, minCandidates: options.minCandidates ?? 1, ...(options.beta !== undefined ? { beta: options.beta } : {}) };
@@ -287,11 +334,12 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
     const rows = block.length / V;
     for (let r = 0; r < rows; r++) {
       const k = start + r;
-      const [lp, g] = normalised ? readNormalisedRow(block, r, V, targets[k]) : readRow(block, r, V, targets[k]);
+      const [lp, g, best] = normalised ? readNormalisedRow(block, r, V, targets[k], top) : readRow(block, r, V, targets[k], top);
       const [i, j] = owner[k];
       const s = pick(i);
       s.logProbs[j] = lp;
       s.greedy[j] = g ? 1 : 0;
+      if (s.top && best) s.top[j] = best;
     }
   };
   // Dense exit logits: from the graph's output, else through the head projection, all exits sharing a head in one
@@ -312,6 +360,7 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
       const s = pick(i);
       s.logProbs[j] = z[r * V + targets[k]];
       s.greedy[j] = Number(argMax[r]) === targets[k] ? 1 : 0;
+      if (s.top) s.top[j] = topTokens(z.subarray(r * V, (r + 1) * V), top);
     }
   };
   for (let start = 0; start < rowIdx.length; start += chunk) {

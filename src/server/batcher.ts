@@ -9,7 +9,9 @@
  * requests ride in the server's default lane (they ignore its exit outputs).
  */
 import { logSoftmaxInPlace } from '../decoding/processors';
+import { scoreOptionsOf, scoresOf } from '../generate/generate';
 import type { ContrastModel, ContrastPlan } from '../generate/model';
+import { scoreBatch } from '../generate/score-batch';
 import type { ExitRequest, Sequence, StepOutput } from '../runtime';
 import { rowLogProbs, RowSelector, topTokens, type RowOutputs } from './distribution';
 import type { DecodeRequest, DecodeSink, DecodeTicket, Engine, PromptLogprob } from './engine';
@@ -77,6 +79,8 @@ export class BatchEngine implements Engine {
   #queued = 0;
   #running = 0;
   #scoring = 0;
+  /** The scoring run in progress (runs are queued one after another). */
+  #scoringRun: Promise<void> = Promise.resolve();
   #idle: (() => void)[] = [];
   #lp: Float32Array;
 
@@ -313,14 +317,51 @@ export class BatchEngine implements Engine {
     for (let r = jobs.length - 1; r >= 0; r--) if (ended[r]) this.#remove(lane, r);
   }
 
-  async scorePrompt(prompt: number[], contrast: ContrastPlan | null, topLogprobs: number, signal?: AbortSignal): Promise<PromptLogprob[]> {
+  /**
+   * Log-probabilities of each prompt's tokens (echo). Graphs with logits at every position score all prompts in
+   * one forward run of the scoring fast path (src/generate/score-batch.ts; one run at a time per engine);
+   * graphs that output the last position only step through each prompt one token at a time.
+   */
+  async scorePrompts(prompts: number[][], contrast: ContrastPlan | null, topLogprobs: number, signal?: AbortSignal): Promise<PromptLogprob[][]> {
     if (this.#closing) throw new ApiError(503, 'server_shutting_down', 'the server is shutting down', { type: 'server_error' });
+    this.#scoring += prompts.length;
+    try {
+      if (this.model.manifest.graph.logitPositions === 'last') {
+        const out: PromptLogprob[][] = [];
+        for (const p of prompts) out.push(await this.#scoreByStepping(p, contrast, topLogprobs, signal));
+        return out;
+      }
+      const run = this.#scoringRun.then(() => this.#scoreInOneRun(prompts, contrast, topLogprobs, signal));
+      this.#scoringRun = run.then(() => undefined, () => undefined);
+      return await run;
+    } finally {
+      this.#scoring -= prompts.length;
+      this.#checkIdle();
+    }
+  }
+
+  async #scoreInOneRun(prompts: number[][], contrast: ContrastPlan | null, topLogprobs: number, signal?: AbortSignal): Promise<PromptLogprob[][]> {
+    if (signal?.aborted || this.#stopped) throw new ApiError(499, 'cancelled', 'the request was cancelled');
+    const first = (p: number[]): PromptLogprob => ({ token: p[0], logprob: null, top: null });
+    // A one-token prompt has nothing to score.
+    const scoredIdx = prompts.flatMap((p, i) => (p.length > 1 ? [i] : []));
+    const items = scoredIdx.map((i) => ({ ids: prompts[i], from: 1 }));
+    const scored = await scoreBatch(this.model, items, { ...scoreOptionsOf(contrast), top: topLogprobs });
+    const out = prompts.map((p) => [first(p)]);
+    scored.forEach((res, k) => {
+      const p = prompts[scoredIdx[k]];
+      const s = scoresOf(res, contrast);
+      for (let j = 0; j < s.logProbs.length; j++) out[scoredIdx[k]].push({ token: p[j + 1], logprob: s.logProbs[j], top: s.top ? s.top[j] : null });
+    });
+    return out;
+  }
+
+  async #scoreByStepping(prompt: number[], contrast: ContrastPlan | null, topLogprobs: number, signal?: AbortSignal): Promise<PromptLogprob[]> {
     const V = this.model.vocabSize;
     const lane = { exits: planExits(contrast) } as Lane;
     const seq = this.model.runtime.createSequence({ batch: 1, maxLength: prompt.length, ...(lane.exits.length ? { exits: lane.exits } : {}) });
     const out: PromptLogprob[] = [{ token: prompt[0], logprob: null, top: null }];
     const lp = new Float32Array(V);
-    this.#scoring++;
     try {
       let o = await seq.prefill([[prompt[0]]]);
       for (let i = 1; i < prompt.length; i++) {
@@ -333,8 +374,6 @@ export class BatchEngine implements Engine {
       return out;
     } finally {
       seq.dispose();
-      this.#scoring--;
-      this.#checkIdle();
     }
   }
 

@@ -10,7 +10,7 @@ import { contrastStep } from '../decoding/pipeline';
 import { argmax, type LogitsProcessor } from '../decoding/processors';
 import { SeededRandom } from '../decoding/random';
 import type { ContrastModel, ContrastPlan } from '../generate/model';
-import type { Sampling, TokenLogprob } from './engine';
+import type { Sampling } from './engine';
 
 /** The expert logits and the exit outputs of one row (views), by exit layer. */
 export interface RowOutputs {
@@ -52,22 +52,8 @@ export async function rowLogProbs(model: ContrastModel, plan: ContrastPlan | nul
   return contrastStep({ expert: o.expert, amateur: exit.logits }, model.vocabSize, settings, out);
 }
 
-/** The `n` most likely tokens of a log-probability row, most likely first. */
-export function topTokens(row: Float32Array, n: number): TokenLogprob[] {
-  const top: TokenLogprob[] = [];
-  if (n <= 0) return top;
-  let floor = -Infinity;
-  for (let i = 0; i < row.length; i++) {
-    const v = row[i];
-    if (top.length === n && !(v > floor)) continue;
-    let at = top.length;
-    while (at > 0 && top[at - 1].logprob < v) at--;
-    top.splice(at, 0, { token: i, logprob: v });
-    if (top.length > n) top.pop();
-    floor = top[top.length - 1].logprob;
-  }
-  return top;
-}
+/** The `n` most likely tokens of a log-probability row, most likely first (the scoring path's selection). */
+export { topTokens } from '../generate/score-batch';
 
 /** Token selection of one sequence: the processors and generator of its sampling settings. */
 export class RowSelector {

@@ -73,8 +73,8 @@ export interface PromptLogprob {
 export interface Engine {
   /** Queues a sequence. Throws ApiError 429 when the queue is full, 503 when the engine is closing. */
   submit(request: DecodeRequest, sink: DecodeSink): DecodeTicket;
-  /** Log-probabilities of a prompt's tokens (echo), under the same contrast as generation. */
-  scorePrompt(prompt: number[], contrast: ContrastPlan | null, topLogprobs: number, signal?: AbortSignal): Promise<PromptLogprob[]>;
+  /** Log-probabilities of each prompt's tokens (echo), under the same contrast as generation. */
+  scorePrompts(prompts: number[][], contrast: ContrastPlan | null, topLogprobs: number, signal?: AbortSignal): Promise<PromptLogprob[][]>;
   /** Sequences waiting for a slot. */
   readonly queued: number;
   /** Sequences decoding. */

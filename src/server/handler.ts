@@ -252,7 +252,8 @@ export function createHandler(options: HandlerOptions): Handler {
     const promptTokens = ids.reduce((a, p) => a + p.length, 0) * r.n;
     const echoText = (pi: number) => (typeof r.prompts[pi] === 'string' ? (r.prompts[pi] as string) : s.model.tokenizer ? s.model.tokenizer.decode(ids[pi], { skipSpecialTokens: false }) : '');
     return async (res: ServerResponse, signal: AbortSignal) => {
-      const scored: (PromptLogprob[] | null)[] = await Promise.all(ids.map((p) => (r.echo && r.logprobs !== null ? s.engine.scorePrompt(p, plan, top, signal) : Promise.resolve(null))));
+      // Echo with logprobs: every prompt scored together (one forward run on graphs with logits at every position).
+      const scored: (PromptLogprob[] | null)[] = r.echo && r.logprobs !== null ? await s.engine.scorePrompts(ids, plan, top, signal) : ids.map(() => null);
       const lpBlock = (tokens: { token: number; prev?: number; logprob: number | null; top?: { token: number; logprob: number }[] | null }[], offset0: number) => {
         let off = offset0;
         const texts = tokens.map((t) => tokenText(s.model, t.token, t.prev));

@@ -97,6 +97,47 @@ test('echo with max_tokens 0 scores the prompt: the log-probabilities of score()
   assert.ok(more.choices[0].text.startsWith(PROMPT) && more.choices[0].text.length > PROMPT.length);
 });
 
+test("lm-evaluation-harness's loglikelihood request (token-id prompts, echo, max_tokens 1, logprobs 1): decode-step log-probs, exact greedy flags, one batch = one by one", async () => {
+  if (skip) return;
+  const { client } = await srv();
+  const m = await stories();
+  // A greedy continuation: every token after the prompt is its distribution's arg-max, and generate() stepped
+  // through it one decode step at a time (a path independent of the echo's scoring run).
+  const g = await gen.generate(m, PROMPT, { maxNewTokens: 12, contrast: false });
+  const promptIds = m.tokenizer.encode(PROMPT, { addSpecialTokens: true });
+  const greedyIds = [...promptIds, ...g.tokens];
+  const other = m.tokenizer.encode('Once upon a time, there was a big dog named Max. He liked to run.', { addSpecialTokens: true });
+  const shape = { temperature: 0, max_tokens: 1, logprobs: 1, seed: 1234, echo: true, contrast: false };
+  const both = await client.completions.create({ model: 'stories', prompt: [greedyIds, other], ...shape });
+  assert.is(both.choices.length, 2);
+  for (const [k, ids] of [greedyIds, other].entries()) {
+    const lp = both.choices[k].logprobs;
+    // The harness reads token_logprobs[ctxlen:-1]: one entry per prompt token (the first null), then the generated one.
+    assert.is(lp.token_logprobs.length, ids.length + 1);
+    assert.is(lp.token_logprobs[0], null);
+    lp.top_logprobs.slice(1).forEach((top) => assert.is(Object.keys(top).length, 1));
+    const one = await client.completions.create({ model: 'stories', prompt: ids, ...shape });
+    const d = maxAbsDiff(one.choices[0].logprobs.token_logprobs.slice(1, -1), lp.token_logprobs.slice(1, -1));
+    assert.ok(d < 1e-5, `batched vs alone: ${d}`);
+  }
+  const lp = both.choices[0].logprobs;
+  const scored = lp.token_logprobs.slice(promptIds.length, -1);
+  const d = maxAbsDiff(scored, g.logProbs);
+  assert.ok(d < 1e-4, `echo vs decode steps: ${d}`);
+  // The harness's is_greedy: the token's log-prob equals the top entry's, compared with !=.
+  lp.top_logprobs.slice(promptIds.length, -1).forEach((top, i) => assert.ok(scored[i] === Math.max(...Object.values(top)), `token ${i} is greedy`));
+  // The other text is not all greedy: where score() says a token is not the arg-max, the harness's test fails too.
+  const s = await gen.score(m, other, { contrast: false });
+  const lo = both.choices[1].logprobs;
+  let notGreedy = 0;
+  s.greedy.forEach((isGreedy, i) => {
+    const equal = lo.token_logprobs[i + 1] === Math.max(...Object.values(lo.top_logprobs[i + 1]));
+    assert.is(equal, isGreedy, `token ${i + 1}`);
+    if (!isGreedy) notGreedy++;
+  });
+  assert.ok(notGreedy > 0);
+});
+
 test('streaming completions and chat: chunks concatenate to the whole answer; the stream ends with [DONE]', async () => {
   if (skip) return;
   const { client, url } = await srv();
