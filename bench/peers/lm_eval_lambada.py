@@ -3,11 +3,17 @@ data source changed (the harness downloads EleutherAI/lambada_openai from the Hu
 of this project cannot reach; ../shared/data/lambada/lambada_test.jsonl is the same OpenAI test file, see
 data/SOURCES.md). The task YAML is read from the installed harness at run time and copied with `dataset_path`
 switched to the `json` builder over the local file, so doc_to_text, doc_to_target, output_type and metrics are the
-harness's own. The model runs through the harness's Hugging Face backend (`hf`) on the float32 weights that
-transformers dequantises from the GGUF.
+harness's own. The model runs either through the harness's Hugging Face backend (`hf`) on the float32 weights that
+transformers dequantises from the GGUF, or (--server) through the harness's `local-completions` backend against an
+OpenAI-compatible /v1/completions server (`autocontrast serve`): the harness tokenises with the Hugging Face
+tokenizer in --tokenizer DIR (a folder with the model's tokenizer.json and a tokenizer_config.json), sends token-id
+prompts with echo, max_tokens 1 and logprobs 1, and reads the continuation's log-probabilities and greedy verdicts
+from the echoed prompt.
 
 usage: python lm_eval_lambada.py GGUF_FILE LAMBADA_JSONL [--limit N | --range START:END] [--batch B] [--threads T]
                                 [--out FILE]
+       python lm_eval_lambada.py MODEL_NAME LAMBADA_JSONL --server URL --tokenizer DIR [--limit N | --range START:END]
+                                [--batch B] [--out FILE]
 --range runs passages START..END-1 only (the harness's own `samples` selection), so that the full set can run as
 chunks that each finish on a shared machine; eval-harness.mjs joins the chunks.
 Writes (to --out, else stdout) one JSON object: {lm_eval, torch, transformers, task, limit, range, seconds, acc,
@@ -41,14 +47,18 @@ def local_task_yaml(data_file, tmp):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('gguf')
+    ap.add_argument('gguf', help='the GGUF file (hf backend), or with --server the served model name')
     ap.add_argument('data')
     ap.add_argument('--limit', type=int, default=None)
     ap.add_argument('--range', default=None, help='START:END, passages START..END-1')
     ap.add_argument('--batch', type=int, default=16)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--out', default=None)
+    ap.add_argument('--server', default=None, help='base URL of an OpenAI-compatible server (http://HOST:PORT/v1)')
+    ap.add_argument('--tokenizer', default=None, help='with --server: a Hugging Face tokenizer folder')
     a = ap.parse_args()
+    if a.server is not None and a.tokenizer is None:
+        ap.error('--server needs --tokenizer DIR (the harness counts context tokens with it)')
     rng = None
     if a.range is not None:
         if a.limit is not None:
@@ -71,11 +81,20 @@ def main():
     torch.set_num_threads(a.threads)
     tmp = tempfile.mkdtemp(prefix='ac-lm-eval-')
     src, spec = local_task_yaml(a.data, tmp)
-    d, f = os.path.split(os.path.abspath(a.gguf))
+    if a.server is not None:
+        backend = 'local-completions'
+        # max_length: the server's default context (2048); the harness keeps one position for the generated token.
+        model_args = {'model': a.gguf, 'base_url': a.server.rstrip('/') + '/completions', 'tokenizer_backend': 'huggingface',
+                      'tokenizer': os.path.abspath(a.tokenizer), 'tokenized_requests': True, 'max_length': 2048,
+                      'num_concurrent': 1, 'max_retries': 1, 'timeout': 3600}
+    else:
+        backend = 'hf'
+        d, f = os.path.split(os.path.abspath(a.gguf))
+        model_args = {'pretrained': d, 'gguf_file': f, 'dtype': 'float32', 'device': 'cpu'}
     t0 = time.perf_counter()
     res = lm_eval.simple_evaluate(
-        model='hf',
-        model_args={'pretrained': d, 'gguf_file': f, 'dtype': 'float32', 'device': 'cpu'},
+        model=backend,
+        model_args=model_args,
         tasks=['lambada_openai_local'],
         task_manager=TaskManager(include_path=tmp),
         limit=a.limit,
@@ -93,6 +112,8 @@ def main():
     docs.sort(key=lambda x: x['doc'])
     out = {
         'lm_eval': getattr(lm_eval, '__version__', 'unknown'),
+        'backend': backend,
+        'server': a.server,
         'torch': torch.__version__,
         'transformers': transformers.__version__,
         'threads': torch.get_num_threads(),

@@ -38,6 +38,39 @@ test('tiny model: fast score equals stepping to 1e-4, plain, dense, sparse and t
   m.dispose();
 });
 
+test('tiny model: top option: each distribution\'s N most likely tokens, sorted, from the same arithmetic as the scored token', async () => {
+  if (skip) return;
+  const { dir, config } = await tinyScoringFolder();
+  const m = await gen.load(dir);
+  const ids = tokens(19, config.vocabSize, 7);
+  const N = 4;
+  const [r] = await gen.scoreBatch(m, [{ ids, from: 1 }], { exits: [1], amateurs: [2], alpha: 0.1, top: N });
+  const [bare] = await gen.scoreBatch(m, [{ ids, from: 1 }], { exits: [1], amateurs: [2], alpha: 0.1 });
+  assert.is(bare.expert.top, undefined);
+  const slow = await gen.scoreByStepping(m, ids, null, null);
+  for (const [name, s, b] of [['expert', r.expert, bare.expert], ['exit 1', r.exits.get(1), bare.exits.get(1)], ['contrast 2', r.contrast.get(2), bare.contrast.get(2)]]) {
+    assert.equal([...s.logProbs], [...b.logProbs], `${name}: asking for top changes nothing else`);
+    for (let j = 0; j < s.logProbs.length; j++) {
+      const top = s.top[j];
+      assert.is(top.length, N);
+      for (let k = 1; k < N; k++) assert.ok(top[k - 1].logprob >= top[k].logprob, `${name} position ${j} sorted`);
+      // The scored token is the arg-max exactly when it heads the list, with the very same value.
+      assert.is(top[0].token === ids[j + 1], s.greedy[j] === 1, `${name} position ${j}`);
+      if (s.greedy[j] === 1) assert.is(top[0].logprob, s.logProbs[j]);
+      const mine = top.find((t) => t.token === ids[j + 1]);
+      if (mine) assert.is(mine.logprob, s.logProbs[j]);
+      else assert.ok(s.logProbs[j] <= top[N - 1].logprob);
+    }
+  }
+  // The expert's list against the stepped distribution (an independent path): the probabilities sum below 1.
+  for (let j = 0; j < r.expert.logProbs.length; j++) {
+    const mass = r.expert.top[j].reduce((a, t) => a + Math.exp(t.logprob), 0);
+    assert.ok(mass <= 1 + 1e-6 && mass > 0);
+    assert.ok(Math.abs(r.expert.logProbs[j] - slow.logProbs[j]) < 1e-4);
+  }
+  m.dispose();
+});
+
 test('tiny model: one batched run (left-padded, uneven lengths) equals each item scored alone, for every exit and amateur', async () => {
   if (skip) return;
   const { dir, config } = await tinyScoringFolder();
