@@ -20,14 +20,14 @@
     {
       "target_name": "ac_avx2",
       "type": "static_library",
-      "sources": ["native/kernels/ops_avx2.cc", "native/kernels/dola_avx2.cc"],
+      "sources": ["native/kernels/ops_avx2.cc", "native/kernels/dola_avx2.cc", "native/kernels/q8_head_avx2.cc"],
       "cflags": ["-mavx2", "-mfma", "-mf16c"],
       "xcode_settings": {"OTHER_CFLAGS": ["-mavx2", "-mfma", "-mf16c"]}
     },
     {
       "target_name": "ac_avx512",
       "type": "static_library",
-      "sources": ["native/kernels/ops_avx512.cc", "native/kernels/dola_avx512.cc"],
+      "sources": ["native/kernels/ops_avx512.cc", "native/kernels/dola_avx512.cc", "native/kernels/q8_head_avx512.cc"],
       "cflags": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma", "-mf16c"],
       "xcode_settings": {"OTHER_CFLAGS": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma", "-mf16c"]}
     },
@@ -41,6 +41,7 @@
         "native/kernels/ops_scalar.cc",
         "native/kernels/ops_neon.cc",
         "native/kernels/parallel.cc",
+        "native/kernels/q8_head.cc",
         "native/kernels/select.cc",
         "native/binding/addon.cc",
         "native/binding/args.cc",
@@ -50,6 +51,7 @@
         "native/binding/dola_binding.cc",
         "native/binding/head_binding.cc",
         "native/binding/prepared_binding.cc",
+        "native/binding/q8_head_binding.cc",
         "native/binding/runtime_binding.cc"
       ],
       "include_dirs": ["<(ac_napi_dir)"],

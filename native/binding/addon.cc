@@ -11,6 +11,7 @@
 #include "cuda_binding.h"
 #include "dola_binding.h"
 #include "head_binding.h"
+#include "q8_head_binding.h"
 #include "contrast.h"
 #include "contrast_job.h"
 #include "parallel.h"
@@ -122,6 +123,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHead(env, exports);
   InitDola(env, exports);
   InitPrepared(env, exports);
+  InitQ8Head(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

@@ -155,6 +155,7 @@ class LoadWorker : public Napi::AsyncWorker {
     r.Set("inputs", ins);
     r.Set("outputs", outs);
     r.Set("threads", model_->intra_op_threads());
+    r.Set("outputHead", model_->has_output_head() ? "q8" : "graph");
     deferred_.Resolve(r);
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
@@ -166,6 +167,36 @@ class LoadWorker : public Napi::AsyncWorker {
   int kind_ = 0;
   std::string error_;
 };
+
+// outputHead: { hiddenOutput, codes: Int8Array [vocab x hidden], scales: Float32Array [vocab x hidden / 32] }, copied
+// (the runtime keeps it for the model's lifetime; the JavaScript arrays may go).
+std::shared_ptr<const acr::OutputHead> ReadOutputHead(const Napi::Object& o, const acr::ModelConfig& c) {
+  Napi::Env env = o.Env();
+  if (!o.Get("outputHead").IsObject()) ThrowType(env, "Expected outputHead to be { hiddenOutput, codes, scales }");
+  const Napi::Object h = o.Get("outputHead").As<Napi::Object>();
+  const size_t V = static_cast<size_t>(c.vocab), H = static_cast<size_t>(c.hidden);
+  if (H % 32 != 0) ThrowRange(env, "Expected hiddenSize to be a multiple of 32 with an outputHead, got " + std::to_string(H));
+  auto head = std::make_shared<acr::OutputHead>();
+  head->hidden_output = GetString(h, "hiddenOutput");
+  if (head->hidden_output.empty()) ThrowRange(env, "Expected outputHead.hiddenOutput to name a graph output");
+  const ArrayArg codes = GetArray(h, "codes", napi_int8_array, "an Int8Array");
+  const ArrayArg scales = GetArray(h, "scales", napi_float32_array, "a Float32Array");
+  if (codes.length != V * H)
+    ThrowRange(env, "Expected outputHead.codes to hold vocabSize x hiddenSize = " + std::to_string(V * H) + " values, got " +
+                        std::to_string(codes.length));
+  if (scales.length != V * H / 32)
+    ThrowRange(env, "Expected outputHead.scales to hold vocabSize x hiddenSize / 32 = " + std::to_string(V * H / 32) +
+                        " values, got " + std::to_string(scales.length));
+  const int8_t* q = static_cast<const int8_t*>(codes.data);
+  const float* sc = static_cast<const float*>(scales.data);
+  for (size_t i = 0; i < scales.length; ++i)
+    if (!std::isfinite(sc[i])) ThrowRange(env, "Expected outputHead.scales to be finite, got " + std::to_string(sc[i]) + " at " + std::to_string(i));
+  for (size_t i = 0; i < codes.length; ++i)
+    if (q[i] == -128) ThrowRange(env, "Expected outputHead.codes in [-127, 127], got -128 at " + std::to_string(i));
+  head->codes.assign(q, q + codes.length);
+  head->scales.assign(sc, sc + scales.length);
+  return head;
+}
 
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -240,6 +271,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   if (c.device != "cpu" && c.device != "cuda") ThrowRange(env, "Expected device to be 'cpu' or 'cuda', got '" + c.device + "'");
   if (Has(o, "deviceId")) c.device_id = static_cast<int>(GetInt(o, "deviceId", 0, 1024));
   c.cuda_dir = StrOr(o, "cudaDir", "");
+  if (Has(o, "outputHead")) c.output_head = ReadOutputHead(o, c);
   auto* w = new LoadWorker(env, std::move(c));
   Napi::Promise p = w->Promise();
   w->Queue();
@@ -383,6 +415,7 @@ class StepWorker : public Napi::AsyncWorker {
     r.Set("pastLength", seq_->past_length());
     r.Set("stepMs", seq_->timing().step_ms);
     r.Set("runMs", seq_->timing().run_ms);
+    r.Set("headMs", seq_->timing().head_ms);
     if (contrast_) {
       const size_t B = std::min(token_.size(), static_cast<size_t>(seq_->rows()));
       Napi::Int32Array t = Napi::Int32Array::New(env, B), hs = Napi::Int32Array::New(env, B);

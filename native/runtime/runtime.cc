@@ -377,7 +377,15 @@ std::shared_ptr<Model> Model::Load(const ModelConfig& cfg) {
     if (std::find(fed.begin(), fed.end(), n) == fed.end())
       throw RuntimeError(RuntimeError::kRange, cfg.graph_path + ": the graph input '" + n +
                                                    "' is not one the runtime feeds (expected " + Join(fed) + ")");
+  if (const OutputHead* oh = cfg.output_head.get()) {
+    const size_t V = static_cast<size_t>(cfg.vocab), H = static_cast<size_t>(cfg.hidden);
+    if (cfg.device != "cpu")
+      throw RuntimeError(RuntimeError::kRange, "the runtime's output head runs on the CPU only (device '" + cfg.device + "')");
+    if (H % 32 != 0 || oh->codes.size() != V * H || oh->scales.size() != V * H / 32 || oh->hidden_output.empty())
+      throw RuntimeError(RuntimeError::kRange, "output head: expected vocab x hidden codes and one scale per 32 of them (hidden a multiple of 32) and a hidden output name");
+  }
   std::vector<std::string> need = {cfg.logits};
+  if (cfg.output_head) need.push_back(cfg.output_head->hidden_output);
   for (size_t l = 0; l < L; ++l) {
     need.push_back(cfg.present_key[l]);
     need.push_back(cfg.present_value[l]);
@@ -407,6 +415,7 @@ std::shared_ptr<Model> Model::Load(const ModelConfig& cfg) {
       if (n == e.logits) CheckDims("output " + n, dims_of(false, i), {-1, -1, V});
       if (n == e.hidden) CheckDims("output " + n, dims_of(false, i), {-1, -1, H});
     }
+    if (cfg.output_head && n == cfg.output_head->hidden_output) CheckDims("output " + n, dims_of(false, i), {-1, -1, H});
     const bool present = std::find(cfg.present_key.begin(), cfg.present_key.end(), n) != cfg.present_key.end() ||
                          std::find(cfg.present_value.begin(), cfg.present_value.end(), n) != cfg.present_value.end();
     if (present) CheckDims("output " + n, dims_of(false, i), {-1, h, -1, d});
@@ -544,6 +553,7 @@ Sequence::Sequence(std::shared_ptr<Model> model, const SequenceOptions& opts) : 
     }
     if (dev_ && exit_logits_) scores_ = std::make_shared<std::vector<float>>(B * vocab_);
     stats_.resize(B);
+    SetUpOutputHead();
   } catch (const std::bad_alloc&) {
     throw RuntimeError(RuntimeError::kRange, "cannot allocate the KV cache: " +
                                                  std::to_string(kv_bytes() >> 20) + " MiB for batch " +
@@ -737,7 +747,13 @@ void Sequence::Run() {
     float* dst;
     int64_t width;
   };
-  std::vector<Out> outs = {{&c.logits, dev_ ? static_cast<float*>(dev_->logits) : logits_->data(), V}};
+  std::vector<Out> outs;
+  // With the runtime's output head the graph's `logits` (zeros) stay unbound; its hidden state is read instead.
+  if (c.output_head) {
+    if (!head_hidden_bound_by_exit_) outs.push_back({&c.output_head->hidden_output, head_hidden_->data(), H});
+  } else {
+    outs.push_back({&c.logits, dev_ ? static_cast<float*>(dev_->logits) : logits_->data(), V});
+  }
   for (size_t i = 0; i < exits_.size(); ++i) {  // every bound exit, each into its own buffers
     const ExitBuffers& x = exits_[i];
     if (x.logits)
@@ -785,7 +801,10 @@ void Sequence::Run() {
   past_len_ = static_cast<int>(total);
   new_len_ = 0;
   prefilled_ = true;
+  const auto th = std::chrono::steady_clock::now();
+  if (c.output_head) ProjectOutputHead(static_cast<int>(B));
   const auto t3 = std::chrono::steady_clock::now();
+  timing_.head_ms = c.output_head ? Ms(th, t3) : 0;
   timing_.run_ms = Ms(t1, t2);
   timing_.step_ms = Ms(t0, t3);
 }

@@ -47,6 +47,17 @@ struct ExitConfig {
   std::string logits;  // graph output name, or empty
 };
 
+// The model's output head computed by the runtime instead of the graph: an int8-block head (codes and one float scale
+// per 32 values, native/kernels/q8_head.h) whose values are exactly the graph's float32 head (src/generate/q8-head.ts
+// checks that before handing it over). The graph (ModelConfig::graph_bytes: the folder's graph without its head
+// product) outputs the final hidden state as `hidden_output`; after every Run the sequence multiplies it with the
+// head into its logits buffer, so everything above the runtime reads the same logits as before.
+struct OutputHead {
+  std::string hidden_output;   // graph output [batch, positions, hidden] that the head multiplies
+  std::vector<int8_t> codes;   // [vocab x hidden]
+  std::vector<float> scales;   // [vocab x hidden / 32]
+};
+
 struct ModelConfig {
   std::string graph_path;
   // When not empty: the graph's ModelProto bytes (a derived form of the graph at graph_path, e.g. DoLa's graph
@@ -78,6 +89,8 @@ struct ModelConfig {
   std::string device = "cpu";
   int device_id = 0;
   std::string cuda_dir;  // where libautocontrast_cuda.so is looked up
+  // Null: the graph computes `logits`. Shared, not copied, with the config (tens of MB).
+  std::shared_ptr<const OutputHead> output_head;
 };
 
 // Token selection inside the native contrast step: the decoding chain's argmax, or its temperature, top-k,
@@ -101,6 +114,7 @@ struct SparseHead {
 struct Timing {
   double step_ms = 0;  // the whole native step (binding + Run + post-processing)
   double run_ms = 0;   // OrtApi::RunWithBinding alone
+  double head_ms = 0;  // the runtime's output head (ModelConfig::output_head), 0 without one
 };
 
 class Model {
@@ -114,6 +128,8 @@ class Model {
   const std::vector<std::string>& input_names() const { return inputs_; }
   const std::vector<std::string>& output_names() const { return outputs_; }
   int intra_op_threads() const { return threads_; }
+  // Whether this runtime computes the logits with ModelConfig::output_head (else the graph does).
+  bool has_output_head() const { return cfg_.output_head != nullptr; }
   struct Impl;
   Impl* impl() const { return impl_.get(); }
 
@@ -219,6 +235,12 @@ class Sequence {
 
  private:
   void ApplyReorder();
+  // The output head (ModelConfig::output_head): the hidden output's buffer (an exit's when that exit binds the same
+  // output), and the projection of its `rows` rows into logits_ after a Run (output_head.cc).
+  std::shared_ptr<std::vector<float>> head_hidden_;
+  bool head_hidden_bound_by_exit_ = false;
+  void SetUpOutputHead();
+  void ProjectOutputHead(int rows);
   // Applies staged row moves and drops left padding shared by every row when it is worth it (rows.cc).
   void ApplyRowChanges(int next_tokens);
   // Moves every row so that the past becomes `new_past` positions long (tokens right-aligned; more or less left

@@ -12,6 +12,8 @@ export const ENVIRONMENT_VARIABLES = {
     "'0' runs the decoding chain step by step instead of the fused native step; 'step' runs the fused step once per token instead of the fused native loop (for comparisons; same tokens)",
   AUTOCONTRAST_DOLA_ONE_HEAD:
     "'0' keeps the graph's own head product for DoLa's final layer, the kernel projecting the candidates only (the two-head reference, for comparisons; same values up to summation order)",
+  AUTOCONTRAST_Q8_HEAD:
+    "'0' keeps the graph's own output head product (the reference, for comparisons; read at load): by default a head whose float32 values are exactly 8-bit blocks (a GGUF Q8_0 head, as SmolLM2's) is computed by the native runtime's int8-block kernel, the same values up to summation order",
   AUTOCONTRAST_ORT_LIBRARY: "path of libonnxruntime for the native runtime (default: onnxruntime-node's own)",
   AUTOCONTRAST_CACHE: 'folder of pulled models (default $XDG_CACHE_HOME/autocontrast, else ~/.cache/autocontrast)',
   AUTOCONTRAST_PYTHON: "Python interpreter used by pull (default 'python3')",

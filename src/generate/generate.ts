@@ -58,6 +58,12 @@ export interface GenerationTiming {
   tokensPerSecond: number;
   /** Whether the fused native step ran (contrast and selection in one native call) instead of the chain. */
   fused: boolean;
+  /**
+   * Which head computed the model's logits: `q8` the runtime's int8-block kernel on the head's exact 8-bit values
+   * (src/generate/q8-head.ts), `graph` the graph's own product (AUTOCONTRAST_Q8_HEAD=0, or a head without that form).
+   * DoLa's one-head path projects the final layer in its own kernel whatever this says.
+   */
+  head: 'graph' | 'q8';
 }
 
 /** What {@link generate} returns for one prompt. */
@@ -240,6 +246,7 @@ export async function runGeneration(model: ContrastModel, input: Prompt | Prompt
     tokens: count,
     tokensPerSecond: res.timing.steps > 1 && res.timing.decodeMs > 0 ? ((res.timing.steps - 1) * prompts.length) / (res.timing.decodeMs / 1000) : 0,
     fused: res.timing.fused,
+    head: model.runtime.outputHead,
   };
   const out = res.sequences.map((seqs, p): GenerateResult => {
     const texts = seqs.map((s): GeneratedText => {

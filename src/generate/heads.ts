@@ -141,14 +141,13 @@ export function loadHeadWeights(dir: string, m: ModelManifest, graph: OnnxGraphI
 }
 
 /**
- * Where the model's own head sits in the graph, for {@link graphWithoutHead} (DoLa's runtime): the hidden-state
- * tensor it multiplies and the `logits` output, when it uses the same matrix as exit `candidate` (DoLa's
- * candidates) and the final layer's hidden state can be read: `hiddenOutput` names the final exit's output that is
- * exactly that tensor, or is absent when the folder has no exit at the final layer (the edited graph then outputs
- * the tensor itself). Null otherwise (a trained final head, a head the graph computes another way, a final exit
- * of another kind).
+ * Where the model's own output head sits in the graph: the hidden-state tensor it multiplies, the `logits` output
+ * it writes, the matrix (and bias) it multiplies (the float32 values: a quantised tied head is read through the
+ * embedding, {@link outputHead}), and the final exit's output that is exactly that hidden state (`hiddenOutput`;
+ * absent when the folder has no exit at the final layer, and then a graph without the head has to output the tensor
+ * itself). Null when the head is not a `Gemm` or a quantised tied head, or the final exit is of another kind.
  */
-export function finalHeadSpan(graph: OnnxGraphInfo, m: ModelManifest, candidate: number): { input: string; output: string; hiddenOutput?: string } | null {
+export function modelHeadSpan(graph: OnnxGraphInfo, m: ModelManifest): { input: string; output: string; hiddenOutput?: string; matrix: string; bias?: string } | null {
   const N = m.numLayers;
   const exit = m.exits.find((e) => e.layer === N);
   const producer = graphProducers(graph);
@@ -169,10 +168,22 @@ export function finalHeadSpan(graph: OnnxGraphInfo, m: ModelManifest, candidate:
     if (!p || (p.opType !== 'Reshape' && p.opType !== 'Identity')) break;
     input = p.inputs[0];
   }
-  const matrix = findHeadInitializers(graph, m, candidate)?.matrix;
-  if (!matrix || matrix !== head.matrix) return null;
-  if (!exit) return { input, output: m.graph.io.logits };
+  const weights = { matrix: head.matrix, ...(head.bias ? { bias: head.bias } : {}) };
+  if (!exit) return { input, output: m.graph.io.logits, ...weights };
   const h = exit.hiddenOutput ? producer.get(exit.hiddenOutput) : undefined;
   const same = exit.kind === 'lens' && (exit.hiddenOutput === input || (h?.opType === 'Identity' && h.inputs[0] === input));
-  return same ? { input, output: m.graph.io.logits, hiddenOutput: exit.hiddenOutput } : null;
+  return same ? { input, output: m.graph.io.logits, hiddenOutput: exit.hiddenOutput, ...weights } : null;
+}
+
+/**
+ * Where the model's own head sits in the graph, for {@link graphWithoutHead} (DoLa's runtime): {@link modelHeadSpan}
+ * when the head uses the same matrix as exit `candidate` (DoLa's candidates). Null otherwise (a trained final head,
+ * a head the graph computes another way, a final exit of another kind).
+ */
+export function finalHeadSpan(graph: OnnxGraphInfo, m: ModelManifest, candidate: number): { input: string; output: string; hiddenOutput?: string } | null {
+  const span = modelHeadSpan(graph, m);
+  if (!span) return null;
+  const matrix = findHeadInitializers(graph, m, candidate)?.matrix;
+  if (!matrix || matrix !== span.matrix) return null;
+  return { input: span.input, output: span.output, ...(span.hiddenOutput ? { hiddenOutput: span.hiddenOutput } : {}) };
 }

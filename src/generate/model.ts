@@ -27,6 +27,7 @@ import {
 } from '../runtime';
 import { finalHeadSpan, findHeadInitializers, loadHeadWeights, readFolderGraph, type HeadWeights } from './heads';
 import type { OnnxGraphInfo } from './onnx-reader';
+import { nativeHeadPlan } from './q8-head';
 import { RowwiseSession, type RowSession } from './rowwise-session';
 
 /** Options of {@link load}. */
@@ -205,7 +206,8 @@ export class ContrastModel {
       } catch {
         return null; // a head of another shape: the reference path
       }
-      const d = this.runtime.description;
+      // DoLa's kernel projects the final layer itself: the runtime's own output head (./q8-head.ts) is not wanted
+      const { outputHead: _, graphBytes: __, ...d } = this.runtime.description;
       const exits = exposed ? [...(d.exits ?? []), { layer: this.numLayers, hiddenOutput: exposed }] : d.exits;
       let rt: RuntimeModel;
       try {
@@ -532,6 +534,18 @@ export async function load(nameOrPath: string, options: LoadModelOptions = {}): 
   const manifest: ModelManifest = skipValidation ? readManifest(dir) : (await validateModelFolder(dir)).manifest;
   const tokenizer = manifest.tokenizer.file ? loadTokenizer(JSON.parse(readFileSync(join(dir, manifest.tokenizer.file), 'utf8')) as object) : null;
   // The runtime gets the manifest checked above, not the folder: one reader of autocontrast.json per load.
-  const runtime = await loadRuntimeModel(describeFromManifest(resolvePath(dir), manifest), rtOptions);
+  const desc = describeFromManifest(resolvePath(dir), manifest);
+  // The output head on its exact 8-bit values in the runtime's kernel when it has them (./q8-head.ts), checked once
+  // here; the graph's own product otherwise, with AUTOCONTRAST_Q8_HEAD=0, or when ONNX Runtime refuses the edit.
+  const head = (rtOptions.device ?? 'cpu') === 'cpu' && envValue('AUTOCONTRAST_Q8_HEAD') !== '0' ? nativeHeadPlan(dir, manifest, readFolderGraph(dir, manifest)) : null;
+  let runtime: RuntimeModel | undefined;
+  if (head?.graphBytes) {
+    try {
+      runtime = await loadRuntimeModel({ ...desc, graphBytes: head.graphBytes, outputHead: head.outputHead }, rtOptions);
+    } catch {
+      runtime = undefined; // e.g. an ONNX Runtime without external data for in-memory graphs: the graph's head
+    }
+  }
+  runtime ??= await loadRuntimeModel(desc, rtOptions);
   return new ContrastModel(dir, manifest, runtime, tokenizer, rtOptions);
 }

@@ -23,6 +23,9 @@ export interface KernelSurface {
   contrastPrepareSparse?(req: SparseRequest): object;
   contrastRun(prepared: object, expert: Float32Array | Uint16Array, second: Float32Array | Uint16Array, out: Float32Array, headSize: Int32Array, headMass: Float32Array): void;
   headLogits?(req: Record<string, unknown>): Float32Array;
+  /** The int8-block head projection (native/kernels/q8_head.h); `q8HeadIsa` names the table an `isa` selects. */
+  q8HeadProject?(req: Record<string, unknown>): Float32Array;
+  q8HeadIsa?(req?: Record<string, unknown>): string;
   dolaSelect?(req: Record<string, unknown>): Float32Array;
   dolaSelectAsync?(req: Record<string, unknown>): Promise<Float32Array>;
   candidateLogits?(req: Record<string, unknown>): Float32Array;
@@ -33,6 +36,7 @@ export interface RawStep {
   pastLength: number;
   stepMs: number;
   runMs: number;
+  headMs: number;
   tokens?: Int32Array;
   logprobs?: Float32Array;
   headSize?: Int32Array;
@@ -53,7 +57,7 @@ export interface RawParams {
 /** The decode runtime's part of the addon (present when the build has the runtime: `rtAvailable`). */
 export interface RuntimeSurface {
   rtInit(lib: string): { version: string; apiVersion: number; physicalCores: number };
-  rtLoadModel(desc: object): Promise<{ handle: unknown; inputs: string[]; outputs: string[]; threads: number }>;
+  rtLoadModel(desc: object): Promise<{ handle: unknown; inputs: string[]; outputs: string[]; threads: number; outputHead: 'graph' | 'q8' }>;
   rtDisposeModel(h: unknown): void;
   rtCreateSequence(
     h: unknown,

@@ -52,6 +52,7 @@ function toRaw(d: GraphDescription, o: LoadOptions): object {
   return {
     graphPath: resolve(d.graphPath),
     ...(d.graphBytes ? { graphBytes: d.graphBytes } : {}),
+    ...(d.outputHead ? { outputHead: d.outputHead } : {}),
     numLayers: d.numLayers,
     numKvHeads: d.numKvHeads,
     headDim: d.headDim,
@@ -95,7 +96,7 @@ export async function loadModel(source: string | GraphDescription, options: Load
   const addon = addonOrThrow(options.libraryPath);
   const desc = typeof source === 'string' ? describeFromManifest(resolve(source), readManifest(resolve(source))) : source;
   const raw = await addon.rtLoadModel(toRaw(desc, options));
-  return new RuntimeModel(addon, raw.handle, desc, raw.inputs, raw.outputs, raw.threads, options.device ?? 'cpu');
+  return new RuntimeModel(addon, raw.handle, desc, raw.inputs, raw.outputs, raw.threads, options.device ?? 'cpu', raw.outputHead === 'q8' ? 'q8' : 'graph');
 }
 
 /** A loaded model (one ONNX Runtime session), shared by any number of sequences, also concurrently. */
@@ -113,6 +114,11 @@ export class RuntimeModel {
   readonly threads: number;
   /** Where the session runs and the sequences keep their buffers. */
   readonly device: 'cpu' | 'cuda';
+  /**
+   * Which head computes the logits: `graph` (the graph's own product) or `q8` (the runtime's int8-block kernel on
+   * the head's exact 8-bit values, {@link GraphDescription.outputHead}).
+   */
+  readonly outputHead: 'graph' | 'q8';
 
   /** @internal Use {@link loadModel}. */
   constructor(
@@ -123,8 +129,10 @@ export class RuntimeModel {
     outputs: string[],
     threads: number,
     device: 'cpu' | 'cuda' = 'cpu',
+    outputHead: 'graph' | 'q8' = 'graph',
   ) {
     this.device = device;
+    this.outputHead = outputHead;
     this.#addon = addon;
     this.#handle = handle;
     this.description = d;

@@ -111,6 +111,7 @@ export class Sequence {
         pastLength: r.pastLength,
         stepMs: r.stepMs,
         runMs: r.runMs,
+        headMs: r.headMs,
         tokens: r.tokens as Int32Array,
         logprobs: r.logprobs as Float32Array,
         headSize: r.headSize as Int32Array,

@@ -8,6 +8,14 @@ export interface GraphDescription {
    * from the file's folder): DoLa's graph without its head product (src/model/graph/onnx/without-head.ts).
    */
   graphBytes?: Uint8Array;
+  /**
+   * The model's output head computed by the runtime instead of the graph (with `graphBytes` the graph without its
+   * head product, src/model/graph/onnx/without-head.ts): the graph output holding the hidden state the head
+   * multiplies, and the head in int8 blocks (`codes` `[vocabSize x hiddenSize]`, one scale per 32 of them), whose
+   * values must be exactly the graph's head (src/generate/q8-head.ts checks that). The runtime writes the logits
+   * with its int8-block kernel after each Run. CPU only.
+   */
+  outputHead?: { hiddenOutput: string; codes: Int8Array; scales: Float32Array };
   /** Number of transformer blocks (= past/present pairs). */
   numLayers: number;
   /** Key/value heads. */
@@ -116,6 +124,8 @@ export interface StepOutput {
   stepMs: number;
   /** Time inside ONNX Runtime's Run in ms. */
   runMs: number;
+  /** Time of the runtime's output head in ms ({@link GraphDescription.outputHead}; 0 without one). */
+  headMs: number;
 }
 
 /** One exit's last-position outputs (views over native memory, valid until the next step). */

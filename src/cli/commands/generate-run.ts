@@ -118,7 +118,8 @@ async function runOnce(model: ContrastModel, req: GenerateRequest, contrast: boo
 }
 
 function rate(label: string, r: GenerateResult): void {
-  process.stderr.write(`${label}: ${r.timing.tokens} tokens, ${r.timing.tokensPerSecond.toFixed(1)} tokens/s\n`);
+  const head = r.timing.head === 'q8' ? '8-bit head kernel' : "graph's head";
+  process.stderr.write(`${label}: ${r.timing.tokens} tokens, ${r.timing.tokensPerSecond.toFixed(1)} tokens/s (${head})\n`);
 }
 
 /** Loads the model and generates as `req` says; resolves to the exit code (130 after Ctrl-C). */
