@@ -3,7 +3,8 @@
 //   ours: the faithful default (fused graph, q4) with the fused native loop (the default) and, for before/after,
 //   with the decoding chain step by step (AUTOCONTRAST_FUSED=0) and the fused step once per token
 //   (AUTOCONTRAST_FUSED=step); fused float32, q4-fast, q4-sym (4-bit re-quantised as genai's builder does); ACD
-//   (exit 15) sparse (the default; loop and chain) and dense; q4 and q4-sym with spinning pool threads (always, or
+//   (exit 15) sparse (the default; loop and chain) and dense; q4 plain and ACD with the graph's own head product
+//   instead of the runtime's 8-bit head kernel (AUTOCONTRAST_Q8_HEAD=0 at load); q4 and q4-sym with spinning pool threads (always, or
 //   within a step's Run only);
 //   node-llama-cpp 3.21.1 (llama.cpp's prebuilt CPU binary) on the same Q4_1 GGUF;
 //   onnxruntime-genai 0.18 on models its own builder made from the same weights (fp32 and int4).
@@ -67,8 +68,11 @@ const ACD = { amateurLayer: 15, alpha: 0.1 };
 const OURS = [
   { name: 'autocontrast q4 (faithful default)', form: 'q4', options: PLAIN },
   { name: 'autocontrast q4, chain step by step (before)', form: 'q4', options: PLAIN, fused: '0' },
+  // the graph's own head product instead of the runtime's 8-bit head kernel (the switch is read at load)
+  { name: 'autocontrast q4, graph head (AUTOCONTRAST_Q8_HEAD=0, before)', form: 'q4', options: PLAIN, loadEnv: { AUTOCONTRAST_Q8_HEAD: '0' } },
   { name: 'autocontrast q4, fused step per token', form: 'q4', options: PLAIN, fused: 'step' },
   { name: 'autocontrast q4, ACD exit 15 sparse (the default contrast)', form: 'q4', options: { ...ACD, amateurPath: 'sparse' } },
+  { name: 'autocontrast q4, ACD exit 15 sparse, graph head (AUTOCONTRAST_Q8_HEAD=0, before)', form: 'q4', options: { ...ACD, amateurPath: 'sparse' }, loadEnv: { AUTOCONTRAST_Q8_HEAD: '0' } },
   { name: 'autocontrast q4, ACD exit 15 sparse, chain step by step (before)', form: 'q4', options: { ...ACD, amateurPath: 'sparse' }, fused: '0' },
   { name: 'autocontrast q4, ACD exit 15 dense (fused loop)', form: 'q4-dense', options: { ...ACD, amateurPath: 'dense' } },
   { name: 'autocontrast float32', form: 'float32', options: PLAIN },
@@ -82,8 +86,12 @@ const OURS = [
 const loaded = new Map();
 const models = [];
 for (const o of OURS) {
-  const key = `${o.form} ${JSON.stringify(o.load ?? {})}`;
-  if (!loaded.has(key)) loaded.set(key, await lib.load(path.join(work, o.form), { skipValidation: true, intraOpThreads: P.threads, allowSpinning: false, ...o.load }));
+  const key = `${o.form} ${JSON.stringify(o.load ?? {})} ${JSON.stringify(o.loadEnv ?? {})}`;
+  if (!loaded.has(key)) {
+    for (const [k, v] of Object.entries(o.loadEnv ?? {})) process.env[k] = v;
+    loaded.set(key, await lib.load(path.join(work, o.form), { skipValidation: true, intraOpThreads: P.threads, allowSpinning: false, ...o.load }));
+    for (const k of Object.keys(o.loadEnv ?? {})) delete process.env[k];
+  }
   models.push(loaded.get(key));
 }
 const texts = [
