@@ -20,7 +20,7 @@
     {
       "target_name": "ac_avx2",
       "type": "static_library",
-      "sources": ["native/kernels/ops_avx2.cc", "native/kernels/dola_avx2.cc", "native/kernels/q8_head_avx2.cc"],
+      "sources": ["native/kernels/ops_avx2.cc", "native/kernels/dola_avx2.cc", "native/kernels/q8_head_avx2.cc", "native/kernels/head_i8_avx2.cc"],
       "cflags": ["-mavx2", "-mfma", "-mf16c"],
       "xcode_settings": {"OTHER_CFLAGS": ["-mavx2", "-mfma", "-mf16c"]}
     },
@@ -32,12 +32,20 @@
       "xcode_settings": {"OTHER_CFLAGS": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma", "-mf16c"]}
     },
     {
+      "target_name": "ac_avx512vnni",
+      "type": "static_library",
+      "sources": ["native/kernels/head_i8_avx512vnni.cc"],
+      "cflags": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c"],
+      "xcode_settings": {"OTHER_CFLAGS": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c"]}
+    },
+    {
       "target_name": "autocontrast",
-      "dependencies": ["ac_avx2", "ac_avx512"],
+      "dependencies": ["ac_avx2", "ac_avx512", "ac_avx512vnni"],
       "sources": [
         "native/kernels/contrast.cc",
         "native/kernels/dispatch.cc",
         "native/kernels/dola.cc",
+        "native/kernels/head_i8.cc",
         "native/kernels/ops_scalar.cc",
         "native/kernels/ops_neon.cc",
         "native/kernels/parallel.cc",

@@ -7,7 +7,8 @@
 // softmax + divergence + contrast alone (dolaContrast given the candidates' logits) and the whole dolaContrast,
 // with the projection's multiply-adds per second. Load averages before and after are recorded: other processes
 // share the machine. A before/after comparison runs this script twice in one lock hold, the first time with
-// AUTOCONTRAST_NATIVE_PATH naming the earlier addon and --out elsewhere.
+// AUTOCONTRAST_NATIVE_PATH naming the earlier addon and --out elsewhere. The dolaHead 'int8' variants (the opt-in
+// int8 candidate projection) run beside the exact ones, alternated; the kernel section times its projection too.
 // 'dola high' reads the head once per step (the runtime without the graph's head product, the kernel projecting the
 // final layer with the candidates); 'dola high, two heads' is the reference path (AUTOCONTRAST_DOLA_ONE_HEAD=0: the
 // graph's own head for the final layer, the kernel for the candidates), alternated in the same run.
@@ -50,7 +51,9 @@ const variants = [
   { name: 'plain', options: { contrast: false, repetitionPenalty: 1.2 } },
   { name: 'dola high', options: { mode: 'dola', dolaLayers: 'high' } },
   { name: 'dola high, two heads (reference)', options: { mode: 'dola', dolaLayers: 'high' }, env: { AUTOCONTRAST_DOLA_ONE_HEAD: '0' } },
+  { name: "dola high, dolaHead 'int8'", options: { mode: 'dola', dolaLayers: 'high', dolaHead: 'int8' } },
   { name: "acd amateurLayer 'auto' (high)", options: { mode: 'acd', amateurLayer: 'auto', dolaLayers: 'high', repetitionPenalty: 1.2 } },
+  { name: "acd amateurLayer 'auto' (high), dolaHead 'int8'", options: { mode: 'acd', amateurLayer: 'auto', dolaLayers: 'high', dolaHead: 'int8', repetitionPenalty: 1.2 } },
   { name: `acd exit ${Math.floor(N / 2)}`, options: { mode: 'acd', amateurLayer: Math.floor(N / 2), repetitionPenalty: 1.2 } },
 ];
 const md = [`# DoLa and amateurLayer 'auto' (bench/dola.mjs)`, '', `Model: ${model.dir} (${N} layers). ${P.promptTokens}-token prompts, ${P.maxNew} new tokens, greedy, median of ${P.reps} alternating runs; per-token time = decode time / generated tokens (first token excluded, as generate's timing).`, ''];
@@ -78,8 +81,9 @@ for (const B of P.batches) {
   results.batches[B] = Object.fromEntries(variants.map((v) => [v.name, { msPerToken: res[v.name], median: median(res[v.name]), ratio: median(res[v.name]) / plain }]));
   const target = B === 1 ? 1.3 : 1.15;
   const ratio = median(res['dola high']) / plain;
-  results.batches[B].target = { ratio, limit: target, met: ratio <= target };
-  md.push(`## Batch ${B}`, '', mdTable(['variant', 'ms per token', 'x plain'], rows), '', `dola high / plain = **${fmt(ratio, 3)}** (target <= ${target}: ${ratio <= target ? 'met' : 'not met'})`, '');
+  const ratioInt8 = median(res["dola high, dolaHead 'int8'"]) / plain;
+  results.batches[B].target = { ratio, ratioInt8, limit: target, met: ratio <= target, metInt8: ratioInt8 <= target };
+  md.push(`## Batch ${B}`, '', mdTable(['variant', 'ms per token', 'x plain'], rows), '', `dola high / plain = **${fmt(ratio, 3)}** (target <= ${target}: ${ratio <= target ? 'met' : 'not met'}); with dolaHead 'int8' **${fmt(ratioInt8, 3)}** (${ratioInt8 <= target ? 'met' : 'not met'})`, '');
   console.log(`batch ${B}: ${rows.map((r) => `${r[0]} ${r[1]} ms (${r[2]}x)`).join(', ')}`);
 }
 // The kernel alone, per step, on the model's own head (its int8 block form when it has one).
@@ -91,6 +95,7 @@ const C = layers.length;
 let seed = 12345;
 const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 4;
 const kernelRows = [];
+const kernelRowsI8 = [];
 results.kernel = { candidates: C, hiddenSize: d, vocab: V, headForm: weight instanceof Float32Array ? 'float32' : weight instanceof Uint16Array ? '16-bit' : 'int8 blocks (exact)', batches: {} };
 for (const B of P.batches) {
   const hidden = Array.from({ length: C }, () => Float32Array.from({ length: B * d }, rnd));
@@ -116,11 +121,15 @@ for (const B of P.batches) {
   const finalHidden = Float32Array.from({ length: B * d }, rnd);
   const finOut = new Float32Array(B * V);
   const withFinal = time(() => lib.dolaContrast(finOut, { hidden, headWeight: weight, hiddenSize: d, finalHidden }, { vocabSize: V, out }));
+  const projectI8 = time(() => lib.candidateLogits(stacked, weight, { hiddenSize: d, vocabSize: V, head: 'int8' }));
+  const withFinalI8 = time(() => lib.dolaContrast(finOut, { hidden, headWeight: weight, hiddenSize: d, finalHidden }, { vocabSize: V, out, head: 'int8' }));
   const macs = B * C * V * d;
-  results.kernel.batches[B] = { projectMs: project, selectFromLogitsMs: select, wholeMs: whole, withFinalMs: withFinal, projectGmacPerS: macs / project / 1e6, perRowTokenMs: whole / B };
+  results.kernel.batches[B] = { projectMs: project, selectFromLogitsMs: select, wholeMs: whole, withFinalMs: withFinal, projectGmacPerS: macs / project / 1e6, perRowTokenMs: whole / B, int8: { projectMs: projectI8, projectGmacPerS: macs / projectI8 / 1e6, withFinalMs: withFinalI8 } };
   kernelRows.push([String(B), `${B * C}`, fmt(project, 2), fmt(macs / project / 1e6, 1), fmt(select, 2), fmt(whole, 2), fmt(withFinal, 2), fmt(whole / B, 2)]);
+  kernelRowsI8.push([String(B), `${B * C}`, fmt(projectI8, 2), fmt(macs / projectI8 / 1e6, 1), fmt(withFinalI8, 2), fmt(withFinalI8 / B, 2)]);
 }
 md.push('## The kernel alone, per step', '', `The model's own head (${results.kernel.headForm}, ${V} x ${d}), ${C} candidates per row, hidden states drawn at random; medians of ${quick ? 3 : 15}. The projection is ${C} x ${V} x ${d} = ${fmt((C * V * d) / 1e6, 1)} M multiply-adds per row.`, '', mdTable(['batch', 'projected rows', 'projection ms', 'GMAC/s', 'softmax + divergence + contrast (from logits) ms', 'whole kernel ms', 'whole kernel, final layer projected too (finalHidden) ms', 'whole per row-token ms'], kernelRows), '');
+md.push(`With dolaHead 'int8' (the candidates through the int8 product; the final layer on the exact head in a second pass):`, '', mdTable(['batch', 'projected rows', 'int8 projection ms', 'GMAC/s', "whole kernel, final layer projected too (finalHidden) ms", 'whole per row-token ms'], kernelRowsI8), '');
 model.dispose();
 results.machine.loadAvgAfter = os.loadavg();
 md.push(`Machine: ${results.machine.cpu}, ${results.machine.logicalCores} cores (${isa}); load average before ${load0.map((x) => x.toFixed(1)).join('/')}, after ${results.machine.loadAvgAfter.map((x) => x.toFixed(1)).join('/')} (1/5/15 min; other processes shared the cores).`, '');

@@ -619,8 +619,10 @@ async function checkDola() {
     const t = Date.now();
     let equal = 0;
     const notes = [];
+    const exactRuns = [];
     for (let i = 0; i < prompts.length; i++) {
       const r = await ac.generate(model, prompts[i], { mode: 'dola', dolaLayers: 'high', maxNewTokens: DOLA_NEW_TOKENS });
+      exactRuns.push(r);
       const theirs = ref.runs[i].tokens;
       const ours = r.tokens;
       let k = 0;
@@ -638,9 +640,70 @@ async function checkDola() {
     }
     timings.dolaOursS = (Date.now() - t) / 1000;
     record('l', `greedy DoLa continuations (dola_layers 'high', repetition penalty 1.2, ${DOLA_NEW_TOKENS} tokens, float32) equal transformers ${ref.transformers}'s generate`, equal >= 19, { equal, prompts: prompts.length }, notes.join('; ') || undefined);
+    await checkDolaInt8(model, prompts, ref, candidates, exactRuns);
   } finally {
     model.dispose();
   }
+}
+
+// The opt-in int8 candidate projection (dolaHead 'int8', an approximation): how many of the prompts still equal
+// transformers, how often it picks the exact path's premature layer (over each run's common prefix with the exact
+// continuation), and the largest candidate-logit error on the exact continuations' hidden states (every candidate
+// layer and position, int8 vs the exact head, against the logits' own range).
+async function checkDolaInt8(model, prompts, ref, candidates, exactRuns) {
+  const variants = [['int8', {}], ['int8, final layer too', { AUTOCONTRAST_DOLA_INT8_FINAL: '1' }]];
+  for (const [name, env] of variants) {
+    Object.assign(process.env, env);
+    const t = Date.now();
+    let equal = 0, sameLayer = 0, compared = 0;
+    const diverged = [];
+    try {
+      for (let i = 0; i < prompts.length; i++) {
+        const r = await ac.generate(model, prompts[i], { mode: 'dola', dolaLayers: 'high', dolaHead: 'int8', maxNewTokens: DOLA_NEW_TOKENS });
+        const theirs = ref.runs[i].tokens;
+        if (r.tokens.length === theirs.length && r.tokens.every((x, k) => x === theirs[k])) equal++;
+        else diverged.push(i);
+        const ex = exactRuns[i];
+        for (let k = 0; k < r.tokens.length && k < ex.tokens.length; k++) {
+          compared++;
+          if (r.amateurLayers[k] === ex.amateurLayers[k]) sameLayer++;
+          if (r.tokens[k] !== ex.tokens[k]) break;
+        }
+      }
+    } finally {
+      for (const k of Object.keys(env)) delete process.env[k];
+    }
+    timings[`dolaInt8${name === 'int8' ? '' : 'Final'}S`] = (Date.now() - t) / 1000;
+    record('l', `dolaHead 'int8' (${name}): greedy continuations equal transformers' (reported deviation of the approximation)`, equal >= 15, { equal, prompts: prompts.length, layerAgreement: sameLayer / compared, layersCompared: compared }, diverged.length ? `prompts ${diverged.join(', ')} differ` : undefined);
+  }
+  const sess = await ac.scoringSession(model);
+  const { weight, head } = model.candidateHead(candidates[0]);
+  const V = model.vocabSize;
+  const d = model.manifest.hiddenSize;
+  let maxErr = 0, maxRange = 0, sumErr = 0, count = 0;
+  for (let i = 0; i < prompts.length; i++) {
+    const ids = [...prompts[i], ...exactRuns[i].tokens];
+    const o = await sess.run([ids], { keep: exactRuns[i].tokens.length, hidden: candidates });
+    for (const L of candidates) {
+      const h = o.hidden.get(L);
+      const ze = ac.candidateLogits(h, weight, { hiddenSize: d, vocabSize: V, weightDtype: head.dtype });
+      const zi = ac.candidateLogits(h, weight, { hiddenSize: d, vocabSize: V, weightDtype: head.dtype, head: 'int8' });
+      for (let r = 0; r < ze.length / V; r++) {
+        let lo = Infinity, hi = -Infinity;
+        for (let v = r * V; v < (r + 1) * V; v++) {
+          const e = Math.abs(zi[v] - ze[v]);
+          maxErr = Math.max(maxErr, e);
+          sumErr += e;
+          lo = Math.min(lo, ze[v]);
+          hi = Math.max(hi, ze[v]);
+        }
+        count += V;
+        maxRange = Math.max(maxRange, hi - lo);
+      }
+    }
+  }
+  await ac.releaseScoring(model);
+  record('l', "dolaHead 'int8': candidate-logit error on the exact continuations (every candidate layer and position, int8 vs the exact head)", maxErr < 0.05 * maxRange, { maxAbsError: maxErr, meanAbsError: sumErr / count, largestLogitRange: maxRange });
 }
 
 async function benchTorch() {

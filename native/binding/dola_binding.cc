@@ -69,10 +69,33 @@ void ReadQ8(const Napi::Object& o, size_t V, size_t d, ac::dola::Candidates* c, 
   inputs->push_back({"headScale", s.data, s.length * 4});
 }
 
+// The packed int8 head of dolaHead 'int8' (head_i8.h): headI8Codes [ceil(V / 16) x d x 16] Uint8Array, headI8Scales
+// [ceil(V / 16) x d / 32 x 16] Float32Array of finite values (d a multiple of 32).
+void ReadI8(const Napi::Object& o, size_t V, size_t d, ac::i8::Head* w, std::vector<Span>* inputs) {
+  const Napi::Env env = o.Env();
+  if (d % ac::i8::kBlock != 0) ThrowRange(env, "headI8Codes needs hiddenSize to be a multiple of 32, got " + std::to_string(d));
+  const size_t tiles = (V + ac::i8::kTileRows - 1) / ac::i8::kTileRows;
+  const ArrayArg c = GetArray(o, "headI8Codes", napi_uint8_array, "a Uint8Array");
+  CheckLength(env, "headI8Codes", c.length, tiles * d * ac::i8::kTileRows, "ceil(vocabSize / 16) x hiddenSize x 16");
+  const ArrayArg s = GetArray(o, "headI8Scales", napi_float32_array, "a Float32Array");
+  CheckLength(env, "headI8Scales", s.length, tiles * (d / ac::i8::kBlock) * ac::i8::kTileRows,
+              "ceil(vocabSize / 16) x hiddenSize / 32 x 16");
+  const float* sc = static_cast<const float*>(s.data);
+  for (size_t i = 0; i < s.length; ++i)
+    if (!std::isfinite(sc[i])) ThrowRange(env, "Expected finite values in headI8Scales but index " + std::to_string(i) + " is not");
+  w->codes = static_cast<const uint8_t*>(c.data);
+  w->scales = sc;
+  w->rows = V;
+  w->d = d;
+  inputs->push_back({"headI8Codes", c.data, c.length});
+  inputs->push_back({"headI8Scales", s.data, s.length * 4});
+}
+
 // A parsed request; the pointer tables live here so the kernel's Request can point into them.
 struct DolaJob {
   ac::dola::Request req;
   std::vector<const float*> lists;
+  ac::i8::Head i8;  // the int8 head when the request has one (req.cand.i8 points here)
   std::vector<ac::RowStats> stats;
   int32_t* head_size_out = nullptr;
   float* head_mass_out = nullptr;
@@ -141,6 +164,15 @@ void ParseDola(const Napi::Object& o, DolaJob* job, std::vector<Napi::Value>* ke
       keep->push_back(o.Get("headWeight"));
       inputs.push_back({"headWeight", w.data, w.length * ac::dtype_size(wdt)});
       r.cand.weight = w.data;
+    }
+    if (Has(o, "headI8Codes")) {
+      ReadI8(o, V, d, &job->i8, &inputs);
+      keep->push_back(o.Get("headI8Codes"));
+      keep->push_back(o.Get("headI8Scales"));
+      r.cand.i8 = &job->i8;
+      r.cand.i8_final = Has(o, "i8Final") && GetInt(o, "i8Final", 0, 1) == 1;
+    } else if (Has(o, "i8Final")) {
+      ThrowType(env, "i8Final needs headI8Codes");
     }
     r.cand.hidden = job->lists.data();
     r.cand.d = d;
@@ -246,6 +278,7 @@ class DolaWorker : public Napi::AsyncWorker {
     // The pointer table moved with the job: point the request at the moved copy.
     if (job_.req.cand.hidden) job_.req.cand.hidden = job_.lists.data();
     if (job_.req.cand.logits) job_.req.cand.logits = job_.lists.data();
+    if (job_.req.cand.i8) job_.req.cand.i8 = &job_.i8;
   }
   Napi::Promise Promise() const { return deferred_.Promise(); }
   void Execute() override { error_ = job_.Run(); }
@@ -289,7 +322,12 @@ Napi::Value ProjectRows(const Napi::CallbackInfo& info) {
   ac::dola::Candidates q8;
   std::vector<Span> spans;
   ArrayArg w;
-  if (Has(o, "headQ8")) {
+  ac::i8::Head i8w;
+  const bool i8 = Has(o, "headI8Codes");
+  if (i8) ReadI8(o, V, d, &i8w, &spans);
+  if (i8 && !Has(o, "headQ8") && !Has(o, "headWeight")) {
+    // the int8 head alone
+  } else if (Has(o, "headQ8")) {
     ReadQ8(o, V, d, &q8, &spans);
   } else {
     w = GetLogits(o, "headWeight", wdt);
@@ -314,6 +352,13 @@ Napi::Value ProjectRows(const Napi::CallbackInfo& info) {
     outs[i] = static_cast<float*>(out.data) + i * V;
   }
   const int threads = Has(o, "threads") ? static_cast<int>(GetInt(o, "threads", 0, 1024)) : 0;
+  if (i8) {
+    const float* x = static_cast<const float*>(h.data);
+    for (size_t i = 0; i < h.length; ++i)
+      if (!std::isfinite(x[i])) ThrowRange(env, "Expected finite values in hidden but index " + std::to_string(i) + " is not");
+    ac::dola::project_rows_i8(GetOps(o), i8w, bias, wdt, hs.data(), n, outs.data(), threads);
+    return o.Get("out");
+  }
   ac::dola::project_rows(ac::dola::dola_ops_for(GetOps(o)), w.data, wdt, bias, V, d, hs.data(), n, outs.data(),
                          threads, q8.q8, q8.q8_scale);
   return o.Get("out");

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "contrast.h"
+#include "head_i8.h"
 
 #if defined(AC_HAVE_X86)
 #if defined(_MSC_VER) && !defined(__clang__)
@@ -20,6 +21,7 @@ namespace {
 struct CpuFeatures {
   bool avx2 = false;    // AVX2 + FMA + F16C, YMM state enabled by the OS
   bool avx512 = false;  // AVX-512 F/BW/VL/DQ (+ the above), ZMM and opmask state enabled by the OS
+  bool avx512_vnni = false;  // the above + AVX512_VNNI (the int8 head product, head_i8.h)
 };
 
 #if defined(AC_HAVE_X86)
@@ -75,6 +77,7 @@ CpuFeatures detect() {
              avx512vl = ebx7 & (1u << 31);
   f.avx2 = ymm_state && avx2 && fma && f16c;
   f.avx512 = f.avx2 && zmm_state && avx512f && avx512dq && avx512bw && avx512vl;
+  f.avx512_vnni = f.avx512 && (l7[2] & (1u << 11));
 #endif
   return f;
 }
@@ -118,6 +121,8 @@ const Ops* ops_by_name(const char* name) {
   if (std::strcmp(name, "neon") == 0) return neon_ops();
   return nullptr;
 }
+
+bool cpu_has_avx512_vnni() { return features().avx512_vnni; }
 
 const Ops& best_ops() {
   static const Ops& chosen = choose();

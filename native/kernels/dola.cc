@@ -135,33 +135,22 @@ struct BlockStats {
   float* sum = nullptr;  // [blocks x n]
 };
 
-void project_blocks(const DolaOps& dops, const void* W, DType wdt, const void* bias, size_t V, size_t d,
-                    const float* const* hidden, size_t n, float* const* out, int threads, const int8_t* q8,
-                    const float* q8_scale, const BlockStats& st) {
+// Projects head rows [0, V) of n output rows in 64-row vocabulary blocks spread over the threads: project_range(v0,
+// v1) writes rows [v0, v1) of every out[h]; then the bias and, with st.ops, the blocks' statistics are taken while
+// the block is in cache. `work` (multiply-adds) decides whether threads are worth it.
+template <class F>
+void project_blocks_with(size_t V, size_t n, size_t work, int threads, const void* bias, DType bias_dt,
+                         float* const* out, const BlockStats& st, const F& project_range) {
   const size_t blocks = (V + kVocabBlock - 1) / kVocabBlock;
   // Small products are not worth a thread hop.
-  const int use = n * V * d < (size_t(1) << 16) ? 1 : threads;
+  const int use = work < (size_t(1) << 16) ? 1 : threads;
   parallel_for(blocks, use, [&](size_t b0, size_t b1) {
     const size_t v0 = b0 * kVocabBlock;
     const size_t v1 = std::min(V, b1 * kVocabBlock);
-    if (q8 && dops.project_q8) {
-      dops.project_q8(q8, q8_scale, v0, v1 - v0, d, hidden, n, out);
-    } else if (q8) {
-      // A block of head rows widened to float32 in L1-sized pieces, then the float32 micro-tiles over it.
-      thread_local std::vector<float> rows;
-      constexpr size_t kPiece = 16;
-      rows.resize(kPiece * d);
-      for (size_t v = v0; v < v1; v += kPiece) {
-        const size_t nv = std::min(kPiece, v1 - v);
-        dops.dequant_q8(q8 + v * d, q8_scale + v * d / 32, nv * d, rows.data());
-        dops.project(rows.data(), DType::F32, v, nv, d, hidden, n, out);
-      }
-    } else {
-      dops.project(static_cast<const char*>(W) + v0 * d * dtype_size(wdt), wdt, v0, v1 - v0, d, hidden, n, out);
-    }
+    project_range(v0, v1);
     if (bias) {
       for (size_t h = 0; h < n; ++h)
-        for (size_t v = v0; v < v1; ++v) out[h][v] += load_one(bias, wdt, v);
+        for (size_t v = v0; v < v1; ++v) out[h][v] += load_one(bias, bias_dt, v);
     }
     if (st.ops) {
       for (size_t b = b0; b < b1; ++b) {
@@ -177,12 +166,77 @@ void project_blocks(const DolaOps& dops, const void* W, DType wdt, const void* b
   });
 }
 
+void project_blocks(const DolaOps& dops, const void* W, DType wdt, const void* bias, size_t V, size_t d,
+                    const float* const* hidden, size_t n, float* const* out, int threads, const int8_t* q8,
+                    const float* q8_scale, const BlockStats& st) {
+  project_blocks_with(V, n, n * V * d, threads, bias, wdt, out, st, [&](size_t v0, size_t v1) {
+    if (q8 && dops.project_q8) {
+      dops.project_q8(q8, q8_scale, v0, v1 - v0, d, hidden, n, out);
+    } else if (q8) {
+      // A block of head rows widened to float32 in L1-sized pieces, then the float32 micro-tiles over it.
+      thread_local std::vector<float> rows;
+      constexpr size_t kPiece = 16;
+      rows.resize(kPiece * d);
+      for (size_t v = v0; v < v1; v += kPiece) {
+        const size_t nv = std::min(kPiece, v1 - v);
+        dops.dequant_q8(q8 + v * d, q8_scale + v * d / 32, nv * d, rows.data());
+        dops.project(rows.data(), DType::F32, v, nv, d, hidden, n, out);
+      }
+    } else {
+      dops.project(static_cast<const char*>(W) + v0 * d * dtype_size(wdt), wdt, v0, v1 - v0, d, hidden, n, out);
+    }
+  });
+}
+
+// Hidden rows quantised for the int8 product (head_i8.h), held per thread between steps.
+struct QuantisedRows {
+  std::vector<int8_t> q;
+  std::vector<float> scale;
+  std::vector<int32_t> sum;
+  std::vector<const int8_t*> qp;
+  std::vector<const float*> sp;
+  std::vector<const int32_t*> sump;
+
+  i8::Acts quantise(const float* const* hidden, size_t n, size_t d, int threads) {
+    const size_t nb = d / i8::kBlock;
+    q.resize(n * d);
+    scale.resize(n * nb);
+    sum.resize(n * nb);
+    qp.resize(n);
+    sp.resize(n);
+    sump.resize(n);
+    parallel_for(n, n * d < (size_t(1) << 14) ? 1 : threads, [&](size_t h0, size_t h1) {
+      for (size_t h = h0; h < h1; ++h) i8::quantise_row(hidden[h], d, &q[h * d], &scale[h * nb], &sum[h * nb]);
+    });
+    for (size_t h = 0; h < n; ++h) {
+      qp[h] = &q[h * d];
+      sp[h] = &scale[h * nb];
+      sump[h] = &sum[h * nb];
+    }
+    return i8::Acts{qp.data(), sp.data(), sump.data()};
+  }
+};
+
+void project_blocks_i8(const i8::I8Ops& iops, const i8::Head& w, const void* bias, DType bias_dt,
+                       const float* const* hidden, size_t n, float* const* out, int threads, const BlockStats& st) {
+  thread_local QuantisedRows qr;
+  const i8::Acts a = qr.quantise(hidden, n, w.d, threads);
+  project_blocks_with(w.rows, n, n * w.rows * w.d / 4, threads, bias, bias_dt, out, st, [&](size_t v0, size_t v1) {
+    iops.project(w, v0 / i8::kTileRows, (v1 + i8::kTileRows - 1) / i8::kTileRows, a, n, out);
+  });
+}
+
 }  // namespace
 
 void project_rows(const DolaOps& dops, const void* W, DType wdt, const void* bias, size_t V, size_t d,
                   const float* const* hidden, size_t n, float* const* out, int threads, const int8_t* q8,
                   const float* q8_scale) {
   project_blocks(dops, W, wdt, bias, V, d, hidden, n, out, threads, q8, q8_scale, BlockStats{});
+}
+
+void project_rows_i8(const Ops& ops, const i8::Head& w, const void* bias, DType bias_dt, const float* const* hidden,
+                     size_t n, float* const* out, int threads) {
+  project_blocks_i8(i8::i8_ops_for(ops), w, bias, bias_dt, hidden, n, out, threads, BlockStats{});
 }
 
 void select_and_contrast(const Ops& ops, const Request& r, int threads) {
@@ -199,6 +253,8 @@ void select_and_contrast(const Ops& ops, const Request& r, int threads) {
   const size_t blocks = (V + kVocabBlock - 1) / kVocabBlock;
   const size_t P = R * C + (project_final ? R : 0);  // projected rows
   std::vector<float> bmax, bsum;  // per block and projected row: projection-time max and sum of exp
+  std::vector<float> bmax2, bsum2;  // the same for the rows of a second projection (rows nA .. P - 1)
+  size_t nA = P;
   if (r.cand.hidden) {
     buf.resize(R * C * V);
     std::vector<const float*> hs(P);
@@ -214,10 +270,25 @@ void select_and_contrast(const Ops& ops, const Request& r, int threads) {
         hs[R * C + row] = r.final_hidden + row * r.cand.d;
         outs[R * C + row] = r.final_out + row * V;
       }
-    bmax.resize(blocks * P);
-    bsum.resize(blocks * P);
-    project_blocks(dops, r.cand.weight, r.cand.weight_dtype, r.cand.bias, V, r.cand.d, hs.data(), P, outs.data(),
-                   threads, r.cand.q8, r.cand.q8_scale, BlockStats{&ops, bmax.data(), bsum.data()});
+    // Rows [0, nA) in one projection (every row, or with int8 the rows it covers), rows [nA, P) in a second one
+    // (the final rows on the faithful head when only the candidates take the int8 product).
+    nA = r.cand.i8 && project_final && !r.cand.i8_final ? R * C : P;
+    bmax.resize(blocks * nA);
+    bsum.resize(blocks * nA);
+    bmax2.resize(blocks * (P - nA));
+    bsum2.resize(blocks * (P - nA));
+    const BlockStats stA{&ops, bmax.data(), bsum.data()};
+    if (r.cand.i8) {
+      project_blocks_i8(i8::i8_ops_for(ops), *r.cand.i8, r.cand.bias, r.cand.weight_dtype, hs.data(), nA, outs.data(),
+                        threads, stA);
+    } else {
+      project_blocks(dops, r.cand.weight, r.cand.weight_dtype, r.cand.bias, V, r.cand.d, hs.data(), nA, outs.data(),
+                     threads, r.cand.q8, r.cand.q8_scale, stA);
+    }
+    if (nA < P)
+      project_blocks(dops, r.cand.weight, r.cand.weight_dtype, r.cand.bias, V, r.cand.d, hs.data() + nA, P - nA,
+                     outs.data() + nA, threads, r.cand.q8, r.cand.q8_scale,
+                     BlockStats{&ops, bmax2.data(), bsum2.data()});
   } else {
     for (size_t row = 0; row < R; ++row)
       for (size_t c = 0; c < C; ++c) zc[row * C + c] = r.cand.logits[c] + row * V;
@@ -232,17 +303,21 @@ void select_and_contrast(const Ops& ops, const Request& r, int threads) {
       float m = 0.f, s = 0.f;
       if ((c > 0 || project_final) && !bmax.empty()) {
         // combine the blocks' statistics: max over blocks, then each block's sum rescaled to it
-        const size_t h = c > 0 ? row * C + c - 1 : R * C + row;
+        const size_t hp = c > 0 ? row * C + c - 1 : R * C + row;
+        const bool first = hp < nA;
+        const size_t h = first ? hp : hp - nA, n = first ? nA : P - nA;
+        const float* bm_ = first ? bmax.data() : bmax2.data();
+        const float* bs_ = first ? bsum.data() : bsum2.data();
         bool finite = true;
         m = -std::numeric_limits<float>::infinity();
         for (size_t b = 0; b < blocks; ++b) {
-          const float bm = bmax[b * P + h];
+          const float bm = bm_[b * n + h];
           if (std::isnan(bm)) finite = false;
           else m = std::max(m, bm);
         }
         if (finite) {
           double acc = 0.0;
-          for (size_t b = 0; b < blocks; ++b) acc += static_cast<double>(bsum[b * P + h]) * std::exp(static_cast<double>(bmax[b * P + h] - m));
+          for (size_t b = 0; b < blocks; ++b) acc += static_cast<double>(bs_[b * n + h]) * std::exp(static_cast<double>(bm_[b * n + h] - m));
           lse[i] = m + static_cast<float>(std::log(acc));
           if (c == 0) mx[row] = m;
           continue;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "contrast.h"
+#include "head_i8.h"
 
 namespace ac {
 namespace dola {
@@ -79,6 +80,12 @@ struct Candidates {
   // logits are those of the float32 head; the head is read in a quarter of the bytes.
   const int8_t* q8 = nullptr;
   const float* q8_scale = nullptr;
+  // Opt-in approximation (dolaHead 'int8', head_i8.h): the candidates projected by this packed int8 head, their
+  // hidden states quantised per block of 32 at each step, instead of by weight / q8; with i8_final, the final
+  // layer's hidden states (Request::final_hidden) as well. weight / q8 stay set: without i8_final they project the
+  // final layer.
+  const i8::Head* i8 = nullptr;
+  bool i8_final = false;
   // Logits form (when hidden is null): logits[c] holds [rows x V] float32 logits of candidate c.
   const float* const* logits = nullptr;
 };
@@ -105,6 +112,11 @@ struct Request {
 // Runs the whole request; threads as parallel_for (0: automatic, 1: calling thread only). Throws KernelError on
 // non-finite final logits (kNonFiniteExpert) or candidate logits (kNonFiniteAmateur), with the row set.
 void select_and_contrast(const Ops& ops, const Request& r, int threads = 0);
+
+// The int8 projection alone (head_i8.h): out[i] = the int8 product of hidden row i (quantised here) and w, plus
+// bias (dtype bias_dt) when given. For tests and benchmarks.
+void project_rows_i8(const Ops& ops, const i8::Head& w, const void* bias, DType bias_dt, const float* const* hidden,
+                     size_t n, float* const* out, int threads = 0);
 
 // Only the batched projection (step 1): out[i] = W h_i (+ b) for n hidden rows of d floats, each out[i] a row of
 // V floats. Exposed for tests and for callers that only need candidate logits.

@@ -21,6 +21,12 @@ export type ContrastMode = 'acd' | 'cd' | 'dola';
 export type DolaLayersChoice = 'low' | 'high' | number[];
 /** The repetition penalty DoLa recommends and uses by default in `mode: 'dola'` (Chuang et al. 2024). */
 export const DOLA_REPETITION_PENALTY = 1.2;
+/**
+ * How the candidate layers of mode dola / amateurLayer auto are projected: `exact` (the head's own values) or `int8`
+ * (head and hidden states in int8 per block of 32: faster, an approximation, opt-in; its measured deviation is in
+ * the README).
+ */
+export type DolaHeadChoice = 'exact' | 'int8';
 /** How the amateur's logits are obtained: `sparse` (exit hidden state x head, head tokens only) or `dense`. */
 export type AmateurPathChoice = 'auto' | 'sparse' | 'dense';
 
@@ -76,6 +82,7 @@ export const GENERATION_OPTIONS = {
   beta: { kind: 'number', min: 0, max: 1e6, doc: "cd only: scores (1 + beta) z_e - beta z_a (O'Brien & Lewis); default: log p_e - log p_a", cli: { flag: 'beta', form: 'value', meta: 'B' }, group: 'contrast' },
   amateurLayer: { field: 'amateur_layer', kind: 'integer', word: 'auto', min: 0, max: 100_000, defaultDoc: 'the exit nearest to half the expert layer, below it (the paper: the middle layer)', doc: "exit layer of the amateur, below the expert layer; auto: chosen per step among dolaLayers by divergence (DoLa's rule)", cli: { flag: 'amateur-layer', form: 'value', meta: 'L|auto' }, group: 'contrast' },
   dolaLayers: { field: 'dola_layers', kind: 'layers', defaultDoc: 'high', doc: "candidate layers of mode dola and amateurLayer auto: transformers' buckets low / high (from the layer count) or layer numbers (0: embeddings)", cli: { flag: 'dola-layers', form: 'value', meta: 'low|high|L1,L2' }, group: 'contrast' },
+  dolaHead: { field: 'dola_head', kind: 'enum', values: ['exact', 'int8'], default: 'exact', doc: "candidate projection of mode dola and amateurLayer auto: exact (the head's own values) or int8 (head and hidden states in int8 per block of 32: faster, an approximation; the final layer stays exact)", cli: { flag: 'dola-head', form: 'value', meta: 'exact|int8' }, group: 'contrast' },
   amateurPath: { field: 'amateur_path', kind: 'enum', values: ['auto', 'sparse', 'dense'], default: 'auto', doc: 'amateur logits from the exit hidden state x head (sparse, head tokens only) or the exit logits (dense); auto picks sparse when possible', cli: { flag: 'amateur-path', form: 'value', meta: 'P' }, group: 'contrast' },
   expertLayer: { field: 'expert_layer', kind: 'integer', min: 1, max: 100_000, defaultDoc: "the final layer (the model's own logits)", doc: 'layer of the expert: an exit below the last layer decodes from that exit (early exit)', cli: { flag: 'expert-layer', form: 'value', meta: 'L' }, group: 'expert' },
   temperature: { kind: 'number', min: 0, minExclusive: true, max: 1e6, default: 1, doc: 'sampling temperature (sampling strategies)', cli: { flag: 'temperature', form: 'value', meta: 'T' }, group: 'sampling' },
@@ -106,6 +113,8 @@ export interface ContrastConfig {
   minCandidates: number;
   /** CD weighting; absent: the paper's log p_e - log p_a. */
   beta?: number;
+  /** A layer chosen per step: how the candidates are projected (absent: `exact`). */
+  dolaHead?: DolaHeadChoice;
 }
 
 /**
@@ -197,6 +206,7 @@ export interface GenerationOptionValues {
   beta?: number;
   amateurLayer?: number | 'auto';
   dolaLayers?: DolaLayersChoice;
+  dolaHead?: DolaHeadChoice;
   amateurPath?: AmateurPathChoice;
   expertLayer?: number;
   temperature?: number;
@@ -238,7 +248,7 @@ export interface ResolvedGeneration {
   deterministic: boolean;
 }
 
-const CONTRAST_FIELDS = ['mode', 'alpha', 'minCandidates', 'beta', 'amateurLayer', 'dolaLayers', 'amateurPath'] as const;
+const CONTRAST_FIELDS = ['mode', 'alpha', 'minCandidates', 'beta', 'amateurLayer', 'dolaLayers', 'dolaHead', 'amateurPath'] as const;
 const SAMPLING: readonly Strategy[] = ['top-k', 'top-p', 'sample'];
 
 /**
@@ -294,6 +304,7 @@ export function resolveGeneration(options: object = {}, naming: OptionNaming = '
     // Layer selection per step: DoLa, or ACD / CD with amateurLayer 'auto'. Its candidates are dolaLayers.
     const selecting = mode === 'dola' || amateurLayer === 'auto';
     if (mode === 'dola' && amateurLayer !== undefined) conflict(`${label('amateurLayer')} is not for ${label('mode')} ${quote('dola')}: DoLa chooses its premature layer per step among ${label('dolaLayers')}`, 'amateurLayer', true);
+    if (given('dolaHead') && !selecting) conflict(`${label('dolaHead')} is for ${label('mode')} ${quote('dola')} or ${label('amateurLayer')} ${quote('auto')} (it sets how their candidate layers are projected)`, 'dolaHead', true);
     if (given('dolaLayers') && !selecting) conflict(`${label('dolaLayers')} is for ${label('mode')} ${quote('dola')} or ${label('amateurLayer')} ${quote('auto')}`, 'dolaLayers', true);
     if (selecting && given('amateurPath')) conflict(`${label('amateurPath')} does not apply when the layer is chosen per step (every candidate's logits are projected)`, 'amateurPath', true);
     if (selecting && given('expertLayer')) conflict(`${label('expertLayer')} cannot be combined with a layer chosen per step (the final layer is the mature one)`, 'expertLayer', true);
@@ -303,7 +314,7 @@ export function resolveGeneration(options: object = {}, naming: OptionNaming = '
       minCandidates: get<number>('minCandidates') ?? 1,
       ...(beta !== undefined ? { beta } : {}),
       ...(amateurLayer !== undefined ? { amateurLayer } : {}),
-      ...(selecting ? { dolaLayers: get<DolaLayersChoice>('dolaLayers') ?? 'high' } : {}),
+      ...(selecting ? { dolaLayers: get<DolaLayersChoice>('dolaLayers') ?? 'high', dolaHead: get<DolaHeadChoice>('dolaHead') ?? 'exact' } : {}),
       amateurPath: get<AmateurPathChoice>('amateurPath') ?? 'auto',
     };
   }

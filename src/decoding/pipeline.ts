@@ -50,7 +50,7 @@ export async function contrastStep(step: StepOutput, vocabSize: number, contrast
     const r = await dolaContrastAsync(
       step.expert,
       { hidden: c.hidden, headWeight: c.weight, weightDtype: c.weightDtype, hiddenSize: c.hiddenSize, ...(c.bias ? { headBias: c.bias } : {}), ...(c.finalHidden ? { finalHidden: c.finalHidden } : {}) },
-      { vocabSize, output: contrast.mode, alpha: contrast.alpha, minCandidates: contrast.minCandidates, ...(contrast.beta !== undefined ? { beta: contrast.beta } : {}), out },
+      { vocabSize, output: contrast.mode, alpha: contrast.alpha, minCandidates: contrast.minCandidates, ...(contrast.beta !== undefined ? { beta: contrast.beta } : {}), ...(contrast.dolaHead ? { head: contrast.dolaHead } : {}), out },
     );
     if (options.layers) r.chosen.forEach((k, row) => (options.layers![row] = c.layers[k]));
     if (contrast.mode === 'dola' && options.raw) return out;

@@ -98,6 +98,9 @@ export function planContrast(model: ContrastModel, r: Pick<ResolvedGeneration, '
       throw new OutOfRangeError(`${label('minCandidates')} ${c.minCandidates} exceeds the vocabulary size ${model.vocabSize}`, 'minCandidates');
     }
     const candidates = model.candidateLayers(c.dolaLayers, label('dolaLayers'));
+    if (c.dolaHead === 'int8' && model.manifest.hiddenSize % 32 !== 0) {
+      throw new OutOfRangeError(`${optionLabel('dolaHead', naming)} int8 needs a hidden size that is a multiple of 32 (the int8 blocks); this model's is ${model.manifest.hiddenSize}`, 'dolaHead');
+    }
     const { amateurLayer: _l, amateurPath: _p, dolaLayers: _d, ...kernel } = c;
     return { ...kernel, layer: -1, candidates, path: 'sparse' };
   }
@@ -348,7 +351,7 @@ export async function* streamResolved(model: ContrastModel, prompt: Prompt, req:
 }
 
 /** Options of {@link score}. */
-export interface ScoreOptions extends Pick<GenerateTextOptions, 'contrast' | 'expertLayer' | 'amateurLayer' | 'dolaLayers' | 'alpha' | 'minCandidates' | 'mode' | 'beta' | 'amateurPath' | 'addSpecialTokens'> {
+export interface ScoreOptions extends Pick<GenerateTextOptions, 'contrast' | 'expertLayer' | 'amateurLayer' | 'dolaLayers' | 'dolaHead' | 'alpha' | 'minCandidates' | 'mode' | 'beta' | 'amateurPath' | 'addSpecialTokens'> {
   /**
    * Longest forward input in tokens (default: the context length). A longer text is scored in rolling windows
    * of this size, each scoring `stride` new tokens.
@@ -417,9 +420,9 @@ export async function score(model: ContrastModel, text: Prompt, options: ScoreOp
 /** The {@link scoreBatch} options that score `plan`'s distribution (null: the plain model's alone). */
 export function scoreOptionsOf(plan: ContrastPlan | null): ScoreBatchOptions {
   if (!plan) return {};
-  const { layer, path: _path, candidates, mode, ...settings } = plan;
+  const { layer, path: _path, candidates, mode, dolaHead, ...settings } = plan;
   // A layer chosen per position (mode 'dola', amateurLayer 'auto'): every candidate's hidden state from the same run.
-  return candidates ? { select: { candidates, mode }, ...settings } : { amateurs: [layer], mode: mode as 'acd' | 'cd', ...settings };
+  return candidates ? { select: { candidates, mode, ...(dolaHead ? { head: dolaHead } : {}) }, ...settings } : { amateurs: [layer], mode: mode as 'acd' | 'cd', ...settings };
 }
 
 /** `plan`'s distribution in an item scored with {@link scoreOptionsOf}(plan). */

@@ -8,7 +8,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { envValue } from '../config/env';
 import { AutocontrastError, InvalidArgTypeError, OutOfRangeError } from '../errors';
 import { compactHead, headLogits, resolveDolaLayers, type CompactHead } from '../kernel';
-import type { ContrastMode } from '../config/generation';
+import type { ContrastMode, DolaHeadChoice } from '../config/generation';
 import type { DecoderModel, DecoderSession, FusedStep, SelectedTokens, StepOutput } from '../decoding/session';
 import { loadTokenizer, type LoadedTokenizer } from '../model/import';
 import { graphWithoutHead } from '../model/graph/onnx/without-head';
@@ -52,6 +52,8 @@ export interface ContrastPlan {
   alpha: number;
   minCandidates: number;
   beta?: number;
+  /** With `candidates`: how they are projected (`dolaHead`; absent: `exact`). */
+  dolaHead?: DolaHeadChoice;
   /** `sparse`: exit hidden state x head matrix for head tokens only; `dense`: the graph's exit logits. */
   path: AmateurPath;
 }

@@ -11,7 +11,7 @@
  */
 import { DEFAULT_ALPHA } from '../config/generation';
 import { logSoftmaxInPlace } from '../decoding/processors';
-import { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse, dolaContrastAsync } from '../kernel';
+import { acdLogProbs, acdLogProbsSparse, cdScores, cdScoresSparse, dolaContrastAsync, type DolaHead } from '../kernel';
 import { HeadSession } from '../runtime/head-session';
 import { ScoringSession, type ScoringOutputs } from '../runtime/scoring-session';
 import { findHeadInitializers, loadHeadWeights, readFolderGraph, type HeadWeights } from './heads';
@@ -44,9 +44,10 @@ export interface ScoreBatchOptions {
    * A layer chosen per position among candidate layers, as generate chooses it per step: `mode: 'dola'` (DoLa's
    * premature layer), or `'acd'` / `'cd'` against the candidate farthest from the final layer (`amateurLayer:
    * 'auto'`). The result's `selected` holds the renormalised log-probabilities (what {@link score} reports when
-   * stepping) and the layer chosen at each position. `alpha`, `minCandidates` and `beta` apply to it too.
+   * stepping) and the layer chosen at each position. `alpha`, `minCandidates` and `beta` apply to it too; `head`:
+   * how the candidates are projected (`dolaHead`, default `exact`).
    */
-  select?: { candidates: readonly number[]; mode: 'dola' | 'acd' | 'cd' };
+  select?: { candidates: readonly number[]; mode: 'dola' | 'acd' | 'cd'; head?: DolaHead };
   /**
    * Also keep, per scored token of every distribution, its `top` most likely tokens with their log-probabilities
    * (what an OpenAI `logprobs: N` echo returns; default 0: none). The scored token's own log-probability is
@@ -407,7 +408,7 @@ export async function scoreBatch(model: ContrastModel, items: readonly ScoreItem
       const r = await dolaContrastAsync(
         expert,
         { hidden: select.candidates.map((L) => gather(out.hidden.get(L)!, idx, d)), headWeight: ch.weight, weightDtype: ch.head.dtype, hiddenSize: d, ...(ch.head.bias ? { headBias: ch.head.bias } : {}) },
-        { vocabSize: V, output: select.mode, alpha: common.alpha, minCandidates: common.minCandidates, ...(select.mode === 'cd' && options.beta !== undefined ? { beta: options.beta } : {}), out: contrastOut },
+        { vocabSize: V, output: select.mode, alpha: common.alpha, minCandidates: common.minCandidates, ...(select.mode === 'cd' && options.beta !== undefined ? { beta: options.beta } : {}), ...(select.head ? { head: select.head } : {}), out: contrastOut },
       );
       for (let row = 0; row < n; row++) logSoftmaxInPlace(contrastOut.subarray(row * V, (row + 1) * V));
       record(contrastOut, start, (i) => results[i].selected!, true);

@@ -11,6 +11,7 @@
 import { DEFAULT_ALPHA } from '../config/generation';
 import type { NativeAddon } from './addon';
 import type { CompactHead } from './compact-head';
+import { int8Dot, int8Head, INT8_BLOCK, quantiseBlocks, type Int8Head } from './int8-head';
 import { loadNative } from './native';
 import { DTYPE_CODE } from './validate';
 import type { Backend, Dtype } from './types';
@@ -53,6 +54,14 @@ export type DolaOutput = 'dola' | 'acd' | 'cd';
  */
 export type DolaDivergence = 'dola' | 'jsd';
 
+/**
+ * How the candidates are projected. `exact` (default): with the head's own values (float32 products; an int8 block
+ * head is read as such, with identical logits). `int8`: an opt-in approximation (`dolaHead: 'int8'`): the head in
+ * int8 per block of 32 (a GGUF Q8_0 head's own codes), each step's hidden states quantised the same way, products
+ * in int32 (native/kernels/head_i8.h). Only the candidates take it; the final layer keeps the exact head.
+ */
+export type DolaHead = 'exact' | 'int8';
+
 /** Options of {@link dolaContrast}. */
 export interface DolaOptions {
   /** Vocabulary size V (finalLogits holds rows x V values; default: one row). */
@@ -69,6 +78,8 @@ export interface DolaOptions {
   beta?: number;
   /** Output `[rows x V]` (allocated when absent). */
   out?: Float32Array;
+  /** The candidates' projection (default `exact`; see {@link DolaHead}). Projected candidates only. */
+  head?: DolaHead;
   /** Implementation (default: the fastest available). */
   backend?: Backend;
   /** Threads (0: automatic, 1: the calling thread only). */
@@ -101,7 +112,9 @@ export function dolaError(kind: 'type' | 'range', code: string, message: string)
 
 const OUTPUT_CODE: Record<DolaOutput, number> = { dola: 0, acd: 1, cd: 2 };
 const DIVERGENCE_CODE: Record<DolaDivergence, number> = { dola: 0, jsd: 1 };
-const KNOWN = new Set(['vocabSize', 'output', 'divergence', 'alpha', 'minCandidates', 'beta', 'out', 'backend', 'threads']);
+const KNOWN = new Set(['vocabSize', 'output', 'divergence', 'alpha', 'minCandidates', 'beta', 'out', 'head', 'backend', 'threads']);
+/** Whether `head: 'int8'` also projects the final layer (finalHidden) in int8: no (see docs: measured deviation). */
+const int8Final = () => process.env.AUTOCONTRAST_DOLA_INT8_FINAL === '1'; // TEMPORARY: measuring
 
 interface Checked {
   rows: number;
@@ -113,7 +126,7 @@ interface Checked {
   minCandidates: number;
   beta?: number;
   out: Float32Array;
-  projected?: { hidden: readonly Float32Array[]; weight: Float32Array | Uint16Array | CompactHead; dtype: Dtype; bias?: Float32Array | Uint16Array; d: number; finalHidden?: Float32Array };
+  projected?: { hidden: readonly Float32Array[]; weight: Float32Array | Uint16Array | CompactHead; dtype: Dtype; bias?: Float32Array | Uint16Array; d: number; finalHidden?: Float32Array; int8?: Int8Head };
   logits?: readonly Float32Array[];
 }
 
@@ -156,6 +169,8 @@ function check(finalLogits: Float32Array, candidates: DolaCandidates, options: D
   }
   const out = options.out ?? new Float32Array(rows * V);
   if (!(out instanceof Float32Array) || out.length !== rows * V) throw bad(`options.out must be a Float32Array of rows x vocabSize = ${rows * V} values`);
+  const head = options.head ?? 'exact';
+  if (head !== 'exact' && head !== 'int8') throw dolaError('type', 'ERR_DOLA_ARGUMENT', `Expected options.head 'exact' or 'int8' but received ${typeof head === 'string' ? `'${head}'` : String(head)}`);
   const base = { rows, V, output, divergence, alpha, minCandidates, ...(options.beta !== undefined ? { beta: options.beta } : {}), out };
   if (candidates === null || typeof candidates !== 'object') throw dolaError('type', 'ERR_DOLA_ARGUMENT', 'Expected candidates to be { hidden, headWeight, hiddenSize } or { logits }');
   if ('hidden' in candidates) {
@@ -185,9 +200,12 @@ function check(finalLogits: Float32Array, candidates: DolaCandidates, options: D
       const [a, b] = [finalLogits, out].map((x) => [x.byteOffset, x.byteOffset + x.byteLength]);
       if (finalLogits.buffer === out.buffer && a[0] < b[1] && b[0] < a[1]) throw bad('with candidates.finalHidden, finalLogits is written and must not share memory with options.out');
     }
-    return { ...base, C: hidden.length, projected: { hidden, weight: headWeight, dtype, ...(headBias ? { bias: headBias } : {}), d, ...(finalHidden ? { finalHidden } : {}) } };
+    if (head === 'int8' && d % INT8_BLOCK !== 0) throw bad(`options.head 'int8' needs hiddenSize to be a multiple of ${INT8_BLOCK}, got ${d}`);
+    const int8 = head === 'int8' ? int8Head(headWeight, V, d, dtype) : undefined;
+    return { ...base, C: hidden.length, projected: { hidden, weight: headWeight, dtype, ...(headBias ? { bias: headBias } : {}), d, ...(finalHidden ? { finalHidden } : {}), ...(int8 ? { int8 } : {}) } };
   }
   if ('logits' in candidates) {
+    if (head !== 'exact') throw dolaError('type', 'ERR_DOLA_ARGUMENT', "options.head 'int8' is for candidates given as hidden states (logits are not projected)");
     const { logits } = candidates;
     if (!Array.isArray(logits)) throw dolaError('type', 'ERR_DOLA_ARGUMENT', 'Expected candidates.logits to be an array of Float32Arrays');
     if (logits.length === 0) throw dolaError('range', 'ERR_DOLA_NO_CANDIDATES', 'Expected at least one candidate layer (candidates.logits is empty)');
@@ -222,6 +240,7 @@ function request(c: Checked, result: DolaResult, isa: string | undefined, thread
           weightDtype: DTYPE_CODE[c.projected.dtype],
           ...(c.projected.bias ? { headBias: c.projected.bias } : {}),
           ...(c.projected.finalHidden ? { finalHidden: c.projected.finalHidden } : {}),
+          ...(c.projected.int8 ? { headI8Codes: c.projected.int8.codes, headI8Scales: c.projected.int8.scales, i8Final: int8Final() ? 1 : 0 } : {}),
         }
       : { candidateLogits: c.logits }),
     divergence: DIVERGENCE_CODE[c.divergence],
@@ -281,7 +300,7 @@ export async function dolaContrastAsync(finalLogits: Float32Array, candidates: D
  * The batched candidate projection alone: `out[i, v] = dot(W[v], hidden[i]) (+ b[v])` for n rows of hidden states,
  * reading W once (native only; the same product as {@link headLogits}, blocked for many rows).
  */
-export function candidateLogits(hidden: Float32Array, headWeight: Float32Array | Uint16Array | CompactHead, options: { hiddenSize: number; vocabSize: number; weightDtype?: Dtype; headBias?: Float32Array | Uint16Array; backend?: Backend; threads?: number }): Float32Array {
+export function candidateLogits(hidden: Float32Array, headWeight: Float32Array | Uint16Array | CompactHead, options: { hiddenSize: number; vocabSize: number; weightDtype?: Dtype; headBias?: Float32Array | Uint16Array; head?: DolaHead; backend?: Backend; threads?: number }): Float32Array {
   const d = options.hiddenSize;
   const V = options.vocabSize;
   const dtype = weightDtype(headWeight, options.weightDtype);
@@ -291,8 +310,11 @@ export function candidateLogits(hidden: Float32Array, headWeight: Float32Array |
   const { native, isa } = route(options.backend);
   if (!native?.candidateLogits) throw dolaError('range', 'ERR_DOLA_BACKEND', 'candidateLogits needs the native addon');
   const out = new Float32Array((hidden.length / d) * V);
+  if (options.head !== undefined && options.head !== 'exact' && options.head !== 'int8') throw dolaError('type', 'ERR_DOLA_ARGUMENT', `Expected options.head 'exact' or 'int8' but received ${String(options.head)}`);
+  if (options.head === 'int8' && d % INT8_BLOCK !== 0) throw dolaError('range', 'ERR_DOLA_ARGUMENT', `options.head 'int8' needs hiddenSize to be a multiple of ${INT8_BLOCK}, got ${d}`);
+  const i8 = options.head === 'int8' ? int8Head(headWeight, V, d, dtype) : undefined;
   native.candidateLogits({
-    hidden, ...(isCompact(headWeight) ? { headQ8: headWeight.q8, headScale: headWeight.scale } : { headWeight }), weightDtype: DTYPE_CODE[dtype], vocab: V, hiddenSize: d, out,
+    hidden, ...(i8 ? { headI8Codes: i8.codes, headI8Scales: i8.scales } : isCompact(headWeight) ? { headQ8: headWeight.q8, headScale: headWeight.scale } : { headWeight }), weightDtype: DTYPE_CODE[dtype], vocab: V, hiddenSize: d, out,
     ...(options.headBias ? { headBias: options.headBias } : {}), ...(isa ? { isa } : {}), ...(options.threads !== undefined ? { threads: options.threads } : {}),
   });
   return out;
@@ -340,9 +362,18 @@ function dolaContrastJs(finalLogits: Float32Array, c: Checked, result: DolaResul
       : dtype === 'float32' ? (weight as Float32Array) : Float32Array.from(weight as Uint16Array, (b) => halfToFloat(b, dtype));
     const b = bias === undefined ? undefined : dtype === 'float32' ? (bias as Float32Array) : Float32Array.from(bias as Uint16Array, (x) => halfToFloat(x, dtype));
     // every row of `h` (`[rows x d]`, named `what` in errors) through the head into `z` (`[rows x V]`)
-    const project = (what: string, h: Float32Array, z: Float64Array | Float32Array) => {
+    const int8 = c.projected.int8;
+    const xq = new Int8Array(d);
+    const xs = new Float32Array(d / INT8_BLOCK);
+    const project = (what: string, h: Float32Array, z: Float64Array | Float32Array, quantised: boolean) => {
       for (let r = 0; r < rows; r++) nonFinite(what, h, r * d, d, r);
       for (let r = 0; r < rows; r++) {
+        if (quantised && int8) {
+          // dolaHead 'int8': the hidden row quantised per block, the int8 products (float64 sums of the same terms)
+          quantiseBlocks(h, r * d, d, xq, xs);
+          for (let v = 0; v < V; v++) z[r * V + v] = int8Dot(int8, v, xq, xs) + (b ? b[v] : 0);
+          continue;
+        }
         for (let v = 0; v < V; v++) {
           let s = 0;
           for (let i = 0; i < d; i++) s += w[v * d + i] * h[r * d + i];
@@ -350,9 +381,9 @@ function dolaContrastJs(finalLogits: Float32Array, c: Checked, result: DolaResul
         }
       }
     };
-    for (let k = 0; k < C; k++) project(`hidden[${k}]`, hidden[k], cand[k]);
+    for (let k = 0; k < C; k++) project(`hidden[${k}]`, hidden[k], cand[k], true);
     // the final layer through the same head, written out (float32, as the native kernel stores it)
-    if (c.projected.finalHidden) project('finalHidden', c.projected.finalHidden, finalLogits);
+    if (c.projected.finalHidden) project('finalHidden', c.projected.finalHidden, finalLogits, int8Final());
   } else {
     for (let k = 0; k < C; k++) cand[k].set(c.logits![k]);
   }

@@ -42,8 +42,10 @@ export type {
 } from './prepared';
 export type { HeadLogitsOptions } from './head';
 export { candidateLogits, dolaContrast, dolaContrastAsync, dolaError } from './dola';
-export type { DolaCandidates, DolaDivergence, DolaError, DolaOptions, DolaOutput, DolaResult } from './dola';
+export type { DolaCandidates, DolaDivergence, DolaError, DolaHead, DolaOptions, DolaOutput, DolaResult } from './dola';
 export { dolaBucket, resolveDolaLayers } from './dola-layers';
 export type { DolaLayers } from './dola-layers';
 export { compactHead } from './compact-head';
 export type { CompactHead } from './compact-head';
+export { int8Head, int8Code, int8Dot, int8Scale, quantiseBlocks } from './int8-head';
+export type { Int8Head } from './int8-head';

@@ -11,7 +11,7 @@ import { ApiError, badField } from './errors';
  * Server-wide defaults of the generation options a request may set (from `serve`'s flags), in the library's
  * names; a request's own fields win. `temperature` is OpenAI's (0 = greedy; default 1).
  */
-export type RequestDefaults = Pick<GenerationOptionValues, 'contrast' | 'amateurLayer' | 'alpha' | 'mode' | 'minCandidates' | 'beta' | 'dolaLayers' | 'topK' | 'repetitionPenalty'> & {
+export type RequestDefaults = Pick<GenerationOptionValues, 'contrast' | 'amateurLayer' | 'alpha' | 'mode' | 'minCandidates' | 'beta' | 'dolaLayers' | 'dolaHead' | 'topK' | 'repetitionPenalty'> & {
   temperature?: number;
 };
 
@@ -20,7 +20,7 @@ export type RequestDefaults = Pick<GenerationOptionValues, 'contrast' | 'amateur
  * configuration (src/config/generation.ts, naming `request`), not here. Their field names come from the
  * configuration's `field` entries.
  */
-const LIBRARY_OPTIONS = ['contrast', 'amateurLayer', 'alpha', 'mode', 'minCandidates', 'beta', 'dolaLayers', 'topK', 'repetitionPenalty', 'minNewTokens', 'seed'] as const satisfies readonly OptionName[];
+const LIBRARY_OPTIONS = ['contrast', 'amateurLayer', 'alpha', 'mode', 'minCandidates', 'beta', 'dolaLayers', 'dolaHead', 'topK', 'repetitionPenalty', 'minNewTokens', 'seed'] as const satisfies readonly OptionName[];
 
 /** A library argument error (TypeError / RangeError with `option`) as a 400 naming the request field. */
 function fieldError(e: unknown): unknown {
@@ -90,7 +90,7 @@ type Body = Record<string, unknown>;
 
 const COMMON = ['model', 'max_tokens', 'temperature', 'top_p', 'n', 'stop', 'seed', 'stream', 'stream_options', 'user',
   'frequency_penalty', 'presence_penalty', 'logit_bias', 'contrast', 'amateur_layer', 'alpha', 'contrast_mode',
-  'min_candidates', 'beta', 'dola_layers', 'top_k', 'repetition_penalty', 'min_tokens'];
+  'min_candidates', 'beta', 'dola_layers', 'dola_head', 'top_k', 'repetition_penalty', 'min_tokens'];
 const COMPLETION_FIELDS = new Set([...COMMON, 'prompt', 'logprobs', 'echo', 'best_of', 'suffix']);
 const CHAT_FIELDS = new Set([...COMMON, 'messages', 'logprobs', 'top_logprobs', 'max_completion_tokens']);
 /** Most top alternatives per token a request may ask for. */
@@ -152,7 +152,7 @@ function common(b: Body, d: RequestDefaults): CommonRequest {
   }
   // contrast: false drops the server's contrast defaults (the request's own contrast fields still conflict).
   if (b.contrast === false) {
-    for (const k of ['amateurLayer', 'alpha', 'mode', 'minCandidates', 'beta', 'dolaLayers'] as const) {
+    for (const k of ['amateurLayer', 'alpha', 'mode', 'minCandidates', 'beta', 'dolaLayers', 'dolaHead'] as const) {
       const own = b[optionLabel(k, 'request')];
       if (own === undefined || own === null) delete given[k];
     }

@@ -167,6 +167,43 @@ test('bad layer choices: coded errors naming the option', async () => {
   few.dispose();
 });
 
+test("dolaHead 'int8': same tokens and layers as the exact head on a model whose candidates are apart, log-probabilities close, score alike; refused where it cannot apply", async () => {
+  assert.is(resolveGeneration({ mode: 'dola' }).contrast.dolaHead, 'exact');
+  assert.is(resolveGeneration({ amateurLayer: 'auto', dolaHead: 'int8' }).contrast.dolaHead, 'int8');
+  if (skip) return;
+  // the int8 blocks need a hidden size that is a multiple of 32
+  const cfg = { ...config, hiddenSize: 32 };
+  const weights = graphPkg.tinyDecoderWeights(cfg, 43, { std: 0.4, vectorStd: 0.1 });
+  const dir = path.join(tempDir(), 'dola32');
+  await manifestPkg.writeModelFolder(dir, { config: cfg, weights, exits: [0, 1, 2, 3].map((layer) => ({ layer, kind: 'raw', logits: false })), logitPositions: 'last', specialTokens: {} });
+  const m = await gen.load(dir);
+  try {
+    const base = { mode: 'dola', dolaLayers: [0, 1, 2, 3], maxNewTokens: 12, minNewTokens: 12 };
+    const exact = await gen.generate(m, PROMPT, base);
+    const fast = await gen.generate(m, PROMPT, { ...base, dolaHead: 'int8' });
+    assert.equal(fast.tokens, exact.tokens);
+    assert.equal(fast.amateurLayers, exact.amateurLayers);
+    let moved = 0;
+    for (let i = 0; i < exact.logProbs.length; i++) {
+      assert.ok(Math.abs(fast.logProbs[i] - exact.logProbs[i]) < 0.05, `token ${i}: ${fast.logProbs[i]} vs ${exact.logProbs[i]}`);
+      moved = Math.max(moved, Math.abs(fast.logProbs[i] - exact.logProbs[i]));
+    }
+    assert.ok(moved > 0, 'the int8 path was taken');
+    const s = await gen.score(m, [...PROMPT, ...fast.tokens], { contrast: true, mode: 'dola', dolaLayers: [0, 1, 2, 3], dolaHead: 'int8', repetitionPenalty: 1 });
+    const g = await gen.generate(m, PROMPT, { ...base, dolaHead: 'int8', repetitionPenalty: 1 });
+    if (g.tokens.join() === fast.tokens.join()) {
+      const tail = s.logProbs.slice(PROMPT.length - 1);
+      for (let i = 0; i < g.tokens.length; i++) assert.ok(Math.abs(tail[i] - g.logProbs[i]) < 1e-5, `score token ${i}`);
+    }
+  } finally {
+    m.dispose();
+  }
+  const { model: small } = await model();
+  await rejects(gen.generate(small, PROMPT, { mode: 'dola', dolaLayers: 'high', dolaHead: 'int8' }), 'ERR_OUT_OF_RANGE', /dolaHead int8 needs a hidden size that is a multiple of 32.*16/);
+  await rejects(gen.generate(small, PROMPT, { mode: 'acd', amateurLayer: 2, dolaHead: 'int8' }), 'ERR_INVALID_ARG_TYPE', /dolaHead is for mode 'dola' or amateurLayer 'auto'/);
+  await rejects(gen.generate(small, PROMPT, { mode: 'dola', dolaHead: 'int4' }), 'ERR_INVALID_ARG_TYPE', /dolaHead.*'exact', 'int8'/);
+});
+
 function cli(args) {
   return spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), 'generate', ...args], { encoding: 'utf8', env: { ...process.env, HOME: tempDir() } });
 }
@@ -193,6 +230,12 @@ test('CLI: --mode dola --dola-layers, --amateur-layer auto, chosen layers in --j
   r = cli(['--model', f.dir, '--prompt', 'x', '--mode', 'acd', '--dola-layers', 'high']);
   assert.is(r.status, 1);
   assert.match(r.stderr, /--dola-layers is for --mode dola or --amateur-layer auto/);
+  r = cli(['--model', f.dir, '--prompt', 'x', '--mode', 'dola', '--dola-head', 'fast']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /--dola-head expects one of exact, int8, got "fast"/);
+  r = cli(['--model', f.dir, '--prompt', 'x', '--dola-head', 'int8']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /--dola-head is for --mode dola or --amateur-layer auto/);
 });
 
 test.after(() => folder?.model.dispose());

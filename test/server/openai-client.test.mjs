@@ -25,6 +25,7 @@ test('completions: greedy text, tokens and log-probabilities equal generate(), p
     { api: { contrast_mode: 'dola' }, lib: { mode: 'dola' } },
     { api: { contrast_mode: 'dola', dola_layers: [1, 3], repetition_penalty: 1 }, lib: { mode: 'dola', dolaLayers: [1, 3], repetitionPenalty: 1 } },
     { api: { amateur_layer: 'auto', dola_layers: [2, 3] }, lib: { amateurLayer: 'auto', dolaLayers: [2, 3] } },
+    { api: { contrast_mode: 'dola', dola_layers: [1, 3], dola_head: 'int8' }, lib: { mode: 'dola', dolaLayers: [1, 3], dolaHead: 'int8' } },
   ]) {
     const r = await client.completions.create({ model: 'stories', prompt: PROMPT, max_tokens: 24, temperature: 0, logprobs: 0, ...c.api });
     const g = await gen.generate(m, PROMPT, { maxNewTokens: 24, ...c.lib });
@@ -235,6 +236,8 @@ test('errors surface as the SDK error classes with the right status, code and pa
     [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, min_tokens: 5 }), OpenAI.BadRequestError, 400, 'conflicting_fields', 'min_tokens'],
     [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, contrast_mode: 'dola', dola_layers: 'middle' }), OpenAI.BadRequestError, 400, 'invalid_type', 'dola_layers'],
     [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, contrast_mode: 'dola', dola_layers: [0] }), OpenAI.BadRequestError, 400, 'invalid_value', 'dola_layers'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, contrast_mode: 'dola', dola_head: 'int4' }), OpenAI.BadRequestError, 400, 'invalid_value', 'dola_head'],
+    [() => client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 2, dola_head: 'int8' }), OpenAI.BadRequestError, 400, 'conflicting_fields', 'dola_head'],
     [() => client.chat.completions.create({ model: 'stories', messages: [{ role: 'robot', content: 'x' }] }), OpenAI.BadRequestError, 400, 'invalid_value', 'messages[0].role'],
     [() => client.chat.completions.create({ model: 'stories', messages: [], max_tokens: 2 }), OpenAI.BadRequestError, 400, 'invalid_type', 'messages'],
   ];

@@ -92,7 +92,7 @@ class Interrupt {
 
 async function runOnce(model: ContrastModel, req: GenerateRequest, contrast: boolean, interrupt: Interrupt, print: boolean): Promise<RunOutcome> {
   const options: GenerateTextOptions = { ...req.options, ...(contrast ? {} : { contrast: false }) };
-  for (const k of ['mode', 'alpha', 'minCandidates', 'beta', 'amateurLayer', 'dolaLayers', 'amateurPath'] as const) if (!contrast) delete options[k];
+  for (const k of ['mode', 'alpha', 'minCandidates', 'beta', 'amateurLayer', 'dolaLayers', 'dolaHead', 'amateurPath'] as const) if (!contrast) delete options[k];
   const resolved: ResolvedGeneration = contrast ? req.resolved : { ...req.resolved, contrast: null };
   const streaming = print && resolved.strategy !== 'beam';
   let text: ChunkedText | null = null;

@@ -15,7 +15,7 @@ import { isArgumentError } from '../../errors';
 
 /** Help text of `serve`. */
 /** The generation options the server takes as request defaults (flags from the generation configuration). */
-const REQUEST_DEFAULT_OPTIONS = ['contrast', 'amateurLayer', 'alpha', 'mode', 'minCandidates', 'dolaLayers', 'topK', 'repetitionPenalty'] as const;
+const REQUEST_DEFAULT_OPTIONS = ['contrast', 'amateurLayer', 'alpha', 'mode', 'minCandidates', 'dolaLayers', 'dolaHead', 'topK', 'repetitionPenalty'] as const;
 
 /** Help text of `serve`. */
 export const SERVE_HELP = `Usage: autocontrast serve --model DIR|NAME [options]
