@@ -47,5 +47,5 @@ export { dolaBucket, resolveDolaLayers } from './dola-layers';
 export type { DolaLayers } from './dola-layers';
 export { compactHead } from './compact-head';
 export type { CompactHead } from './compact-head';
-export { int8Head, int8Code, int8Dot, int8Scale, quantiseBlocks } from './int8-head';
+export { int8Head } from './int8-head';
 export type { Int8Head } from './int8-head';

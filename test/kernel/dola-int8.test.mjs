@@ -7,9 +7,19 @@ import * as assert from 'uvu/assert';
 import lib from '../helpers/lib.mjs';
 import { normals } from '../helpers/random.mjs';
 
-const { compactHead, int8Head, int8Code, int8Scale, candidateLogits, dolaContrast, headLogits, availableBackends, toFloat16, fromHalfBits } = lib;
+const { compactHead, int8Head, candidateLogits, dolaContrast, headLogits, availableBackends, toFloat16, fromHalfBits } = lib;
 const NATIVE = availableBackends().filter((b) => b.startsWith('native-'));
 if (NATIVE.length === 0) console.log('  (native addon not loaded: only the TypeScript fallback is checked)');
+
+// The packed layout as head_i8.h states it: tile t = v / 16 holds, per group of 4 values, 16 rows x 4 bytes (q + 128);
+// its scales per block of 32, 16 rows at a time.
+function int8Code(h, v, i) {
+  const d = h.hiddenSize;
+  return h.codes[Math.floor(v / 16) * d * 16 + Math.floor(i / 4) * 64 + (v % 16) * 4 + (i % 4)] - 128;
+}
+function int8Scale(h, v, b) {
+  return h.scales[(Math.floor(v / 16) * (h.hiddenSize / 32) + b) * 16 + (v % 16)];
+}
 
 // ---------- an independent restatement of the quantisation (head_i8.h) in float64 ----------
 function f32(x) {
