@@ -4,8 +4,8 @@
 //   with the decoding chain step by step (AUTOCONTRAST_FUSED=0) and the fused step once per token
 //   (AUTOCONTRAST_FUSED=step); fused float32, q4-fast, q4-sym (4-bit re-quantised as genai's builder does); ACD
 //   (exit 15) sparse (the default; loop and chain) and dense; q4 plain and ACD with the graph's own head product
-//   instead of the runtime's 8-bit head kernel (AUTOCONTRAST_Q8_HEAD=0 at load); q4 and q4-sym with spinning pool threads (always, or
-//   within a step's Run only);
+//   instead of the runtime's 8-bit head kernel (AUTOCONTRAST_Q8_HEAD=0 at load); q4 and q4-sym with spinning pool
+//   threads (always, within a step's Run only, or 'auto': the share of decode steps run spinning is reported);
 //   node-llama-cpp 3.21.1 (llama.cpp's prebuilt CPU binary) on the same Q4_1 GGUF;
 //   onnxruntime-genai 0.18 on models its own builder made from the same weights (fp32 and int4).
 // Greedy, the same prompt token ids for every tool, decode tokens/s (prefill excluded) and prefill tokens/s (the
@@ -82,6 +82,9 @@ const OURS = [
   { name: 'autocontrast q4, spinning threads', form: 'q4', options: PLAIN, load: { allowSpinning: true } },
   { name: 'autocontrast q4, spinning within a step', form: 'q4', options: PLAIN, load: { allowSpinning: 'within-run' } },
   { name: 'autocontrast q4-sym, spinning threads', form: 'q4-sym', options: PLAIN, load: { allowSpinning: true } },
+  // adaptive: each decode step in the sleeping or the spinning session, as measured step times favour
+  { name: 'autocontrast q4, spinning auto', form: 'q4', options: PLAIN, load: { allowSpinning: 'auto' } },
+  { name: 'autocontrast q4-sym, spinning auto', form: 'q4-sym', options: PLAIN, load: { allowSpinning: 'auto' } },
 ].filter((o, i) => i === 0 || !only || only.test(o.name));
 const loaded = new Map();
 const models = [];
@@ -133,8 +136,14 @@ for (const B of P.batches) {
       if (v.kind === 'ours') {
         if (v.fused) process.env.AUTOCONTRAST_FUSED = v.fused;
         else delete process.env.AUTOCONTRAST_FUSED;
+        const spin0 = v.model.runtime.spinningStats();
         const out = await lib.generate(v.model, batchPrompts(B), { strategy: 'greedy', maxNewTokens: P.maxNew, eosTokenId: [], ...v.options });
+        const spin1 = v.model.runtime.spinningStats();
         delete process.env.AUTOCONTRAST_FUSED;
+        if (rep > 0 && spin1.twin) {
+          r.spin ??= { decodeSteps: 0, spinningSteps: 0, probes: 0 };
+          for (const k of ['decodeSteps', 'spinningSteps', 'probes']) r.spin[k] += spin1[k] - spin0[k];
+        }
         if (rep > 0) {
           r.tokensPerSecond.push(out[0].timing.tokensPerSecond);
           r.prefillTokensPerSecond.push((P.promptTokens * B) / (out[0].timing.prefillMs / 1000));
@@ -181,7 +190,9 @@ for (const B of P.batches) {
     const r = res[B][v.name];
     rows.push([B, v.name, r.error ? `failed: ${r.error.slice(0, 120)}` : fmt(r.median, 1), r.tokensPerSecond.map((x) => fmt(x, 1)).join(', '),
       `${fmt(r.median / base(B, OURS[0].name))}x`, r.prefillMedian ? fmt(r.prefillMedian, 0) : '-', `${fmt(r.prefillMedian / base2(B, OURS[0].name))}x`,
-      same(r.firstRow, res[B][FLOAT32]?.firstRow), same(r.firstRow, res[B][GENAI_INT4]?.firstRow)]);
+      same(r.firstRow, res[B][FLOAT32]?.firstRow), same(r.firstRow, res[B][GENAI_INT4]?.firstRow),
+      same(r.firstRow, res[B][OURS[0].name]?.firstRow),
+      r.spin ? `${fmt((100 * r.spin.spinningSteps) / r.spin.decodeSteps, 0)}% (${fmt((100 * r.spin.probes) / r.spin.decodeSteps, 0)}% probes)` : '-']);
   }
 }
 const doc = { machine: m, params: { ...P, hogs: hogs.length }, peerNotes, results: res };
@@ -192,7 +203,7 @@ const md = `# SmolLM2-135M against peers on the same weights (\`node bench/decod
   `${hogs.length ? ` **Loaded run: ${hogs.length} busy-looping processes ran beside every tool, at the benchmark's priority.**` : ''}\n\n` +
   `Greedy, the same ${P.promptTokens} prompt token ids for every tool, ${P.maxNew} new tokens; decode tokens/s (prefill excluded) and prefill tokens/s (prompt tokens x rows / time from the prompt to the first token), medians of ${P.reps} interleaved rounds after a warm-up round. ` +
   `"same tokens" compares row 0's tokens with our float32 form's and with onnxruntime-genai int4's.${peerNotes.length ? ` ${peerNotes.join('; ')}.` : ''}\n\n` +
-  mdTable(['batch', 'tool / form', 'decode tokens/s', 'runs', 'vs our faithful default', 'prefill tokens/s', 'prefill vs ours', 'same tokens as our float32', 'same tokens as genai int4'], rows) + '\n';
+  mdTable(['batch', 'tool / form', 'decode tokens/s', 'runs', 'vs our faithful default', 'prefill tokens/s', 'prefill vs ours', 'same tokens as our float32', 'same tokens as genai int4', 'same tokens as our default', "decode steps spinning ('auto')"], rows) + '\n';
 fs.writeFileSync(path.join(HERE, 'results', `${outName}.md`), md);
 console.log(md);
 for (const x of loaded.values()) x.dispose();

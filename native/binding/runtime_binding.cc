@@ -256,14 +256,19 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   }
   if (Has(o, "intraOpThreads")) c.intra_op_threads = static_cast<int>(GetInt(o, "intraOpThreads", 0, 1024));
   if (Has(o, "interOpThreads")) c.inter_op_threads = static_cast<int>(GetInt(o, "interOpThreads", 1, 1024));
-  if (Has(o, "allowSpinning")) {  // true, false, or 'within-run' (spin between the ops of a Run only)
+  // allowSpinning: true, false, 'within-run' (spin between the ops of a Run only) or 'auto' (the policy of
+  // native/runtime/spin_policy.h). src/config/load.ts validates the user's value; this guards the addon's surface.
+  if (Has(o, "allowSpinning")) {
     const Napi::Value v = o.Get("allowSpinning");
     if (v.IsString()) {
-      if (v.As<Napi::String>().Utf8Value() != "within-run")
-        ThrowRange(env, "Expected allowSpinning to be true, false or 'within-run', got '" + v.As<Napi::String>().Utf8Value() + "'");
-      c.allow_spinning = c.stop_spinning_after_run = true;
+      const std::string m = v.As<Napi::String>().Utf8Value();
+      if (m == "within-run") c.allow_spinning = c.stop_spinning_after_run = true;
+      else if (m == "auto") c.adaptive_spinning = true;
+      else ThrowRange(env, "Expected allowSpinning to be true, false, 'within-run' or 'auto', got '" + m + "'");
+    } else if (v.IsBoolean()) {
+      c.allow_spinning = v.As<Napi::Boolean>().Value();
     } else {
-      c.allow_spinning = v.ToBoolean();
+      ThrowType(env, "Expected allowSpinning to be true, false, 'within-run' or 'auto'");
     }
   }
   if (Has(o, "optimizationLevel")) c.optimization_level = static_cast<int>(GetInt(o, "optimizationLevel", 0, 99));
@@ -717,6 +722,81 @@ Napi::Value PastLength(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), h->seq->past_length());
 }
 
+// ---- allowSpinning 'auto' ----
+// rtSpinStats(model) -> { decodeSteps, spinningSteps, probes, twin }: counts since the model was loaded.
+Napi::Value SpinStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const acr::SpinStats st = LiveModel(info, 0)->model->spin_stats();
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("decodeSteps", Napi::Number::New(env, static_cast<double>(st.decode_steps)));
+  r.Set("spinningSteps", Napi::Number::New(env, static_cast<double>(st.spinning_steps)));
+  r.Set("probes", Napi::Number::New(env, static_cast<double>(st.probes)));
+  r.Set("twin", Napi::Boolean::New(env, st.twin));
+  return r;
+}
+
+// rtSpinPolicyTrace({ off: Float64Array, on: Float64Array, rows?: Int32Array, decode?: Uint8Array,
+//   hint?: { spinning, interval } }) -> { spinning: Uint8Array, probe: Uint8Array, hint: { spinning, interval } }
+// Runs the policy of native/runtime/spin_policy.h on synthetic step times: step i takes off[i] ms in the
+// non-spinning session and on[i] in the spinning one; returns the mode each step ran in and whether it was a
+// probe. The same functions as Sequence::Run, without a clock, so that tests can check its decisions.
+Napi::Value SpinPolicyTrace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Napi::Object o = RequireObject(info, 0, "a trace object");
+  auto f64 = [&](const char* key) {
+    const Napi::Value v = o.Get(key);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      ThrowType(env, std::string("Expected ") + key + " to be a Float64Array");
+    return v.As<Napi::Float64Array>();
+  };
+  const Napi::Float64Array off = f64("off"), on = f64("on");
+  const size_t n = off.ElementLength();
+  if (on.ElementLength() != n) ThrowRange(env, "Expected off and on to have the same length");
+  for (size_t i = 0; i < n; ++i)
+    if (!(off[i] > 0) || !(on[i] > 0) || !std::isfinite(off[i]) || !std::isfinite(on[i]))
+      ThrowRange(env, "Expected positive finite step times");
+  std::vector<int32_t> rows(n, 1);
+  std::vector<uint8_t> decode(n, 1);
+  if (Has(o, "rows")) {
+    const Napi::Value v = o.Get("rows");
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        v.As<Napi::Int32Array>().ElementLength() != n)
+      ThrowType(env, "Expected rows to be an Int32Array as long as off");
+    for (size_t i = 0; i < n; ++i) rows[i] = v.As<Napi::Int32Array>()[i];
+  }
+  if (Has(o, "decode")) {
+    const Napi::Value v = o.Get("decode");
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        v.As<Napi::Uint8Array>().ElementLength() != n)
+      ThrowType(env, "Expected decode to be a Uint8Array as long as off");
+    for (size_t i = 0; i < n; ++i) decode[i] = v.As<Napi::Uint8Array>()[i];
+  }
+  acr::SpinHint hint;
+  if (Has(o, "hint")) {
+    if (!o.Get("hint").IsObject()) ThrowType(env, "Expected hint to be { spinning, interval }");
+    const Napi::Object h = o.Get("hint").As<Napi::Object>();
+    hint.mode = h.Get("spinning").ToBoolean().Value() ? acr::SpinMode::kOn : acr::SpinMode::kOff;
+    hint.interval = static_cast<int>(GetInt(h, "interval", 1, acr::SpinPolicy::kMaxInterval));
+  }
+  acr::SpinState s = acr::SpinStart(hint);
+  Napi::Uint8Array spinning = Napi::Uint8Array::New(env, n), probe = Napi::Uint8Array::New(env, n);
+  for (size_t i = 0; i < n; ++i) {
+    const bool d = decode[i] != 0;
+    const acr::SpinMode m = acr::SpinNext(s, d, rows[i]);
+    spinning[i] = m == acr::SpinMode::kOn;
+    probe[i] = d && m != s.mode;
+    acr::SpinObserve(s, m, m == acr::SpinMode::kOn ? on[i] : off[i], rows[i], d);
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("spinning", spinning);
+  r.Set("probe", probe);
+  Napi::Object h = Napi::Object::New(env);
+  h.Set("spinning", Napi::Boolean::New(env, s.mode == acr::SpinMode::kOn));
+  h.Set("interval", Napi::Number::New(env, s.interval));
+  r.Set("hint", h);
+  return r;
+}
+
 // ---- the fused decode loop ----
 // rtDecode(seq, Int32Array tokens, Int32Array lengths, params, { maxSteps, eos: Int32Array, filler }, onStep)
 //   -> Promise<{ steps, pastLength }>
@@ -890,6 +970,8 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("rtCudaStatus", Napi::Function::New(env, CudaStatus));
   exports.Set("rtDecode", Napi::Function::New(env, Decode));
   exports.Set("rtDecodeStop", Napi::Function::New(env, DecodeStop));
+  exports.Set("rtSpinStats", Napi::Function::New(env, SpinStats));
+  exports.Set("rtSpinPolicyTrace", Napi::Function::New(env, SpinPolicyTrace));
 }
 
 #endif  // AC_HAVE_ORT

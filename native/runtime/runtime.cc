@@ -201,6 +201,12 @@ std::string InitOrt(const std::string& library_path) {
 // ---------------------------------------------------------------------------------------------------------
 struct Model::Impl {
   OrtSession* session = nullptr;
+  // allowSpinning 'auto': the twin whose pool threads spin (null until the policy first wants it), and the
+  // policy's shared state. `mu` guards all four.
+  OrtSession* twin = nullptr;
+  std::mutex mu;
+  SpinHint hint;
+  SpinStats stats;
   OrtMemoryInfo* cpu = nullptr;
   OrtAllocator* allocator = nullptr;  // ORT's default CPU allocator (not owned)
   // Device 'cuda': the CUDA library, the stream shared by ORT (user_compute_stream) and our kernels and copies,
@@ -212,6 +218,7 @@ struct Model::Impl {
   ~Impl() {
     if (G().api) {
       if (session) G().api->ReleaseSession(session);  // before the stream it runs on
+      if (twin) G().api->ReleaseSession(twin);
       if (cpu) G().api->ReleaseMemoryInfo(cpu);
       if (gpu) G().api->ReleaseMemoryInfo(gpu);
     }
@@ -252,53 +259,30 @@ void CheckDims(const std::string& name, const std::vector<int64_t>& got, const s
                      "graph " + name + " has shape " + fmt(got) + " but the model description expects " + fmt(want));
 }
 
-}  // namespace
-
-std::shared_ptr<Model> Model::Load(const ModelConfig& cfg) {
+// The one place sessions are created: the model's session, and under allowSpinning 'auto' its spinning twin
+// (same graph, same options but the spinning). The graph is cfg.graph_bytes when set (a derived form of the
+// graph at cfg.graph_path, loaded from memory with its external data read from graph_path's folder), else the
+// file at cfg.graph_path. Device 'cuda' needs im's stream and memory info set up first.
+OrtSession* NewSession(const ModelConfig& cfg, int threads, bool spinning, bool stop_spinning_after_run, Model::Impl& im) {
   const OrtApi& api = Api();
-  const size_t L = static_cast<size_t>(cfg.num_layers);
-  if (cfg.num_layers < 1 || cfg.past_key.size() != L || cfg.past_value.size() != L || cfg.present_key.size() != L ||
-      cfg.present_value.size() != L)
-    throw RuntimeError(RuntimeError::kRange, "model description: expected one past/present name per layer");
-  if (cfg.num_kv_heads < 1 || cfg.head_dim < 1 || cfg.vocab < 1 || cfg.hidden < 1 || cfg.context_length < 1)
-    throw RuntimeError(RuntimeError::kRange, "model description: sizes must be positive");
-  if (cfg.logit_positions != "all" && cfg.logit_positions != "last" && cfg.logit_positions != "input")
-    throw RuntimeError(RuntimeError::kRange, "model description: logitPositions must be all, last or input");
-  if (cfg.logit_positions == "input" && cfg.num_logits_to_keep.empty())
-    throw RuntimeError(RuntimeError::kRange, "model description: logitPositions 'input' needs the numLogitsToKeep input name");
-
-  std::shared_ptr<Model> m(new Model());
-  m->cfg_ = cfg;
-  m->impl_ = std::make_unique<Impl>();
-  Impl& im = *m->impl_;
-  Check(api.GetAllocatorWithDefaultOptions(&im.allocator), "GetAllocatorWithDefaultOptions");
-  Check(api.CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &im.cpu), "CreateCpuMemoryInfo");
-
   OrtSessionOptions* so = nullptr;
   Check(api.CreateSessionOptions(&so), "CreateSessionOptions");
   struct SoGuard {
     OrtSessionOptions* p;
     ~SoGuard() { G().api->ReleaseSessionOptions(p); }
   } so_guard{so};
-  m->threads_ = cfg.intra_op_threads > 0 ? cfg.intra_op_threads : PhysicalCores();
-  Check(api.SetIntraOpNumThreads(so, m->threads_), "SetIntraOpNumThreads");
+  Check(api.SetIntraOpNumThreads(so, threads), "SetIntraOpNumThreads");
   Check(api.SetInterOpNumThreads(so, cfg.inter_op_threads > 0 ? cfg.inter_op_threads : 1), "SetInterOpNumThreads");
   GraphOptimizationLevel lvl = ORT_ENABLE_ALL;
   if (cfg.optimization_level == 0) lvl = ORT_DISABLE_ALL;
   else if (cfg.optimization_level == 1) lvl = ORT_ENABLE_BASIC;
   else if (cfg.optimization_level == 2) lvl = ORT_ENABLE_EXTENDED;
   Check(api.SetSessionGraphOptimizationLevel(so, lvl), "SetSessionGraphOptimizationLevel");
-  Check(api.AddSessionConfigEntry(so, "session.intra_op.allow_spinning", cfg.allow_spinning ? "1" : "0"),
-        "AddSessionConfigEntry");
+  Check(api.AddSessionConfigEntry(so, "session.intra_op.allow_spinning", spinning ? "1" : "0"), "AddSessionConfigEntry");
   // Spinning within a Run only: the pool threads stop spinning when Run returns (between steps).
-  if (cfg.allow_spinning && cfg.stop_spinning_after_run)
+  if (spinning && stop_spinning_after_run)
     Check(api.AddSessionConfigEntry(so, "session.force_spinning_stop", "1"), "AddSessionConfigEntry");
-  if (cfg.device == "cuda") {
-    const std::string why = CudaUnavailableReason(cfg.cuda_dir, cfg.device_id);
-    if (!why.empty()) throw RuntimeError(RuntimeError::kState, "device 'cuda' is not available: " + why);
-    im.cuda = ac::load_cuda(cfg.cuda_dir, nullptr);  // cached by the check above
-    im.device_id = cfg.device_id;
-    CudaCheck(im.cuda, im.cuda->stream_create(cfg.device_id, &im.stream), "stream creation");
+  if (im.cuda) {
     OrtCUDAProviderOptionsV2* co = nullptr;
     Check(api.CreateCUDAProviderOptions(&co), "CreateCUDAProviderOptions");
     struct CoGuard {
@@ -320,22 +304,91 @@ std::shared_ptr<Model> Model::Load(const ModelConfig& cfg) {
                              " (libonnxruntime_providers_cuda.so needs the CUDA 12 runtime, cuBLAS and cuDNN 9 "
                              "libraries on the library path)");
     }
-    Check(api.CreateMemoryInfo("Cuda", OrtDeviceAllocator, cfg.device_id, OrtMemTypeDefault, &im.gpu),
-          "CreateMemoryInfo(Cuda)");
-  } else if (cfg.device != "cpu") {
-    throw RuntimeError(RuntimeError::kRange, "device must be 'cpu' or 'cuda', got '" + cfg.device + "'");
   }
+  OrtSession* session = nullptr;
   if (cfg.graph_bytes.empty()) {
-    Check(api.CreateSession(G().env, cfg.graph_path.c_str(), so, &im.session), "CreateSession");
+    Check(api.CreateSession(G().env, cfg.graph_path.c_str(), so, &session), "CreateSession");
   } else {
-    // A graph given as bytes finds its external data in the folder of the graph it was derived from.
     const size_t slash = cfg.graph_path.find_last_of("/\\");
     const std::string folder = slash == std::string::npos ? "." : cfg.graph_path.substr(0, slash);
     Check(api.AddSessionConfigEntry(so, "session.model_external_initializers_file_folder_path", folder.c_str()),
           "AddSessionConfigEntry");
-    Check(api.CreateSessionFromArray(G().env, cfg.graph_bytes.data(), cfg.graph_bytes.size(), so, &im.session),
+    Check(api.CreateSessionFromArray(G().env, cfg.graph_bytes.data(), cfg.graph_bytes.size(), so, &session),
           "CreateSessionFromArray");
   }
+  return session;
+}
+
+// The session a step runs in: the model's own, or (allowSpinning 'auto') its spinning twin, created here on
+// first use. Creating it takes as long as loading the model once (the first step that wants to spin waits).
+OrtSession* SessionFor(const Model& m, bool spinning) {
+  Model::Impl& im = *m.impl();
+  if (!spinning) return im.session;
+  std::lock_guard<std::mutex> lock(im.mu);
+  if (!im.twin) {
+    im.twin = NewSession(m.config(), m.intra_op_threads(), true, false, im);
+    im.stats.twin = true;
+  }
+  return im.twin;
+}
+
+}  // namespace
+
+SpinHint Model::spin_hint() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->hint;
+}
+
+void Model::RecordSpin(const SpinState& after, bool spun, bool probe) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->hint = SpinHintOf(after);
+  ++impl_->stats.decode_steps;
+  if (spun) ++impl_->stats.spinning_steps;
+  if (probe) ++impl_->stats.probes;
+}
+
+SpinStats Model::spin_stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->stats;
+}
+
+std::shared_ptr<Model> Model::Load(const ModelConfig& cfg) {
+  const OrtApi& api = Api();
+  const size_t L = static_cast<size_t>(cfg.num_layers);
+  if (cfg.num_layers < 1 || cfg.past_key.size() != L || cfg.past_value.size() != L || cfg.present_key.size() != L ||
+      cfg.present_value.size() != L)
+    throw RuntimeError(RuntimeError::kRange, "model description: expected one past/present name per layer");
+  if (cfg.num_kv_heads < 1 || cfg.head_dim < 1 || cfg.vocab < 1 || cfg.hidden < 1 || cfg.context_length < 1)
+    throw RuntimeError(RuntimeError::kRange, "model description: sizes must be positive");
+  if (cfg.logit_positions != "all" && cfg.logit_positions != "last" && cfg.logit_positions != "input")
+    throw RuntimeError(RuntimeError::kRange, "model description: logitPositions must be all, last or input");
+  if (cfg.logit_positions == "input" && cfg.num_logits_to_keep.empty())
+    throw RuntimeError(RuntimeError::kRange, "model description: logitPositions 'input' needs the numLogitsToKeep input name");
+
+  std::shared_ptr<Model> m(new Model());
+  m->cfg_ = cfg;
+  m->impl_ = std::make_unique<Impl>();
+  Impl& im = *m->impl_;
+  Check(api.GetAllocatorWithDefaultOptions(&im.allocator), "GetAllocatorWithDefaultOptions");
+  Check(api.CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &im.cpu), "CreateCpuMemoryInfo");
+
+  m->threads_ = cfg.intra_op_threads > 0 ? cfg.intra_op_threads : PhysicalCores();
+  if (cfg.device == "cuda") {
+    const std::string why = CudaUnavailableReason(cfg.cuda_dir, cfg.device_id);
+    if (!why.empty()) throw RuntimeError(RuntimeError::kState, "device 'cuda' is not available: " + why);
+    im.cuda = ac::load_cuda(cfg.cuda_dir, nullptr);  // cached by the check above
+    im.device_id = cfg.device_id;
+    CudaCheck(im.cuda, im.cuda->stream_create(cfg.device_id, &im.stream), "stream creation");
+    Check(api.CreateMemoryInfo("Cuda", OrtDeviceAllocator, cfg.device_id, OrtMemTypeDefault, &im.gpu),
+          "CreateMemoryInfo(Cuda)");
+    // allowSpinning 'auto' is for the CPU's pool threads: on a GPU the session's threads only launch kernels,
+    // so 'auto' runs as false there (no twin).
+    m->cfg_.adaptive_spinning = false;
+  } else if (cfg.device != "cpu") {
+    throw RuntimeError(RuntimeError::kRange, "device must be 'cpu' or 'cuda', got '" + cfg.device + "'");
+  }
+  const bool adaptive = m->cfg_.adaptive_spinning;
+  im.session = NewSession(cfg, m->threads_, cfg.allow_spinning && !adaptive, cfg.stop_spinning_after_run, im);
 
   size_t nin = 0, nout = 0;
   Check(api.SessionGetInputCount(im.session, &nin), "SessionGetInputCount");
@@ -561,10 +614,12 @@ Sequence::Sequence(std::shared_ptr<Model> model, const SequenceOptions& opts) : 
                                                  std::to_string(opts.max_length));
   }
   Check(Api().CreateIoBinding(model_->impl()->session, &binding_), "CreateIoBinding");
+  if (model_->config().adaptive_spinning) spin_ = SpinStart(model_->spin_hint());
 }
 
 Sequence::~Sequence() {
   if (binding_ && G().api) G().api->ReleaseIoBinding(binding_);
+  if (twin_binding_ && G().api) G().api->ReleaseIoBinding(twin_binding_);
 }
 
 size_t Sequence::kv_bytes() const { return kv_capacity_ * sizeof(float) * 2 * 2 * layers_; }
@@ -703,6 +758,17 @@ void Sequence::Run() {
     }
   }
 
+  // allowSpinning 'auto': the policy picks the session (spin_policy.h); a decode step feeds one token per row.
+  const bool adaptive = c.adaptive_spinning, decode = T == 1;
+  const SpinMode mode = adaptive ? SpinNext(spin_, decode, static_cast<int>(B)) : (c.allow_spinning ? SpinMode::kOn : SpinMode::kOff);
+  OrtSession* session = im.session;
+  OrtIoBinding* binding = binding_;
+  if (adaptive && mode == SpinMode::kOn) {
+    session = SessionFor(*model_, true);
+    if (!twin_binding_) Check(api.CreateIoBinding(session, &twin_binding_), "CreateIoBinding");
+    binding = twin_binding_;
+  }
+
   Values vals;
   // Small int64 inputs stay in host memory (ORT copies them in); the KV cache and outputs live where the
   // sequence's buffers are (host, or device memory of the CUDA execution provider).
@@ -716,15 +782,15 @@ void Sequence::Run() {
     return v;
   };
   const auto I64 = ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64, F32 = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-  api.ClearBoundInputs(binding_);
-  api.ClearBoundOutputs(binding_);
-  Check(api.BindInput(binding_, c.input_ids.c_str(), tensor(ids_.data(), B * T * 8, {B, T}, I64)), "BindInput input_ids");
-  Check(api.BindInput(binding_, c.attention_mask.c_str(), tensor(mask_.data(), B * total * 8, {B, total}, I64)),
+  api.ClearBoundInputs(binding);
+  api.ClearBoundOutputs(binding);
+  Check(api.BindInput(binding, c.input_ids.c_str(), tensor(ids_.data(), B * T * 8, {B, T}, I64)), "BindInput input_ids");
+  Check(api.BindInput(binding, c.attention_mask.c_str(), tensor(mask_.data(), B * total * 8, {B, total}, I64)),
         "BindInput attention_mask");
-  Check(api.BindInput(binding_, c.position_ids.c_str(), tensor(pos_.data(), B * T * 8, {B, T}, I64)),
+  Check(api.BindInput(binding, c.position_ids.c_str(), tensor(pos_.data(), B * T * 8, {B, T}, I64)),
         "BindInput position_ids");
   if (!c.num_logits_to_keep.empty())
-    Check(api.BindInput(binding_, c.num_logits_to_keep.c_str(), tensor(&keep_one_, 8, {}, I64)),
+    Check(api.BindInput(binding, c.num_logits_to_keep.c_str(), tensor(&keep_one_, 8, {}, I64)),
           "BindInput num_logits_to_keep");
   const size_t past_bytes = static_cast<size_t>(B * h * P * d) * 4, present_bytes = static_cast<size_t>(B * h * total * d) * 4;
   for (int l = 0; l < layers_; ++l) {
@@ -733,8 +799,8 @@ void Sequence::Run() {
       const std::string& qn = k ? c.present_value[l] : c.present_key[l];
       void* past = dev_ ? dev_->kv[cur_][l * 2 + k] : static_cast<void*>(kv_[cur_][l * 2 + k].get());
       void* present = dev_ ? dev_->kv[1 - cur_][l * 2 + k] : static_cast<void*>(kv_[1 - cur_][l * 2 + k].get());
-      Check(api.BindInput(binding_, pn.c_str(), tensor(past, past_bytes, {B, h, P, d}, F32, where)), "BindInput past");
-      Check(api.BindOutput(binding_, qn.c_str(), tensor(present, present_bytes, {B, h, total, d}, F32, where)),
+      Check(api.BindInput(binding, pn.c_str(), tensor(past, past_bytes, {B, h, P, d}, F32, where)), "BindInput past");
+      Check(api.BindOutput(binding, qn.c_str(), tensor(present, present_bytes, {B, h, total, d}, F32, where)),
             "BindOutput present");
     }
   }
@@ -763,20 +829,20 @@ void Sequence::Run() {
   }
   for (const Out& o : outs) {
     if (direct)
-      Check(api.BindOutput(binding_, o.name->c_str(), tensor(o.dst, B * o.width * 4, {B, 1, o.width}, F32, where)),
+      Check(api.BindOutput(binding, o.name->c_str(), tensor(o.dst, B * o.width * 4, {B, 1, o.width}, F32, where)),
             "BindOutput");
     else
-      Check(api.BindOutputToDevice(binding_, o.name->c_str(), where), "BindOutputToDevice");
+      Check(api.BindOutputToDevice(binding, o.name->c_str(), where), "BindOutputToDevice");
   }
 
   const auto t1 = std::chrono::steady_clock::now();
-  Check(api.RunWithBinding(im.session, nullptr, binding_), "Run");
+  Check(api.RunWithBinding(session, nullptr, binding), "Run");
   const auto t2 = std::chrono::steady_clock::now();
 
   if (!direct) {
     OrtValue** got = nullptr;
     size_t n = 0;
-    Check(api.GetBoundOutputValues(binding_, im.allocator, &got, &n), "GetBoundOutputValues");
+    Check(api.GetBoundOutputValues(binding, im.allocator, &got, &n), "GetBoundOutputValues");
     Values owned;
     for (size_t i = 0; i < n; ++i) owned.v.push_back(got[i]);
     Check(api.AllocatorFree(im.allocator, got), "AllocatorFree");
@@ -807,6 +873,12 @@ void Sequence::Run() {
   timing_.head_ms = c.output_head ? Ms(th, t3) : 0;
   timing_.run_ms = Ms(t1, t2);
   timing_.step_ms = Ms(t0, t3);
+  timing_.spinning = mode == SpinMode::kOn;
+  if (adaptive) {
+    const bool probe = decode && mode != spin_.mode;
+    SpinObserve(spin_, mode, timing_.run_ms, static_cast<int>(B), decode);
+    if (decode) model_->RecordSpin(spin_, mode == SpinMode::kOn, probe);
+  }
 }
 
 void Sequence::ReadOutputs() {

@@ -18,6 +18,7 @@
 
 #include "../kernels/contrast.h"
 #include "../kernels/select.h"
+#include "spin_policy.h"
 
 struct OrtIoBinding;  // from onnxruntime_c_api.h (kept opaque here)
 
@@ -78,10 +79,13 @@ struct ModelConfig {
   int intra_op_threads = 0;  // 0: physical cores
   int inter_op_threads = 1;
   // Pool threads sleep between ops by default: spinning decodes SmolLM2 12-39% faster when the cores are free but
-  // 0.54x beside two busy processes at the same priority (bench/results/decode-peers.md), and no rule measured
-  // better than both (spinning within a Run only: as bad under load).
+  // 0.54x beside two busy processes at the same priority (bench/results/decode-peers.md).
   bool allow_spinning = false;
   bool stop_spinning_after_run = false;  // with allow_spinning: spin between the ops of a Run, not between Runs
+  // allowSpinning 'auto' (CPU only; allow_spinning stays false): the session's threads sleep, and a twin session
+  // over the same graph whose threads spin is created when the policy first wants it (spin_policy.h); each decode
+  // step runs in the one the policy picks. The KV cache is in the sequence's buffers, so either runs any step.
+  bool adaptive_spinning = false;
   int optimization_level = 99;  // ORT_ENABLE_ALL
   // "cpu", or "cuda": the session gets ONNX Runtime's CUDA execution provider on `device_id`, running on a stream
   // created by the autocontrast CUDA library (ORT's user_compute_stream), and sequences keep the KV cache, logits
@@ -115,6 +119,15 @@ struct Timing {
   double step_ms = 0;  // the whole native step (binding + Run + post-processing)
   double run_ms = 0;   // OrtApi::RunWithBinding alone
   double head_ms = 0;  // the runtime's output head (ModelConfig::output_head), 0 without one
+  bool spinning = false;  // the step ran in a session whose pool threads spin
+};
+
+// allowSpinning 'auto': counts since the model was loaded (all its sequences).
+struct SpinStats {
+  int64_t decode_steps = 0;    // one-token steps run
+  int64_t spinning_steps = 0;  // of those, run in the spinning twin
+  int64_t probes = 0;          // of those, probes (run in the mode the policy was not in)
+  bool twin = false;           // the spinning twin exists
 };
 
 class Model {
@@ -130,6 +143,10 @@ class Model {
   int intra_op_threads() const { return threads_; }
   // Whether this runtime computes the logits with ModelConfig::output_head (else the graph does).
   bool has_output_head() const { return cfg_.output_head != nullptr; }
+  // allowSpinning 'auto': the latest decision of any sequence (where new sequences start), and the counts.
+  SpinHint spin_hint() const;
+  void RecordSpin(const SpinState& after, bool spun, bool probe);
+  SpinStats spin_stats() const;
   struct Impl;
   Impl* impl() const { return impl_.get(); }
 
@@ -280,6 +297,8 @@ class Sequence {
   void SelectRows(float* out, int32_t* token, float* logprob, int32_t* head_size, bool plain, const SampleOptions& sample);
   Timing timing_;
   OrtIoBinding* binding_ = nullptr;
+  OrtIoBinding* twin_binding_ = nullptr;  // allowSpinning 'auto': the binding of the model's spinning twin
+  SpinState spin_;                        // allowSpinning 'auto': this sequence's policy state
   int64_t keep_one_ = 1;
   struct Device;  // device buffers (device 'cuda'); null on the CPU
   std::unique_ptr<Device> dev_;

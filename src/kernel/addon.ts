@@ -54,6 +54,18 @@ export interface RawParams {
   /** The sparse amateur's head (`weightDtype` 0 float32, 1 float16, 2 bfloat16). */
   sparse?: { weight: Float32Array | Uint16Array; weightDtype: number; bias?: Float32Array | Uint16Array };
 }
+/** `allowSpinning: 'auto'`: the model's counts since it was loaded (all its sequences). */
+export interface SpinningStats {
+  /** One-token steps run. */
+  decodeSteps: number;
+  /** Of those, run in the spinning twin session. */
+  spinningSteps: number;
+  /** Of those, probes: run in the mode the policy was not in, to measure it. */
+  probes: number;
+  /** Whether the spinning twin session was created. */
+  twin: boolean;
+}
+
 /** The decode runtime's part of the addon (present when the build has the runtime: `rtAvailable`). */
 export interface RuntimeSurface {
   rtInit(lib: string): { version: string; apiVersion: number; physicalCores: number };
@@ -91,6 +103,14 @@ export interface RuntimeSurface {
   ): Promise<{ steps: number; pastLength: number }>;
   /** Stops a running decode loop before its next step (no-op when none runs). */
   rtDecodeStop?(h: unknown): void;
+  rtSpinStats?(h: unknown): SpinningStats;
+  rtSpinPolicyTrace?(trace: {
+    off: Float64Array;
+    on: Float64Array;
+    rows?: Int32Array;
+    decode?: Uint8Array;
+    hint?: { spinning: boolean; interval: number };
+  }): { spinning: Uint8Array; probe: Uint8Array; hint: { spinning: boolean; interval: number } };
   rtAdmit?(dst: unknown, src: unknown, srcRow: number): Promise<{ row: number; pastLength: number }>;
   rtRemoveRow?(h: unknown, row: number): number;
   rtReadOutputs?(h: unknown): void;

@@ -11,5 +11,7 @@ export * from './types';
 export { cudaRuntimeStatus, ortLibraryPath, ortVersion, runtimeStatus } from './library';
 export { describeFromManifest, loadModel, readManifest, RuntimeModel } from './model';
 export { Sequence } from './sequence';
+export type { SpinningStats } from '../kernel/addon';
+export { DEFAULT_ALLOW_SPINNING, resolveAllowSpinning, type AllowSpinning } from '../config/session';
 export { ScoringError, ScoringSession, type ScoringFetch, type ScoringOutputs } from './scoring-session';
 export { HeadSession, type HeadMatrix, type HeadProjection } from './head-session';

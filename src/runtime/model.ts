@@ -1,9 +1,10 @@
 /** Loading a model into an ONNX Runtime session owned by the addon, and the loaded model. */
+import { resolveAllowSpinning } from '../config/session';
 import { AutocontrastError, InvalidArgTypeError, OutOfRangeError } from '../errors';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import type { RuntimeSurface } from '../kernel/addon';
+import type { RuntimeSurface, SpinningStats } from '../kernel/addon';
 import { checkManifest } from '../model/manifest/check-manifest';
 import { keyRotationOf } from '../model/manifest/key-rotation';
 import { ModelFolderError } from '../model/manifest/model-folder-error';
@@ -93,9 +94,10 @@ export async function loadModel(source: string | GraphDescription, options: Load
   if (options.deviceId !== undefined && (!Number.isInteger(options.deviceId) || options.deviceId < 0)) {
     throw new OutOfRangeError(`deviceId must be a non-negative integer, got ${options.deviceId}`);
   }
+  const allowSpinning = resolveAllowSpinning(options.allowSpinning);
   const addon = addonOrThrow(options.libraryPath);
   const desc = typeof source === 'string' ? describeFromManifest(resolve(source), readManifest(resolve(source))) : source;
-  const raw = await addon.rtLoadModel(toRaw(desc, options));
+  const raw = await addon.rtLoadModel(toRaw(desc, { ...options, allowSpinning }));
   return new RuntimeModel(addon, raw.handle, desc, raw.inputs, raw.outputs, raw.threads, options.device ?? 'cpu', raw.outputHead === 'q8' ? 'q8' : 'graph');
 }
 
@@ -173,6 +175,16 @@ export class RuntimeModel {
       ...(exits?.length ? { exits: exits.map((e) => ({ layer: e.layer, logits: e.logits ?? true, hidden: e.hidden ?? false })) } : {}),
     });
     return new Sequence(this.#addon, raw, batch, maxLength, this.description.vocabSize);
+  }
+
+  /**
+   * `allowSpinning: 'auto'`: how many decode steps ran, how many of them in the spinning twin session and how
+   * many were probes, and whether the twin exists (all zero and false with the other settings).
+   */
+  spinningStats(): SpinningStats {
+    if (this.#disposed) throw new AutocontrastError('AC_INVALID_STATE', 'RuntimeModel was disposed');
+    if (!this.#addon.rtSpinStats) throw new AutocontrastError('AC_INVALID_STATE', 'the loaded addon predates spinningStats (rebuild it)');
+    return this.#addon.rtSpinStats(this.#handle);
   }
 
   /** Releases the session once no sequence uses it any more. Later calls on this model throw. */

@@ -1,5 +1,7 @@
 /** The runtime's public types: graph descriptions, load and sequence options, step outputs. */
 /** Describes a decoder graph by hand (for graphs without an `autocontrast.json` manifest). */
+import type { AllowSpinning } from '../config/session';
+
 export interface GraphDescription {
   /** Path of the `.onnx` file. */
   graphPath: string;
@@ -59,11 +61,11 @@ export interface LoadOptions {
   /** Inter-op threads (default 1). */
   interOpThreads?: number;
   /**
-   * Let ORT's pool threads spin between ops (default false: spinning threads fight other busy processes for the
-   * cores, bench/results/decode-peers-loaded.md); `'within-run'` spins between the ops of one step only (ORT's
-   * `session.force_spinning_stop`: the threads stop spinning when a step's Run returns).
+   * Whether ORT's pool threads spin while waiting for work: `false` (default), `true`, `'within-run'` or `'auto'`
+   * (each decode step in a sleeping or a spinning session, whichever the measured step times favour); defined
+   * and checked in src/config/session.ts ({@link AllowSpinning}).
    */
-  allowSpinning?: boolean | 'within-run';
+  allowSpinning?: AllowSpinning;
   /** Graph optimisation level 0 (none), 1 (basic), 2 (extended), 99 (all, the default). */
   optimizationLevel?: 0 | 1 | 2 | 99;
   /** Path of libonnxruntime (default: the one inside onnxruntime-node, or $AUTOCONTRAST_ORT_LIBRARY). */

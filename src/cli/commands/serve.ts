@@ -11,6 +11,7 @@ import { optionValue, parseArgs, type ParsedArgs } from '../args';
 import { checkedGenerationFlags, generationFlagHelp, generationFlagSpec } from '../generation-flags';
 import { UsageError } from '../usage-error';
 import { resolveGeneration } from '../../config/generation';
+import { resolveAllowSpinning, type AllowSpinning } from '../../config/session';
 import { isArgumentError } from '../../errors';
 
 /** Help text of `serve`. */
@@ -34,13 +35,15 @@ Options:
   --grace S             on SIGTERM/SIGINT, seconds in-flight requests may finish (default 10)
   --max-body BYTES      largest request body (default 1048576)
   --threads N           ONNX Runtime intra-op threads (default: physical cores)
+  --spinning S          pool threads spinning: off, on, within-run or auto (each decode step in a sleeping or a
+                        spinning session, whichever the measured step times favour); default off
   -h, --help            this help
   Request defaults (a request's own fields win; meanings, defaults and bounds as generate's):
 ${generationFlagHelp(REQUEST_DEFAULT_OPTIONS)}`;
 
 const SPEC = {
   model: 'value', host: 'value', port: 'value', 'max-batch': 'value', 'max-queue': 'value', context: 'value', timeout: 'value',
-  grace: 'value', 'max-body': 'value', threads: 'value', help: 'flag', ...generationFlagSpec(REQUEST_DEFAULT_OPTIONS),
+  grace: 'value', 'max-body': 'value', threads: 'value', spinning: 'value', help: 'flag', ...generationFlagSpec(REQUEST_DEFAULT_OPTIONS),
 } as const;
 
 function num(args: ParsedArgs, name: string, integer: boolean, lo: number): number | undefined {
@@ -89,9 +92,19 @@ export async function runServe(argv: readonly string[]): Promise<void> {
   const host = optionValue(args, 'host') ?? '127.0.0.1';
   const grace = num(args, 'grace', false, 0) ?? 10;
   const threads = num(args, 'threads', true, 1);
+  const spinning = optionValue(args, 'spinning');
+  let allowSpinning: AllowSpinning | undefined;
+  try {
+    allowSpinning = spinning === undefined ? undefined : resolveAllowSpinning(spinning, 'cli');
+  } catch (e) {
+    if (isArgumentError(e)) throw new UsageError(`serve: ${e.message}`);
+    throw e;
+  }
   const specs = modelSpecs(optionValue(args, 'model'));
   const models: Record<string, ContrastModel> = {};
-  for (const [name, src] of specs) models[name] = await load(src, threads ? { intraOpThreads: threads } : {});
+  for (const [name, src] of specs) {
+    models[name] = await load(src, { ...(threads ? { intraOpThreads: threads } : {}), ...(allowSpinning !== undefined ? { allowSpinning } : {}) });
+  }
   const server = createServer({
     models, defaults,
     maxBatch: num(args, 'max-batch', true, 1),
