@@ -98,7 +98,9 @@ export async function loadModel(source: string | GraphDescription, options: Load
   const addon = addonOrThrow(options.libraryPath);
   const desc = typeof source === 'string' ? describeFromManifest(resolve(source), readManifest(resolve(source))) : source;
   const raw = await addon.rtLoadModel(toRaw(desc, { ...options, allowSpinning }));
-  return new RuntimeModel(addon, raw.handle, desc, raw.inputs, raw.outputs, raw.threads, options.device ?? 'cpu', raw.outputHead === 'q8' ? 'q8' : 'graph');
+  // The runtime copied the output head's codes and scales: the description keeps only the hidden output's name.
+  const kept: GraphDescription = desc.outputHead ? { ...desc, outputHead: { hiddenOutput: desc.outputHead.hiddenOutput, codes: new Int8Array(0), scales: new Float32Array(0) } } : desc;
+  return new RuntimeModel(addon, raw.handle, kept, raw.inputs, raw.outputs, raw.threads, options.device ?? 'cpu', raw.outputHead === 'q8' ? 'q8' : 'graph');
 }
 
 /** A loaded model (one ONNX Runtime session), shared by any number of sequences, also concurrently. */

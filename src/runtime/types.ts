@@ -15,7 +15,8 @@ export interface GraphDescription {
    * head product, src/model/graph/onnx/without-head.ts): the graph output holding the hidden state the head
    * multiplies, and the head in int8 blocks (`codes` `[vocabSize x hiddenSize]`, one scale per 32 of them), whose
    * values must be exactly the graph's head (src/generate/q8-head.ts checks that). The runtime writes the logits
-   * with its int8-block kernel after each Run. CPU only.
+   * with its int8-block kernel after each Run. CPU only. A loaded model's description keeps the name only (empty
+   * arrays: the runtime holds its own copy).
    */
   outputHead?: { hiddenOutput: string; codes: Int8Array; scales: Float32Array };
   /** Number of transformer blocks (= past/present pairs). */

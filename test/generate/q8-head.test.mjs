@@ -174,6 +174,7 @@ test('the runtime checks the outputHead it is given, with codes', async () => {
     presentKey: Array.from({ length: d0.numLayers }, (_, i) => `present.${i}.key`), presentValue: Array.from({ length: d0.numLayers }, (_, i) => `present.${i}.value`),
     exits: d0.exits, keyRotation: { invFreq: Float64Array.from(d0.keyRotation.invFreq), interleaved: d0.keyRotation.interleaved },
   };
+  assert.is(d0.outputHead.codes.length, 0, 'the loaded description does not hold the head twice');
   const head = { hiddenOutput: d0.outputHead.hiddenOutput, codes: new Int8Array(V * d), scales: new Float32Array((V * d) / 32) };
   const ok = await addon.rtLoadModel({ ...raw, outputHead: head });
   assert.is(ok.outputHead, 'q8', 'the good description loads');
