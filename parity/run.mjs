@@ -651,28 +651,24 @@ async function checkDola() {
 // continuation), and the largest candidate-logit error on the exact continuations' hidden states (every candidate
 // layer and position, int8 vs the exact head, against the logits' own range).
 async function checkDolaInt8(model, prompts, ref, candidates, exactRuns) {
-  {
-    const t = Date.now();
-    let equal = 0, sameLayer = 0, compared = 0;
-    const diverged = [];
-    {
-      for (let i = 0; i < prompts.length; i++) {
-        const r = await ac.generate(model, prompts[i], { mode: 'dola', dolaLayers: 'high', dolaHead: 'int8', maxNewTokens: DOLA_NEW_TOKENS });
-        const theirs = ref.runs[i].tokens;
-        if (r.tokens.length === theirs.length && r.tokens.every((x, k) => x === theirs[k])) equal++;
-        else diverged.push(i);
-        const ex = exactRuns[i];
-        for (let k = 0; k < r.tokens.length && k < ex.tokens.length; k++) {
-          compared++;
-          if (r.amateurLayers[k] === ex.amateurLayers[k]) sameLayer++;
-          if (r.tokens[k] !== ex.tokens[k]) break;
-        }
-      }
+  const t = Date.now();
+  let equal = 0, sameLayer = 0, compared = 0;
+  const diverged = [];
+  for (let i = 0; i < prompts.length; i++) {
+    const r = await ac.generate(model, prompts[i], { mode: 'dola', dolaLayers: 'high', dolaHead: 'int8', maxNewTokens: DOLA_NEW_TOKENS });
+    const theirs = ref.runs[i].tokens;
+    if (r.tokens.length === theirs.length && r.tokens.every((x, k) => x === theirs[k])) equal++;
+    else diverged.push(i);
+    const ex = exactRuns[i];
+    for (let k = 0; k < r.tokens.length && k < ex.tokens.length; k++) {
+      compared++;
+      if (r.amateurLayers[k] === ex.amateurLayers[k]) sameLayer++;
+      if (r.tokens[k] !== ex.tokens[k]) break;
     }
-    timings.dolaInt8S = (Date.now() - t) / 1000;
-    // Measured 14 of 20 (2026-12-02, README): the check holds the approximation to what is documented for it.
-    record('l', "dolaHead 'int8' (an approximation): greedy continuations equal transformers' on at least 12 of 20 prompts (the documented deviation)", equal >= 12, { equal, prompts: prompts.length, layerAgreement: sameLayer / compared, layersCompared: compared }, diverged.length ? `prompts ${diverged.join(', ')} differ` : undefined);
   }
+  timings.dolaInt8S = (Date.now() - t) / 1000;
+  // Measured 14 of 20 (2026-12-02, README): the check holds the approximation to what is documented for it.
+  record('l', "dolaHead 'int8' (an approximation): greedy continuations equal transformers' on at least 12 of 20 prompts (the documented deviation)", equal >= 12, { equal, prompts: prompts.length, layerAgreement: sameLayer / compared, layersCompared: compared }, diverged.length ? `prompts ${diverged.join(', ')} differ` : undefined);
   const sess = await ac.scoringSession(model);
   const { weight, head } = model.candidateHead(candidates[0]);
   const V = model.vocabSize;
